@@ -1,0 +1,43 @@
+"""smtp.starttls_missing — an SMTP server that offers no STARTTLS (RFC 3207).
+
+Mail to or from such a server crosses the network in clear text; for a practice that means
+patient information in transit without encryption, a gap against 164.312(e)(1) and the
+addressable encryption specification 164.312(e)(2)(ii) (mapping in profiles/frameworks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from checks.mail.smtp_probe import SmtpEhlo, SmtpEhloFacts
+from scanner.check import Applies, Check, CheckMeta, Probe
+from scanner.models import Finding, Severity, Skip, Target
+
+
+class SmtpStarttlsMissing(Check):
+    meta = CheckMeta(
+        id="smtp.starttls_missing",
+        title="SMTP server does not offer STARTTLS",
+        severity=Severity.HIGH,
+        applies_to=Applies(services={"smtp", "submission"}),
+        intrusive=False,
+        remediation=(
+            "Enable STARTTLS with a valid certificate (Postfix: smtpd_tls_cert_file, smtpd_tls_key_file, "
+            "smtpd_tls_security_level = may, or = encrypt on submission ports; Exchange: bind a certificate "
+            "to the SMTP service). Require TLS 1.2 or later."
+        ),
+        description="Reads the EHLO reply before any TLS and looks for the STARTTLS extension.",
+    )
+    probes = (SmtpEhlo,)
+
+    def evaluate(self, target: Target, facts: Mapping[type[Probe[Any]], Any]) -> Iterator[Finding | Skip]:
+        ehlo: SmtpEhloFacts = facts[SmtpEhlo]
+        if not ehlo.esmtp:
+            detail = f"server refused EHLO ({ehlo.ehlo_code}) and speaks only HELO: no STARTTLS possible"
+        elif ehlo.starttls_offered:
+            detail = "STARTTLS offered in the EHLO reply"
+        else:
+            offered = ", ".join(sorted(ehlo.extensions)) or "no extensions"
+            detail = f"STARTTLS not offered (EHLO lists: {offered})"
+        yield self.finding(target, passed=ehlo.starttls_offered, detail=detail, evidence=[ehlo.evidence()])

@@ -1,0 +1,118 @@
+"""The plugin API: probes do the I/O, checks judge the facts.
+
+A ``Probe`` runs once per target however many checks need it, returns a frozen facts object,
+and raises a ``ProbeError`` when it cannot establish the facts (never a comforting default).
+A ``Check`` is pure: ``evaluate(target, facts)`` yields ``Finding`` (PASS and FAIL alike) or
+``Skip`` objects and performs no I/O, so a saved run can be re-judged and every check is
+unit-tested with hand-built facts.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from scanner.config import TimeoutConfig
+from scanner.models import Evidence, Finding, Severity, Skip, SkipReason, Target
+
+FactsT = TypeVar("FactsT")
+
+CHECK_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
+
+
+class Applies(BaseModel):
+    """Which targets a check is planned for.
+
+    ``services``: routing names from discovery (smtp, smb, ...) — one target per open service.
+    ``domains``: one target per ``--domain``. ``hosts``: one target per live host.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    services: frozenset[str] = frozenset()
+    domains: bool = False
+    hosts: bool = False
+
+    @field_validator("services", mode="before")
+    @classmethod
+    def _to_frozenset(cls, value: Any) -> Any:
+        return frozenset(value) if isinstance(value, set | list | tuple) else value
+
+
+class CheckMeta(BaseModel):
+    """What the registry validates about a check. ``id`` is API: history keys on it forever."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    id: str = Field(pattern=CHECK_ID_PATTERN.pattern, max_length=64)
+    title: str = Field(min_length=5, max_length=100)
+    severity: Severity
+    applies_to: Applies
+    intrusive: bool = False
+    remediation: str = Field(min_length=10)
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ProbeContext:
+    """What a probe may use: its timeouts and the run's settings. No check state."""
+
+    timeouts: TimeoutConfig
+    intrusive_allowed: bool = False
+    settings: Mapping[str, Any] | None = None
+
+
+class Probe(ABC, Generic[FactsT]):
+    """Collects the facts about one target. All I/O lives here, each call with a timeout."""
+
+    #: Short stable name, used in evidence ``method`` and in error messages.
+    name: ClassVar[str] = ""
+
+    @abstractmethod
+    def collect(self, target: Target, ctx: ProbeContext) -> FactsT:
+        """Return frozen facts or raise ``ProbeError``. Must honour ``ctx.timeouts`` itself:
+        the runner cannot kill a thread, it can only record that the probe overran."""
+
+    @classmethod
+    def applies(cls, target: Target) -> bool:
+        """Planning hook: False when this probe can never run against the target."""
+        return True
+
+
+class Check(ABC):
+    """A pure judgement from facts to findings. Subclasses set ``meta`` and ``probes``."""
+
+    meta: ClassVar[CheckMeta]
+    probes: ClassVar[tuple[type[Probe[Any]], ...]] = ()
+
+    @abstractmethod
+    def evaluate(self, target: Target, facts: Mapping[type[Probe[Any]], Any]) -> Iterable[Finding | Skip]:
+        """Yield at least one Finding or Skip. No I/O here."""
+
+    # Helpers that keep check modules short.
+    def finding(
+        self,
+        target: Target,
+        *,
+        passed: bool,
+        detail: str,
+        evidence: Iterable[Evidence] = (),
+        discriminator: str = "",
+        severity: Severity | None = None,
+    ) -> Finding:
+        return Finding(
+            target=target,
+            passed=passed,
+            detail=detail,
+            evidence=tuple(evidence),
+            discriminator=discriminator,
+            severity=severity,
+        )
+
+    def skip(self, target: Target, reason: SkipReason, detail: str) -> Skip:
+        return Skip(target=target, reason=reason, detail=detail)

@@ -1,0 +1,254 @@
+"""The typed objects that flow from discovery to reports.
+
+Everything here is a frozen pydantic model so that a saved ``ScanRun`` (scan.json) can be read
+back, validated and re-judged without a network. Reports import only this module and the
+catalogue, never the engine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = "1.0"
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now; every timestamp in a run is UTC."""
+    return datetime.now(UTC)
+
+
+class Frozen(BaseModel):
+    """Base for immutable, strictly-keyed models (an unknown key is an error, not ignored)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Status(StrEnum):
+    """How a (check, target) pair ended. Every pair ends in exactly one of these."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    ERROR = "error"
+    SKIPPED = "skipped"
+
+
+class Severity(StrEnum):
+    """Severity of the gap a check looks for (the severity of its FAIL)."""
+
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+
+    @property
+    def rank(self) -> int:
+        """Larger is worse; used by ``--fail-on`` and sorting."""
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {
+    Severity.INFO: 0,
+    Severity.LOW: 1,
+    Severity.MEDIUM: 2,
+    Severity.HIGH: 3,
+    Severity.CRITICAL: 4,
+}
+
+
+class ErrorReason(StrEnum):
+    """Why a check could not establish its facts (status ``error``)."""
+
+    TIMEOUT = "timeout"
+    UNREACHABLE = "unreachable"
+    REFUSED = "refused"
+    PROTOCOL = "protocol"
+    PERMISSION = "permission"
+    MISSING_DEPENDENCY = "missing_dependency"
+    OUT_OF_SCOPE = "out_of_scope"
+    INTERRUPTED = "interrupted"
+    BUG = "bug"
+
+
+class SkipReason(StrEnum):
+    """Why a check was deliberately not run (status ``skipped``)."""
+
+    INTRUSIVE_DISABLED = "intrusive_disabled"
+    PERMISSION = "permission"
+    NO_CREDENTIALS = "no_credentials"
+    NOT_APPLICABLE = "not_applicable"
+    DISABLED_BY_PROFILE = "disabled_by_profile"
+    MISSING_DEPENDENCY = "missing_dependency"
+
+
+class Transport(StrEnum):
+    TCP = "tcp"
+    UDP = "udp"
+
+
+class Service(Frozen):
+    """An open port on a host and what answers there."""
+
+    port: int = Field(ge=0, le=65535)
+    transport: Transport = Transport.TCP
+    service: str | None = None  # routing name: smtp, smb, ssh, ftp, http, https, imap, ...
+    product: str | None = None
+    version: str | None = None
+    banner: str | None = None
+    identified_by: str | None = None  # port-map, banner, nmap
+
+
+class Host(Frozen):
+    """A live host found by discovery."""
+
+    address: str
+    hostnames: tuple[str, ...] = ()
+    services: tuple[Service, ...] = ()
+    discovered_by: str | None = None  # arp, tcp-ping, icmp, listed, nmap
+
+
+class Target(Frozen):
+    """What one check result is about: a service, a host, or a domain."""
+
+    host: str | None = None
+    port: int | None = None
+    transport: Transport | None = None
+    service: str | None = None
+    domain: str | None = None
+
+    def label(self) -> str:
+        """Human-readable form: ``198.18.0.10:25/smtp`` or ``example-practice.com``."""
+        if self.domain and not self.host:
+            return self.domain
+        text = self.host or "?"
+        if self.port is not None:
+            text += f":{self.port}"
+        if self.service:
+            text += f"/{self.service}"
+        return text
+
+    def key(self) -> str:
+        """Stable identity of the target for fingerprints (service names may be re-identified)."""
+        parts = [self.host or "", str(self.port or ""), str(self.transport or ""), self.domain or ""]
+        return "|".join(parts)
+
+
+class Evidence(Frozen):
+    """What an auditor would ask to see. Never a credential, never file contents (PHI)."""
+
+    kind: str  # banner, ehlo, negotiate, txt-record, command-output, ...
+    summary: str
+    data: dict[str, Any] = Field(default_factory=dict)
+    collected_at: datetime = Field(default_factory=utcnow)
+    method: str | None = None  # how it was collected: "TCP connect + EHLO", "nmap -sV" ...
+
+
+def fingerprint(check_id: str, target: Target, discriminator: str = "") -> str:
+    """Stable identity of a finding across rescans: check id + target + discriminator.
+
+    History, drift and client decisions key on it, so its inputs must never include anything
+    that changes between runs (times, banners, versions).
+    """
+    raw = "\x1f".join((check_id, target.key(), discriminator))
+    return hashlib.sha256(raw.encode()).hexdigest()[:24]
+
+
+class Finding(Frozen):
+    """What a check emits for one target: passed or failed, with the observation behind it."""
+
+    target: Target
+    passed: bool
+    detail: str
+    evidence: tuple[Evidence, ...] = ()
+    discriminator: str = ""  # e.g. a share name when one check reports several things per target
+    severity: Severity | None = None  # override of the check's default, rarely needed
+
+
+class Skip(Frozen):
+    """A check deciding, from the facts, that it does not apply or must not run."""
+
+    target: Target
+    reason: SkipReason
+    detail: str
+
+
+class CheckResult(Frozen):
+    """The one result of one (check, target[, discriminator]) pair, as saved in scan.json."""
+
+    check_id: str
+    status: Status
+    severity: Severity
+    title: str
+    target: Target
+    detail: str
+    evidence: tuple[Evidence, ...] = ()
+    hipaa: tuple[str, ...] = ()
+    remediation: str = ""
+    fingerprint: str
+    reason: str | None = None  # ErrorReason or SkipReason value for error/skipped
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class ScopeRecord(Frozen):
+    """Who authorized what, recorded with every run."""
+
+    authorized_by: str | None = None
+    authorized_at: datetime | None = None
+    targets: tuple[str, ...] = ()
+    domains: tuple[str, ...] = ()
+    exclusions: tuple[str, ...] = ()
+    resolved_addresses: int = 0
+    allow_public: bool = False
+    nameservers: tuple[str, ...] = ()
+    scope_file: str | None = None
+
+
+class DiscoveryRecord(Frozen):
+    """How hosts and services were found in this run."""
+
+    engine: str = "none"
+    host_discovery: str = "none"
+    duration_s: float = 0.0
+    addresses_in_scope: int = 0
+    notes: tuple[str, ...] = ()
+
+
+class Summary(Frozen):
+    by_status: dict[str, int]
+    by_severity: dict[str, int]  # failed results only: the open gaps
+
+
+class ScanRun(Frozen):
+    """One scan, complete or interrupted. The canonical output (scan.json)."""
+
+    schema_version: str = SCHEMA_VERSION
+    tool_version: str
+    run_id: str
+    client: str | None = None
+    profile: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    complete: bool = True
+    scope: ScopeRecord
+    discovery: DiscoveryRecord = DiscoveryRecord()
+    hosts: tuple[Host, ...] = ()
+    results: tuple[CheckResult, ...] = ()
+    summary: Summary
+    warnings: tuple[str, ...] = ()
+
+
+def summarize(results: tuple[CheckResult, ...] | list[CheckResult]) -> Summary:
+    """Counts by status, and open gaps (failed results) by severity."""
+    by_status = {s.value: 0 for s in Status}
+    by_severity = {s.value: 0 for s in Severity}
+    for result in results:
+        by_status[result.status.value] += 1
+        if result.status is Status.FAIL:
+            by_severity[result.severity.value] += 1
+    return Summary(by_status=by_status, by_severity=by_severity)

@@ -1,0 +1,107 @@
+"""Small, defensive I/O helpers for probes of line-based protocols (SMTP, IMAP, POP3, FTP).
+
+Everything that comes off the network is hostile: lines are length-capped, the number of lines
+is capped, control characters are stripped before anything is stored as evidence, and every
+operation is bounded by the probe's timeouts. Socket errors become ``ProbeError``s here.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from types import TracebackType
+
+from scanner.errors import ProtocolError, ProbeTimeout, translate_os_error
+
+MAX_LINE = 4096
+MAX_LINES = 200
+
+
+def sanitize(text: str, limit: int = 512) -> str:
+    """Printable form of a hostile string for evidence: control characters escaped, length capped."""
+    out = []
+    for ch in text:
+        if ch == "\t" or (ch.isprintable() and ch not in "\u200b\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"):
+            out.append(ch)
+        else:
+            out.append(f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
+    cleaned = "".join(out)
+    return cleaned if len(cleaned) <= limit else cleaned[:limit] + "…"
+
+
+class LineClient:
+    """A TCP connection that reads CRLF-terminated lines with hard limits and a deadline."""
+
+    def __init__(self, host: str, port: int, *, connect_timeout: float, read_timeout: float,
+                 what: str) -> None:
+        self.what = what
+        self.read_timeout = read_timeout
+        self._buffer = b""
+        try:
+            self.sock = socket.create_connection((host, port), timeout=connect_timeout)
+        except Exception as exc:
+            raise translate_os_error(exc, f"{what} connect to {host}:{port}") from exc
+        self.sock.settimeout(read_timeout)
+        self.local_address = self.sock.getsockname()[0]
+
+    def __enter__(self) -> LineClient:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def close(self) -> None:
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+    def send_line(self, line: str) -> None:
+        try:
+            self.sock.sendall(line.encode("ascii", "replace") + b"\r\n")
+        except Exception as exc:
+            raise translate_os_error(exc, f"{self.what} send") from exc
+
+    def read_line(self) -> str:
+        """One line without its terminator; raises on timeout, close or an over-long line."""
+        deadline = time.monotonic() + self.read_timeout
+        while b"\n" not in self._buffer:
+            if len(self._buffer) > MAX_LINE:
+                raise ProtocolError(f"{self.what}: line longer than {MAX_LINE} bytes")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ProbeTimeout(f"{self.what}: no complete line within {self.read_timeout:.0f} s")
+            self.sock.settimeout(remaining)
+            try:
+                chunk = self.sock.recv(4096)
+            except Exception as exc:
+                raise translate_os_error(exc, f"{self.what} read") from exc
+            if not chunk:
+                raise ProtocolError(f"{self.what}: connection closed by the server")
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        if len(line) > MAX_LINE:
+            raise ProtocolError(f"{self.what}: line longer than {MAX_LINE} bytes")
+        return line.rstrip(b"\r").decode("utf-8", "replace")
+
+
+def read_smtp_reply(client: LineClient) -> tuple[int, list[str]]:
+    """An SMTP-style multi-line reply (RFC 5321 §4.2): ``250-...`` continues, ``250 ...`` ends.
+
+    Returns the code and the text of each line. Garbage is a ProtocolError, not a guess.
+    """
+    lines: list[str] = []
+    code: int | None = None
+    for _ in range(MAX_LINES):
+        line = client.read_line()
+        if len(line) < 3 or not line[:3].isdigit() or (len(line) > 3 and line[3] not in " -"):
+            raise ProtocolError(f"{client.what}: not an SMTP reply line: {sanitize(line, 80)!r}")
+        this_code = int(line[:3])
+        if code is not None and this_code != code:
+            raise ProtocolError(f"{client.what}: reply code changed inside a multi-line reply")
+        code = this_code
+        lines.append(line[4:])
+        if len(line) == 3 or line[3] == " ":
+            return code, lines
+    raise ProtocolError(f"{client.what}: more than {MAX_LINES} lines in one reply")

@@ -1,0 +1,118 @@
+"""Profiles: which checks run, how gently, with which timeouts.
+
+Shipped profiles live in ``profiles/*.yaml``; a user may pass a file path instead of a name.
+Every profile is validated on load: an unknown key, a wrong type or an unknown check id is an
+``InputError`` naming the file, the line and key, and what was expected.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from scanner.config import ConcurrencyConfig, DiscoveryConfig, TimeoutConfig
+from scanner.errors import InputError
+from scanner.registry import Registry
+from scanner.userfiles import load_model
+
+
+class CheckSelection(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    include: tuple[str, ...] = ("all",)
+    exclude: tuple[str, ...] = ()
+
+
+class Profile(BaseModel):
+    """A validated profile. ``intrusive: true`` must come with the reason in words."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    description: str
+    checks: CheckSelection = CheckSelection()
+    intrusive: bool = False
+    intrusive_reason: str | None = None
+    listen_seconds: float = Field(default=0.0, ge=0, le=3600)
+    timeouts: TimeoutConfig = TimeoutConfig()
+    concurrency: ConcurrencyConfig = ConcurrencyConfig()
+    discovery: DiscoveryConfig = DiscoveryConfig()
+    settings: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _intrusive_needs_words(self) -> Profile:
+        if self.intrusive and not (self.intrusive_reason and self.intrusive_reason.strip()):
+            raise ValueError("intrusive: true needs intrusive_reason: say in words why and who agreed")
+        return self
+
+
+class LoadedProfile(BaseModel):
+    """A profile resolved against the registry: the exact set of check ids it enables."""
+
+    model_config = ConfigDict(frozen=True)
+
+    profile: Profile
+    source: str
+    check_ids: frozenset[str]
+    warnings: tuple[str, ...] = ()
+
+
+def profiles_dir() -> Path:
+    return Path(str(resources.files("profiles")))
+
+
+def shipped_profiles() -> dict[str, Path]:
+    return {p.stem: p for p in sorted(profiles_dir().glob("*.yaml"))}
+
+
+def resolve_profile_path(name_or_path: str) -> Path:
+    """A shipped profile name, or a path to a YAML file."""
+    shipped = shipped_profiles()
+    if name_or_path in shipped:
+        return shipped[name_or_path]
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.exists():
+        if not path.is_file():
+            raise InputError("profile file not found", source=str(path))
+        return path
+    raise InputError(
+        f"unknown profile {name_or_path!r}: expected one of {', '.join(sorted(shipped))} or a path to a .yaml file",
+        source="--profile",
+    )
+
+
+def load_profile(name_or_path: str, registry: Registry) -> LoadedProfile:
+    path = resolve_profile_path(name_or_path)
+    profile = load_model(path, Profile)
+    return select_checks(profile, registry, str(path))
+
+
+def select_checks(profile: Profile, registry: Registry, source: str) -> LoadedProfile:
+    """Resolve include/exclude against the registry. Exact unknown ids are errors; a glob
+    that matches nothing is a warning (its checks may come from a plugin not installed)."""
+    warnings: list[str] = []
+
+    def resolve(patterns: tuple[str, ...], key: str) -> set[str]:
+        ids: set[str] = set()
+        for index, pattern in enumerate(patterns):
+            matched = registry.select([pattern])
+            if not matched:
+                if any(ch in pattern for ch in "*?[") or pattern == "all":
+                    warnings.append(f"checks.{key}[{index}] {pattern!r} matches no installed check")
+                    continue
+                raise InputError(
+                    f"key 'checks.{key}[{index}]': unknown check id {pattern!r}; known ids: "
+                    f"{', '.join(registry.ids()) or '(none installed)'}",
+                    source=source,
+                )
+            ids |= matched
+        return ids
+
+    enabled = resolve(profile.checks.include, "include") - resolve(profile.checks.exclude, "exclude")
+    for check_id in profile.settings:
+        if check_id not in registry:
+            raise InputError(f"key 'settings.{check_id}': unknown check id", source=source)
+    return LoadedProfile(profile=profile, source=source, check_ids=frozenset(enabled), warnings=tuple(warnings))

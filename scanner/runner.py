@@ -1,0 +1,310 @@
+"""Runs a scan: scope -> discovery -> plan -> probes (concurrent, bounded, timed) -> checks.
+
+Guarantees the rest of the product relies on:
+- every planned (check, target) pair ends in exactly one result (pass, fail, error with a
+  reason code, or skipped with a reason); a crashing probe or check becomes an ``error``
+  result, never a silent drop and never a crash of the whole scan;
+- each probe runs once per target however many checks need it;
+- concurrency is bounded globally and per host (fragile clinical devices);
+- each result is written to disk as it completes, so an interrupted scan keeps what it found;
+- while the scan runs, the scope guard refuses any packet to an address outside the scope.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from scanner import __version__, scope as scope_mod
+from scanner.check import Probe, ProbeContext
+from scanner.errors import OutOfScopeError, ProbeError
+from scanner.models import (
+    CheckResult,
+    DiscoveryRecord,
+    ErrorReason,
+    Finding,
+    Host,
+    ScanRun,
+    ScopeRecord,
+    Skip,
+    SkipReason,
+    Status,
+    Target,
+    fingerprint,
+    summarize,
+    utcnow,
+)
+from scanner.netio import sanitize
+from scanner.output import ResultSink
+from scanner.planner import Plan, PlannedCheck, plan_checks
+from scanner.profiles import LoadedProfile
+from scanner.registry import Registry
+
+
+class ProgressReporter(Protocol):
+    """What the CLI's progress bar implements; the library never prints."""
+
+    def phase(self, name: str, total: int) -> None: ...
+    def advance(self, name: str, done: int | None = None) -> None: ...
+
+
+class NullProgress:
+    def phase(self, name: str, total: int) -> None:
+        return None
+
+    def advance(self, name: str, done: int | None = None) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class ScanRequest:
+    """Everything a scan needs from its caller (the CLI, a test, a scheduler)."""
+
+    profile: LoadedProfile
+    targets: tuple[str, ...] = ()
+    domains: tuple[str, ...] = ()
+    exclusions: tuple[str, ...] = ()
+    nameservers: tuple[str, ...] = ()
+    client: str | None = None
+    allow_public: bool = False
+    authorized_by: str | None = None
+    scope_file: str | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+DiscoverFn = Callable[..., Any]
+
+
+def _default_discover() -> DiscoverFn:
+    from scanner.discovery import discover
+
+    return discover
+
+
+@dataclass
+class _RunState:
+    """Results collected so far; survives an interrupt so they can be saved."""
+
+    results: list[CheckResult] = field(default_factory=list)
+    done: set[int] = field(default_factory=set)
+
+
+def result_from_finding(planned: PlannedCheck, item: Finding | Skip, started: datetime) -> CheckResult:
+    meta = planned.check.meta
+    if isinstance(item, Skip):
+        return CheckResult(
+            check_id=meta.id, status=Status.SKIPPED, severity=meta.severity, title=meta.title,
+            target=item.target, detail=item.detail, hipaa=planned.check.hipaa,
+            remediation=meta.remediation, fingerprint=fingerprint(meta.id, item.target),
+            reason=item.reason.value, started_at=started, finished_at=utcnow(),
+        )
+    return CheckResult(
+        check_id=meta.id,
+        status=Status.PASS if item.passed else Status.FAIL,
+        severity=item.severity or meta.severity,
+        title=meta.title,
+        target=item.target,
+        detail=item.detail,
+        evidence=item.evidence,
+        hipaa=planned.check.hipaa,
+        remediation=meta.remediation,
+        fingerprint=fingerprint(meta.id, item.target, item.discriminator),
+        started_at=started,
+        finished_at=utcnow(),
+    )
+
+
+def error_result(planned: PlannedCheck, reason: ErrorReason, detail: str,
+                 started: datetime | None = None) -> CheckResult:
+    meta = planned.check.meta
+    return CheckResult(
+        check_id=meta.id, status=Status.ERROR, severity=meta.severity, title=meta.title,
+        target=planned.target, detail=sanitize(detail, 400), hipaa=planned.check.hipaa,
+        remediation=meta.remediation, fingerprint=fingerprint(meta.id, planned.target),
+        reason=reason.value, started_at=started, finished_at=utcnow(),
+    )
+
+
+def skip_result(planned: PlannedCheck, reason: SkipReason, detail: str) -> CheckResult:
+    return result_from_finding(planned, Skip(target=planned.target, reason=reason, detail=detail), utcnow())
+
+
+def evaluate(planned: PlannedCheck, facts: dict[type[Probe[Any]], Any], started: datetime) -> list[CheckResult]:
+    """Run the pure check; a crash or an empty answer is an ``error`` (reason bug)."""
+    try:
+        items = list(planned.check.cls().evaluate(planned.target, facts))
+    except Exception as exc:
+        return [error_result(planned, ErrorReason.BUG,
+                             f"check crashed: {exc.__class__.__name__}: {exc}", started)]
+    if not items:
+        return [error_result(planned, ErrorReason.BUG, "check produced no result", started)]
+    results = [result_from_finding(planned, item, started) for item in items]
+    seen: set[str] = set()
+    for result in results:
+        if result.fingerprint in seen:
+            return [error_result(planned, ErrorReason.BUG,
+                                 "check emitted two findings with the same discriminator", started)]
+        seen.add(result.fingerprint)
+    return results
+
+
+class ProbeExecutor:
+    """Runs each (probe, target) once, bounded globally and per host, with a probe deadline."""
+
+    def __init__(self, ctx: ProbeContext, global_limit: int, per_host: int) -> None:
+        self.ctx = ctx
+        self._pool = ThreadPoolExecutor(max_workers=min(global_limit, 64), thread_name_prefix="probe")
+        self._global = asyncio.Semaphore(global_limit)
+        self._per_host: defaultdict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(per_host))
+        self._tasks: dict[tuple[type[Probe[Any]], str], asyncio.Task[Any]] = {}
+
+    def shutdown(self) -> None:
+        # Threads cannot be killed; probes honour their own timeouts, so they end soon.
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def get(self, probe: type[Probe[Any]], target: Target) -> asyncio.Task[Any]:
+        key = (probe, target.key())
+        if key not in self._tasks:
+            self._tasks[key] = asyncio.ensure_future(self._run(probe, target))
+        return self._tasks[key]
+
+    async def _run(self, probe_cls: type[Probe[Any]], target: Target) -> Any:
+        """Returns the facts, or the ProbeError that stands for them."""
+        loop = asyncio.get_running_loop()
+        host_key = target.host or target.domain or ""
+        async with self._global, self._per_host[host_key]:
+            probe = probe_cls()
+            future = loop.run_in_executor(self._pool, probe.collect, target, self.ctx)
+            try:
+                return await asyncio.wait_for(future, timeout=self.ctx.timeouts.probe)
+            except TimeoutError:
+                return ProbeError(f"probe {probe_cls.name or probe_cls.__name__} did not finish within "
+                                  f"{self.ctx.timeouts.probe:.0f} s", ErrorReason.TIMEOUT)
+            except OutOfScopeError as exc:
+                return ProbeError(str(exc), ErrorReason.OUT_OF_SCOPE)
+            except ProbeError as exc:
+                return exc
+            except Exception as exc:
+                return ProbeError(f"probe {probe_cls.name or probe_cls.__name__} crashed: "
+                                  f"{exc.__class__.__name__}: {exc}", ErrorReason.BUG)
+
+
+async def execute_plan(plan: Plan, profile: LoadedProfile, state: _RunState,
+                       on_result: Callable[[CheckResult], None], progress: ProgressReporter,
+                       settings: dict[str, Any]) -> None:
+    prof = profile.profile
+    ctx = ProbeContext(timeouts=prof.timeouts, intrusive_allowed=prof.intrusive, settings=settings)
+    executor = ProbeExecutor(ctx, prof.concurrency.global_limit, prof.concurrency.per_host)
+
+    def record(index: int, results: Iterable[CheckResult]) -> None:
+        for result in results:
+            state.results.append(result)
+            on_result(result)
+        state.done.add(index)
+        progress.advance("checks")
+
+    async def one(index: int, planned: PlannedCheck) -> None:
+        meta = planned.check.meta
+        if meta.intrusive and not prof.intrusive:
+            record(index, [skip_result(planned, SkipReason.INTRUSIVE_DISABLED,
+                                       "intrusive check; the profile does not allow intrusive checks")])
+            return
+        for probe in planned.check.cls.probes:
+            if not probe.applies(planned.target):
+                record(index, [skip_result(planned, SkipReason.NOT_APPLICABLE,
+                                           f"probe {probe.name or probe.__name__} does not apply to this target")])
+                return
+        started = utcnow()
+        facts: dict[type[Probe[Any]], Any] = {}
+        for probe in planned.check.cls.probes:
+            outcome = await executor.get(probe, planned.target)
+            if isinstance(outcome, ProbeError):
+                record(index, [error_result(planned, outcome.reason, str(outcome), started)])
+                return
+            facts[probe] = outcome
+        record(index, evaluate(planned, facts, started))
+
+    progress.phase("checks", len(plan.checks))
+    try:
+        await asyncio.gather(*(one(i, p) for i, p in enumerate(plan.checks)))
+    finally:
+        executor.shutdown()
+
+
+def run_scan(request: ScanRequest, registry: Registry, sink: ResultSink, *,
+             progress: ProgressReporter | None = None, discover: DiscoverFn | None = None,
+             run_id: str | None = None) -> ScanRun:
+    """Run a whole scan and return the finished ScanRun (also saved through ``sink``).
+
+    On KeyboardInterrupt the results so far are saved with ``complete = false`` and every
+    unfinished pair recorded as ``error/interrupted``; the interrupt is then re-raised.
+    """
+    progress = progress or NullProgress()
+    started = utcnow()
+    run_id = run_id or f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+    scope = scope_mod.build_scope(
+        request.targets, request.exclusions, allow_public=request.allow_public,
+        nameservers=request.nameservers, source=request.scope_file or "command line",
+    )
+    scope_record = ScopeRecord(
+        authorized_by=request.authorized_by, authorized_at=started, targets=request.targets,
+        domains=request.domains, exclusions=request.exclusions,
+        resolved_addresses=sum(1 for _ in scope.addresses()) if request.targets else 0,
+        allow_public=request.allow_public, nameservers=request.nameservers, scope_file=request.scope_file,
+    )
+    state = _RunState()
+    hosts: tuple[Host, ...] = ()
+    discovery = DiscoveryRecord(addresses_in_scope=scope_record.resolved_addresses)
+    plan = Plan(())
+    prof = request.profile.profile
+
+    def build(complete: bool) -> ScanRun:
+        results = list(state.results)
+        if not complete:
+            for index, planned in enumerate(plan.checks):
+                if index not in state.done:
+                    results.append(error_result(planned, ErrorReason.INTERRUPTED, "scan interrupted before this check ran"))
+        return ScanRun(
+            tool_version=__version__, run_id=run_id, client=request.client, profile=prof.name,
+            started_at=started, finished_at=utcnow(), complete=complete, scope=scope_record,
+            discovery=discovery, hosts=hosts, results=tuple(results), summary=summarize(results),
+            warnings=request.profile.warnings,
+        )
+
+    try:
+        with scope_mod.enforce(scope):
+            if request.targets:
+                discover_fn = discover or _default_discover()
+                found = discover_fn(scope, prof.discovery, prof.concurrency,
+                                    on_progress=lambda phase, done, total: _discovery_progress(progress, phase, done, total))
+                hosts = tuple(found.hosts)
+                discovery = DiscoveryRecord(
+                    engine=found.engine, host_discovery=found.host_discovery,
+                    duration_s=round(found.duration_s, 3), addresses_in_scope=scope_record.resolved_addresses,
+                    notes=tuple(found.notes),
+                )
+            plan = plan_checks(registry, request.profile.check_ids, hosts, request.domains)
+            asyncio.run(execute_plan(plan, request.profile, state, sink.write, progress, request.settings))
+    except KeyboardInterrupt:
+        sink.finish(build(complete=False))
+        raise
+    run = build(complete=True)
+    sink.finish(run)
+    return run
+
+
+_seen_phases: set[tuple[int, str]] = set()
+
+
+def _discovery_progress(progress: ProgressReporter, phase: str, done: int, total: int) -> None:
+    key = (id(progress), phase)
+    if key not in _seen_phases:
+        _seen_phases.add(key)
+        progress.phase(phase, total)
+    progress.advance(phase, done)

@@ -1,0 +1,318 @@
+"""What may be scanned, and the guard that refuses everything else.
+
+Targets are IP addresses, CIDRs, ranges (``198.18.0.1-50`` or ``198.18.0.1-198.18.0.50``),
+hostnames and domains. ``--exclude`` entries take the same forms. Globally routable addresses
+are refused unless ``allow_public`` is set: an MSP scans its client's LAN, and a typo in a
+CIDR must not turn into a scan of someone else's network.
+
+The guard is enforced below every library: a CPython audit hook (PEP 578) sees each
+``socket.connect``/``sendto``/``sendmsg`` of this process — our own code, smtplib, impacket,
+paramiko, dnspython alike — and raises ``OutOfScopeError`` before the packet leaves when the
+destination is not in the active scope.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+import sys
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scanner.errors import InputError, OutOfScopeError
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+# A run may not expand to more addresses than this without saying so: a /8 typo stops here.
+MAX_ADDRESSES = 65536
+
+
+@dataclass(frozen=True)
+class ScopeEntry:
+    """One line of scope as the user wrote it, and the networks it stands for."""
+
+    text: str
+    networks: tuple[IPNetwork, ...]
+    hostname: str | None = None
+
+
+def _range_networks(start: IPAddress, end: IPAddress) -> tuple[IPNetwork, ...]:
+    if start.version != end.version or int(end) < int(start):
+        raise ValueError("range end comes before its start")
+    return tuple(ipaddress.summarize_address_range(start, end))  # type: ignore[arg-type]
+
+
+def parse_entry(text: str, *, resolve: bool = True) -> ScopeEntry:
+    """Parse one target/exclusion. Raises ValueError with what was expected."""
+    item = text.strip()
+    if not item:
+        raise ValueError("empty target")
+    try:
+        return ScopeEntry(item, (ipaddress.ip_network(item, strict=False),))
+    except ValueError:
+        pass
+    if "-" in item:
+        left, _, right = item.partition("-")
+        try:
+            start = ipaddress.ip_address(left.strip())
+        except ValueError:
+            start = None
+        if start is not None:
+            right = right.strip()
+            if right.isdigit() and start.version == 4:
+                last_octet = int(right)
+                if not 0 <= last_octet <= 255:
+                    raise ValueError(f"range end {right!r} is not an octet (0-255)")
+                end: IPAddress = ipaddress.IPv4Address((int(start) & ~0xFF) | last_octet)
+            else:
+                try:
+                    end = ipaddress.ip_address(right)
+                except ValueError as exc:
+                    raise ValueError(f"range end {right!r} is neither an address nor an octet") from exc
+            return ScopeEntry(item, _range_networks(start, end))
+    if not _looks_like_hostname(item):
+        raise ValueError("expected an IP address, a CIDR, a range like 198.18.0.1-50, or a hostname")
+    if not resolve:
+        return ScopeEntry(item, (), hostname=item.lower())
+    try:
+        infos = socket.getaddrinfo(item, None, proto=socket.IPPROTO_TCP)
+    except OSError as exc:
+        raise ValueError(f"hostname {item!r} does not resolve ({exc.strerror or exc})") from exc
+    addrs = sorted({ipaddress.ip_address(info[4][0]) for info in infos}, key=lambda a: (a.version, a))
+    return ScopeEntry(item, tuple(ipaddress.ip_network(a) for a in addrs), hostname=item.lower())
+
+
+def _looks_like_hostname(text: str) -> bool:
+    if len(text) > 253 or text.startswith(".") or ".." in text:
+        return False
+    labels = text.rstrip(".").split(".")
+    return all(
+        0 < len(label) <= 63 and label[0] != "-" and label[-1] != "-"
+        and all(c.isalnum() or c in "-_" for c in label)
+        for label in labels
+    ) and not text.replace(".", "").isdigit()
+
+
+def is_public(address: IPAddress) -> bool:
+    """Globally routable. Loopback, RFC 1918, 198.18.0.0/15 and documentation ranges are not."""
+    return address.is_global
+
+
+@dataclass
+class Scope:
+    """The resolved, authorized scope of one run."""
+
+    targets: tuple[ScopeEntry, ...]
+    exclusions: tuple[ScopeEntry, ...] = ()
+    allow_public: bool = False
+    # Infrastructure the scan must talk to without scanning it (the --nameserver given).
+    infrastructure: tuple[IPAddress, ...] = ()
+    _included: tuple[IPNetwork, ...] = field(init=False, default=())
+    _excluded: tuple[IPNetwork, ...] = field(init=False, default=())
+
+    def __post_init__(self) -> None:
+        self._included = tuple(n for e in self.targets for n in e.networks)
+        self._excluded = tuple(n for e in self.exclusions for n in e.networks)
+
+    def contains(self, address: str | IPAddress) -> bool:
+        """True when the address is in a target and in no exclusion."""
+        try:
+            addr = ipaddress.ip_address(address) if isinstance(address, str) else address
+        except ValueError:
+            return False
+        if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped:
+            addr = addr.ipv4_mapped
+        if any(addr in net for net in self._excluded):
+            return False
+        if not any(addr in net for net in self._included):
+            return False
+        return self.allow_public or not is_public(addr)
+
+    def may_contact(self, address: str | IPAddress) -> bool:
+        """Scope members plus declared infrastructure (nameservers)."""
+        if self.contains(address):
+            return True
+        try:
+            addr = ipaddress.ip_address(address) if isinstance(address, str) else address
+        except ValueError:
+            return False
+        return addr in self.infrastructure
+
+    def addresses(self) -> Iterator[str]:
+        """Every address in scope, in order, exclusions removed (network/broadcast of v4 nets kept
+        out when the network is larger than a /31, as nothing answers there)."""
+        seen: set[IPAddress] = set()
+        for net in self._included:
+            hosts: Iterable[IPAddress]
+            if net.version == 4 and net.prefixlen < 31:
+                hosts = net.hosts()
+            else:
+                hosts = iter(net)
+            for addr in hosts:
+                if addr not in seen and self.contains(addr):
+                    seen.add(addr)
+                    yield str(addr)
+
+    def size(self) -> int:
+        return sum(n.num_addresses for n in self._included)
+
+
+def build_scope(
+    targets: Iterable[str],
+    exclusions: Iterable[str] = (),
+    *,
+    allow_public: bool = False,
+    nameservers: Iterable[str] = (),
+    source: str = "command line",
+    max_addresses: int = MAX_ADDRESSES,
+) -> Scope:
+    """Resolve what the user wrote into a Scope, refusing public and oversized scopes."""
+    entries: list[ScopeEntry] = []
+    for text in targets:
+        try:
+            entries.append(parse_entry(text))
+        except ValueError as exc:
+            raise InputError(f"target {text!r}: {exc}", source=source) from exc
+    excluded: list[ScopeEntry] = []
+    for text in exclusions:
+        try:
+            excluded.append(parse_entry(text))
+        except ValueError as exc:
+            raise InputError(f"exclusion {text!r}: {exc}", source=source) from exc
+    infra: list[IPAddress] = []
+    for ns in nameservers:
+        try:
+            infra.append(ipaddress.ip_address(ns))
+        except ValueError as exc:
+            raise InputError(f"nameserver {ns!r} is not an IP address", source=source) from exc
+        if is_public(infra[-1]) and not allow_public:
+            raise InputError(
+                f"nameserver {ns} is a public address; pass --allow-public if the client has "
+                "authorized queries to it",
+                source=source,
+            )
+    if not allow_public:
+        for entry in entries:
+            for net in entry.networks:
+                if net.is_global or any(is_public(a) for a in (net[0], net[-1])):
+                    raise InputError(
+                        f"target {entry.text!r} ({net}) contains globally routable addresses. "
+                        "gapscan scans a client's own networks; if the client has authorized a scan "
+                        "of its public addresses, pass --allow-public",
+                        source=source,
+                    )
+    scope = Scope(tuple(entries), tuple(excluded), allow_public, tuple(infra))
+    if scope.size() > max_addresses:
+        raise InputError(
+            f"the targets cover {scope.size()} addresses, more than the limit of {max_addresses}; "
+            "split the scan or narrow the CIDRs",
+            source=source,
+        )
+    return scope
+
+
+# ---------------------------------------------------------------- the guard (PEP 578 audit hook)
+
+_active_lock = threading.Lock()
+_active_scope: Scope | None = None
+_hook_installed = False
+
+
+def _destination(args: tuple[Any, ...]) -> str | None:
+    """The IP of a socket.connect/sendto/sendmsg audit event, or None for non-IP sockets."""
+    sock, address = args[0], args[1]
+    if getattr(sock, "family", None) not in (socket.AF_INET, socket.AF_INET6):
+        return None
+    if isinstance(address, tuple) and address:
+        return str(address[0])
+    return None
+
+
+def _audit(event: str, args: tuple[Any, ...]) -> None:
+    if _active_scope is None or event not in ("socket.connect", "socket.sendto", "socket.sendmsg"):
+        return
+    if event == "socket.sendmsg":
+        # sendmsg(sock, address): address is None on a connected socket (already checked).
+        if len(args) < 2 or args[1] is None:
+            return
+    host = _destination(args)
+    if host is None:
+        return
+    try:
+        ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError as exc:
+        # A name here would be resolved by C code we cannot see: refuse, probes pass addresses.
+        raise OutOfScopeError(f"refused to connect to unresolved name {host!r} during a scan") from exc
+    if not _active_scope.may_contact(host.split("%", 1)[0]):
+        raise OutOfScopeError(f"refused to send to {host}: outside the authorized scope")
+
+
+@contextmanager
+def enforce(scope: Scope) -> Iterator[Scope]:
+    """Activate the guard for the duration of a scan (one active scope per process)."""
+    global _active_scope, _hook_installed
+    with _active_lock:
+        if not _hook_installed:
+            sys.addaudithook(_audit)
+            _hook_installed = True
+        if _active_scope is not None:
+            raise RuntimeError("a scan scope is already being enforced in this process")
+        _active_scope = scope
+    try:
+        yield scope
+    finally:
+        with _active_lock:
+            _active_scope = None
+
+
+def active_scope() -> Scope | None:
+    return _active_scope
+
+
+def require_in_scope(address: str) -> None:
+    """Explicit check for traffic the audit hook cannot see (raw/L2 sockets, subprocesses)."""
+    scope = _active_scope
+    if scope is None or not scope.may_contact(address):
+        raise OutOfScopeError(f"refused to send to {address}: outside the authorized scope")
+
+
+def load_scope_file(path: Path) -> tuple[list[str], list[str], str | None]:
+    """A scope file: one target per line, ``!`` or ``exclude`` prefix for exclusions, ``#`` comments,
+    and an optional ``authorized-by: NAME`` line. Returns (targets, exclusions, authorized_by)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"cannot read scope file ({exc.strerror or exc})", source=str(path)) from exc
+    targets: list[str] = []
+    exclusions: list[str] = []
+    authorized_by: str | None = None
+    for lineno, raw in enumerate(text.splitlines(), start=1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        lower = line.lower()
+        if lower.startswith("authorized-by:"):
+            authorized_by = line.split(":", 1)[1].strip() or None
+            continue
+        if line.startswith("!"):
+            value = line[1:].strip()
+            bucket = exclusions
+        elif lower.startswith("exclude "):
+            value = line[8:].strip()
+            bucket = exclusions
+        else:
+            value = line
+            bucket = targets
+        try:
+            parse_entry(value, resolve=False)
+        except ValueError as exc:
+            raise InputError(str(exc), source=str(path), where=f"line {lineno} ({value!r})") from exc
+        bucket.append(value)
+    if not targets:
+        raise InputError("no targets in scope file", source=str(path))
+    return targets, exclusions, authorized_by
