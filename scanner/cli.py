@@ -145,12 +145,16 @@ def scan(
     profile: Annotated[str, typer.Option(help="Profile name or YAML file")] = "onboarding",
     client: Annotated[str | None, typer.Option(help="Practice (client) name")] = None,
     exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Address, CIDR or range to leave out")] = None,
-    scope_file: Annotated[Path | None, typer.Option("--scope-file", help="File of targets, !exclusions, authorized-by:")] = None,
+    scope_file: Annotated[
+        Path | None, typer.Option("--scope-file", help="File of targets, !exclusions, authorized-by:")
+    ] = None,
     nameserver: Annotated[list[str] | None, typer.Option("--nameserver", help="DNS server for domain checks")] = None,
     credentials: Annotated[Path | None, typer.Option(help="Credentials YAML (mode 0600)")] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Output directory")] = None,
     formats: Annotated[str, typer.Option("--format", help="Comma-separated: json,csv")] = "json,csv",
-    fail_on: Annotated[Severity | None, typer.Option("--fail-on", help="Exit 3 if a failed finding is at/above this")] = None,
+    fail_on: Annotated[
+        Severity | None, typer.Option("--fail-on", help="Exit 3 if a failed finding is at/above this")
+    ] = None,
     allow_public: Annotated[bool, typer.Option("--allow-public", help="Allow globally routable targets")] = False,
     authorized_by: Annotated[str | None, typer.Option("--authorized-by", help="Who authorized this scan")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary table")] = False,

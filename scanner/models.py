@@ -23,9 +23,11 @@ def utcnow() -> datetime:
 
 
 class Frozen(BaseModel):
-    """Base for immutable, strictly-keyed models (an unknown key is an error, not ignored)."""
+    """Base for immutable, strictly-keyed models (an unknown key is an error, not ignored).
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    Every field is always written, so the JSON Schema marks every key of scan.json required."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", json_schema_serialization_defaults_required=True)
 
 
 class Status(StrEnum):

@@ -7,13 +7,17 @@ operation is bounded by the probe's timeouts. Socket errors become ``ProbeError`
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 from types import TracebackType
 
-from scanner.errors import ProtocolError, ProbeTimeout, translate_os_error
+from scanner.errors import ProbeTimeout, ProtocolError, translate_os_error
 
 MAX_LINE = 4096
+# Zero-width and bidirectional-override characters: printable to Python, but they can make
+# evidence read differently from what the server sent (Trojan Source, CVE-2021-42574).
+_INVISIBLE = frozenset("\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufeff")
 MAX_LINES = 200
 
 
@@ -21,7 +25,7 @@ def sanitize(text: str, limit: int = 512) -> str:
     """Printable form of a hostile string for evidence: control characters escaped, length capped."""
     out = []
     for ch in text:
-        if ch == "\t" or (ch.isprintable() and ch not in "\u200b\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"):
+        if ch == "\t" or (ch.isprintable() and ch not in _INVISIBLE):
             out.append(ch)
         else:
             out.append(f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
@@ -52,10 +56,8 @@ class LineClient:
         self.close()
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.sock.close()
-        except OSError:
-            pass
 
     def send_line(self, line: str) -> None:
         try:

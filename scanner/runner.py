@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from scanner import __version__, scope as scope_mod
+from scanner import __version__
+from scanner import scope as scope_mod
 from scanner.check import Probe, ProbeContext
 from scanner.errors import OutOfScopeError, ProbeError
 from scanner.models import (
@@ -203,10 +204,12 @@ async def execute_plan(plan: Plan, profile: LoadedProfile, state: _RunState,
     executor = ProbeExecutor(ctx, prof.concurrency.global_limit, prof.concurrency.per_host)
 
     def record(index: int, results: Iterable[CheckResult]) -> None:
-        for result in results:
-            state.results.append(result)
-            on_result(result)
+        results = list(results)
+        # State first: if writing is interrupted, the pair is still known to be finished.
+        state.results.extend(results)
         state.done.add(index)
+        for result in results:
+            on_result(result)
         progress.advance("checks")
 
     async def one(index: int, planned: PlannedCheck) -> None:
@@ -269,7 +272,8 @@ def run_scan(request: ScanRequest, registry: Registry, sink: ResultSink, *,
         if not complete:
             for index, planned in enumerate(plan.checks):
                 if index not in state.done:
-                    results.append(error_result(planned, ErrorReason.INTERRUPTED, "scan interrupted before this check ran"))
+                    results.append(error_result(planned, ErrorReason.INTERRUPTED,
+                                                "scan interrupted before this check ran"))
         return ScanRun(
             tool_version=__version__, run_id=run_id, client=request.client, profile=prof.name,
             started_at=started, finished_at=utcnow(), complete=complete, scope=scope_record,
@@ -282,7 +286,8 @@ def run_scan(request: ScanRequest, registry: Registry, sink: ResultSink, *,
             if request.targets:
                 discover_fn = discover or _default_discover()
                 found = discover_fn(scope, prof.discovery, prof.concurrency,
-                                    on_progress=lambda phase, done, total: _discovery_progress(progress, phase, done, total))
+                                    on_progress=lambda phase, done, total: _discovery_progress(
+                                        progress, phase, done, total))
                 hosts = tuple(found.hosts)
                 discovery = DiscoveryRecord(
                     engine=found.engine, host_discovery=found.host_discovery,

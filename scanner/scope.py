@@ -44,7 +44,7 @@ class ScopeEntry:
 def _range_networks(start: IPAddress, end: IPAddress) -> tuple[IPNetwork, ...]:
     if start.version != end.version or int(end) < int(start):
         raise ValueError("range end comes before its start")
-    return tuple(ipaddress.summarize_address_range(start, end))  # type: ignore[arg-type]
+    return tuple(ipaddress.summarize_address_range(start, end))
 
 
 def parse_entry(text: str, *, resolve: bool = True) -> ScopeEntry:
@@ -148,12 +148,9 @@ class Scope:
         out when the network is larger than a /31, as nothing answers there)."""
         seen: set[IPAddress] = set()
         for net in self._included:
-            hosts: Iterable[IPAddress]
-            if net.version == 4 and net.prefixlen < 31:
-                hosts = net.hosts()
-            else:
-                hosts = iter(net)
-            for addr in hosts:
+            hosts = net.hosts() if net.version == 4 and net.prefixlen < 31 else iter(net)
+            for raw in hosts:
+                addr = ipaddress.ip_address(str(raw))
                 if addr not in seen and self.contains(addr):
                     seen.add(addr)
                     yield str(addr)
@@ -236,10 +233,9 @@ def _destination(args: tuple[Any, ...]) -> str | None:
 def _audit(event: str, args: tuple[Any, ...]) -> None:
     if _active_scope is None or event not in ("socket.connect", "socket.sendto", "socket.sendmsg"):
         return
-    if event == "socket.sendmsg":
-        # sendmsg(sock, address): address is None on a connected socket (already checked).
-        if len(args) < 2 or args[1] is None:
-            return
+    # sendmsg(sock, address): address is None on a connected socket (already checked at connect).
+    if event == "socket.sendmsg" and (len(args) < 2 or args[1] is None):
+        return
     host = _destination(args)
     if host is None:
         return

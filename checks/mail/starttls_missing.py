@@ -20,7 +20,7 @@ class SmtpStarttlsMissing(Check):
         id="smtp.starttls_missing",
         title="SMTP server does not offer STARTTLS",
         severity=Severity.HIGH,
-        applies_to=Applies(services={"smtp", "submission"}),
+        applies_to=Applies(services=frozenset({"smtp", "submission"})),
         intrusive=False,
         remediation=(
             "Enable STARTTLS with a valid certificate (Postfix: smtpd_tls_cert_file, smtpd_tls_key_file, "
