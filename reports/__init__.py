@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from reports.csv_report import render_csv
+from reports.html_report import render_html
 from reports.json_report import render_json
 from scanner.models import ScanRun
 
@@ -18,9 +19,10 @@ Renderer = Callable[[ScanRun, Path], Path]
 RENDERERS: dict[str, Renderer] = {
     "json": render_json,
     "csv": render_csv,
+    "html": render_html,
 }
 
-FILE_NAMES = {"json": "scan.json", "csv": "findings.csv"}
+FILE_NAMES = {"json": "scan.json", "csv": "findings.csv", "html": "report.html"}
 
 
 def available_formats() -> list[str]:

@@ -151,7 +151,7 @@ def scan(
     nameserver: Annotated[list[str] | None, typer.Option("--nameserver", help="DNS server for domain checks")] = None,
     credentials: Annotated[Path | None, typer.Option(help="Credentials YAML (mode 0600)")] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Output directory")] = None,
-    formats: Annotated[str, typer.Option("--format", help="Comma-separated: json,csv")] = "json,csv",
+    formats: Annotated[str, typer.Option("--format", help="Comma-separated: json,csv,html")] = "json,html,csv",
     fail_on: Annotated[
         Severity | None, typer.Option("--fail-on", help="Exit 3 if a failed finding is at/above this")
     ] = None,
