@@ -24,6 +24,9 @@ class TimeoutConfig(Strict):
     connect: float = Field(default=3.0, gt=0, le=120)
     read: float = Field(default=5.0, gt=0, le=300)
     probe: float = Field(default=30.0, gt=0, le=3600)
+    # Extra attempts of a probe that failed with timeout/unreachable (a dropped SYN, a busy
+    # daemon); never for other errors, where a second try would only hammer a fragile device.
+    retries: int = Field(default=1, ge=0, le=5)
 
 
 class ConcurrencyConfig(Strict):

@@ -155,6 +155,9 @@ def evaluate(planned: PlannedCheck, facts: dict[type[Probe[Any]], Any], started:
     return results
 
 
+RETRYABLE = frozenset({ErrorReason.TIMEOUT, ErrorReason.UNREACHABLE})
+
+
 class ProbeExecutor:
     """Runs each (probe, target) once, bounded globally and per host, with a probe deadline."""
 
@@ -179,21 +182,27 @@ class ProbeExecutor:
         """Returns the facts, or the ProbeError that stands for them."""
         loop = asyncio.get_running_loop()
         host_key = target.host or target.domain or ""
+        name = probe_cls.name or probe_cls.__name__
         async with self._global, self._per_host[host_key]:
-            probe = probe_cls()
-            future = loop.run_in_executor(self._pool, probe.collect, target, self.ctx)
-            try:
-                return await asyncio.wait_for(future, timeout=self.ctx.timeouts.probe)
-            except TimeoutError:
-                return ProbeError(f"probe {probe_cls.name or probe_cls.__name__} did not finish within "
-                                  f"{self.ctx.timeouts.probe:.0f} s", ErrorReason.TIMEOUT)
-            except OutOfScopeError as exc:
-                return ProbeError(str(exc), ErrorReason.OUT_OF_SCOPE)
-            except ProbeError as exc:
-                return exc
-            except Exception as exc:
-                return ProbeError(f"probe {probe_cls.name or probe_cls.__name__} crashed: "
-                                  f"{exc.__class__.__name__}: {exc}", ErrorReason.BUG)
+            outcome: Any = None
+            for _attempt in range(1 + self.ctx.timeouts.retries):
+                future = loop.run_in_executor(self._pool, probe_cls().collect, target, self.ctx)
+                try:
+                    return await asyncio.wait_for(future, timeout=self.ctx.timeouts.probe)
+                except TimeoutError:
+                    # The probe overran its own deadline: a bug in its timeouts, not a slow
+                    # network; retrying would only stack up more stuck threads.
+                    return ProbeError(f"probe {name} did not finish within {self.ctx.timeouts.probe:.0f} s",
+                                      ErrorReason.TIMEOUT)
+                except OutOfScopeError as exc:
+                    return ProbeError(str(exc), ErrorReason.OUT_OF_SCOPE)
+                except ProbeError as exc:
+                    outcome = exc
+                    if exc.reason not in RETRYABLE:
+                        return exc
+                except Exception as exc:
+                    return ProbeError(f"probe {name} crashed: {exc.__class__.__name__}: {exc}", ErrorReason.BUG)
+            return outcome
 
 
 async def execute_plan(plan: Plan, profile: LoadedProfile, state: _RunState,

@@ -126,7 +126,9 @@ def test_every_pair_ends_in_exactly_one_result(tmp_path: Path) -> None:
     assert all(by[("test.intrusive", p)].status is Status.SKIPPED for p in range(1, 8))
     assert by[("test.intrusive", 1)].reason == "intrusive_disabled"
     # one probe run per target although two checks needed it (the intrusive one never ran it)
-    assert all(CALLS[f"shared:{p}"] == 1 for p in range(1, 8))
+    # once per target, although two checks needed it (the intrusive one never ran it); the probe
+    # that timed out (port 2) was retried once (profile default), the crashing one (3) was not.
+    assert {p: CALLS[f"shared:{p}"] for p in range(1, 8)} == {1: 1, 2: 2, 3: 1, 4: 1, 5: 1, 6: 1, 7: 1}
     saved = json.loads((tmp_path / "scan.json").read_text())
     assert saved["complete"] is True and len(saved["results"]) == 21
     assert not (tmp_path / PARTIAL_NAME).exists()
