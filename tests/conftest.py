@@ -1,0 +1,3 @@
+"""pytest configuration shared by every test: the lab plugin (fixtures ``lab``; marker ``lab``)."""
+
+pytest_plugins = ["tests.lab.fixtures"]

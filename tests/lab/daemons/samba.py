@@ -1,0 +1,89 @@
+"""smbd (Samba 4.17): the weak file server allows SMB1 without signing and has a guest share;
+the hardened one requires signing, speaks SMB2_02+ only and has user shares only."""
+
+from __future__ import annotations
+
+from ..topology import LabHost
+from . import Context, DaemonSpec, write
+
+# The one account the lab knows (an existing system account: the lab adds no Unix users).
+# Used only for the user-only share; never a credential a check would guess.
+SMB_USER = "backup"
+SMB_PASSWORD = "Lab-Only-2026!"
+GUEST_SHARE = "scans"
+USER_SHARE = "billing"
+
+
+def build(host: LabHost, ctx: Context, listen: str) -> list[DaemonSpec]:
+    d = ctx.dir(host, "smbd")
+    for sub in ("lock", "state", "cache", "private", "run", "ncalrpc", "shares/scans", "shares/billing"):
+        (d / sub).mkdir(parents=True, exist_ok=True)
+    smb1 = "smb.v1_enabled" in host.gaps
+    unsigned = "smb.signing_not_required" in host.gaps
+    guest = "smb.guest_access" in host.gaps or "smb.open_share" in host.gaps
+    # Dummy files (names only matter: checks list share names, never read contents).
+    write(d / "shares/scans/scan-0001.pdf", "lab dummy file, no patient data\n")
+    write(d / "shares/scans/README.txt", "scanner drop folder (lab)\n")
+    write(d / "shares/billing/ledger.xlsx", "lab dummy file, no patient data\n")
+    netbios = host.name.upper().replace("-", "")[:15]
+    conf = f"""[global]
+    server role = standalone server
+    workgroup = CLINIC
+    netbios name = {netbios}
+    server string = {host.role}
+    # No nmbd: NetBIOS name service is not what the checks look at.
+    disable netbios = yes
+    smb ports = 445 139
+    interfaces = {listen}
+    bind interfaces only = {"no" if listen == "0.0.0.0" else "yes"}
+    server min protocol = {"NT1" if smb1 else "SMB2_02"}
+    server signing = {"disabled" if unsigned else "mandatory"}
+    map to guest = {"Bad User" if guest else "Never"}
+    restrict anonymous = {0 if guest else 2}
+    guest account = nobody
+    # Every state path private to this instance so several smbd run side by side (LAB-NOTES).
+    lock directory = {d}/lock
+    state directory = {d}/state
+    cache directory = {d}/cache
+    private dir = {d}/private
+    pid directory = {d}/run
+    ncalrpc dir = {d}/ncalrpc
+    passdb backend = tdbsam:{d}/private/passdb.tdb
+    usershare path =
+    log file = {d}/log.smbd
+    max log size = 0
+    log level = 1
+    load printers = no
+    printing = bsd
+    printcap name = /dev/null
+    disable spoolss = yes
+"""
+    if guest:
+        conf += f"""
+[{GUEST_SHARE}]
+    comment = scanned intake forms
+    path = {d}/shares/scans
+    guest ok = yes
+    read only = yes
+    browseable = yes
+"""
+    conf += f"""
+[{USER_SHARE}]
+    comment = billing (staff only)
+    path = {d}/shares/billing
+    valid users = {SMB_USER}
+    guest ok = no
+    read only = no
+"""
+    cfg = write(d / "smb.conf", conf)
+    return [
+        DaemonSpec(
+            host=host.name,
+            kinds=("smbd",),
+            namespace=host.namespace,
+            argv=("smbd", "--foreground", "--no-process-group", "-s", str(cfg)),
+            console=d / "console.log",
+            logs=(d / "log.smbd",),
+            setup=((("smbpasswd", "-c", str(cfg), "-s", "-a", SMB_USER), f"{SMB_PASSWORD}\n" * 2),),
+        )
+    ]

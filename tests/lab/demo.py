@@ -1,0 +1,85 @@
+"""`python -m tests.lab demo --out out/demo`: lab up, one onboarding scan of the whole practice
+network and every lab domain from inside the scanner namespace, reports written, lab down."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from .lab import Lab
+from .proc import LabError
+from .topology import DOMAINS, HOSTS, NAMESERVER, PRACTICE_NET, SCANNER_ADDRESS
+
+REPO = Path(__file__).resolve().parents[2]
+GAPSCAN = REPO / ".venv" / "bin" / "gapscan"
+CLIENT = "Demo Dental (lab)"
+SCAN_TIMEOUT = 1200.0
+
+
+def scan_argv(out_dir: Path, formats: str) -> list[str]:
+    # COLUMNS: the summary table is captured, not on a terminal; give it room to be readable.
+    argv = ["env", "COLUMNS=160", str(GAPSCAN), "scan", PRACTICE_NET]
+    for domain in DOMAINS:
+        argv += ["--domain", domain.name]
+    # The scanner's own address is in the range: leave it out, it is not a practice machine.
+    argv += ["--exclude", SCANNER_ADDRESS, "--nameserver", NAMESERVER]
+    argv += ["--profile", "onboarding", "--client", CLIENT]
+    return [*argv, "--out", str(out_dir), "--format", formats]
+
+
+def planted_summary() -> str:
+    """What the lab planted, from the topology table (the report should find exactly this)."""
+    rows = []
+    targets = [(h.name, h.address, h.gaps, h.hardened) for h in HOSTS]
+    targets += [(d.name, "domain", d.gaps, d.hardened) for d in DOMAINS]
+    for name, where, gaps, hardened in targets:
+        rows.append(f"  {name} ({where})")
+        rows.append(f"      must FAIL: {_ids(gaps)}")
+        rows.append(f"      must PASS: {_ids(hardened)}")
+    return "\n".join(rows)
+
+
+def _ids(ids: frozenset[str]) -> str:
+    return ", ".join(sorted(ids)) or "-"
+
+
+def _scan(lab: Lab, out_dir: Path) -> subprocess.CompletedProcess[str]:
+    result = lab.run_in_scanner(scan_argv(out_dir, "json,html,csv"), timeout=SCAN_TIMEOUT)
+    text = (result.stdout + result.stderr).lower()
+    if result.returncode == 2 and "format" in text:
+        print("gapscan refused a format; retrying with --format json", file=sys.stderr)
+        result = lab.run_in_scanner(scan_argv(out_dir, "json"), timeout=SCAN_TIMEOUT)
+    return result
+
+
+def run_demo(out: str) -> int:
+    """Exit status: 0 when the scan completed, 1 when it failed, 2 when the lab did not start."""
+    out_dir = Path(out).resolve()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if not GAPSCAN.exists():
+        print(f"demo: {GAPSCAN} not found; install the package into .venv first", file=sys.stderr)
+        return 2
+    lab = Lab()
+    try:
+        seconds = lab.up(("practice",))
+        print(f"lab up in {seconds:.1f}s; scanning {PRACTICE_NET} and {len(DOMAINS)} domains...")
+        try:
+            result = _scan(lab, out_dir)
+        except subprocess.TimeoutExpired:
+            print(f"demo: gapscan did not finish within {SCAN_TIMEOUT:.0f}s", file=sys.stderr)
+            return 1
+    except LabError as exc:
+        print(f"demo: lab error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        lab.down()
+    sys.stdout.write(result.stdout[-6000:])
+    sys.stderr.write(result.stderr[-3000:])
+    print("\nPlanted in the lab (tests/lab/topology.py):\n" + planted_summary())
+    reports = sorted(p for p in out_dir.iterdir() if p.is_file())
+    print(f"\nReports in {out_dir}:" + "".join(f"\n  {p}" for p in reports))
+    if result.returncode != 0:
+        print(f"demo: gapscan exited {result.returncode}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,439 @@
+"""The lab, declared once: hosts, addresses, roles, services and the gaps planted on each.
+
+Everything else derives from this table: the namespaces, the daemon configurations (a daemon
+module reads ``host.gaps`` to decide whether to plant a weakness), the readiness check, the
+tests that ask "which hosts must fail check X", the demo's summary and the README table.
+
+Addresses are only ever in the benchmarking range 198.18.0.0/15 (RFC 2544), inside network
+namespaces the lab creates; the root namespace gets no route into the lab.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+PRACTICE_NET = "198.18.0.0/24"
+PRACTICE_PREFIX = 24
+SCANNER_ADDRESS = "198.18.0.100"
+SCANNER_NS = "gs-scan"
+SWITCH_NS = "gs-sw"
+BRIDGE = "br0"
+NS_PREFIX = "gs-"
+
+# The dense part: one namespace owning every address of a /24, reached from the scanner through
+# the dense namespace's own address on the practice bridge (a router, as in a real clinic).
+DENSE_NET = "198.18.1.0/24"
+DENSE_NS = "gs-dense"
+DENSE_GATEWAY = "198.18.0.250"
+# 20 ports a discovery sweep looks at; DENSE_OPEN_PORTS are open on every dense address.
+DENSE_PORTS: tuple[int, ...] = (
+    21,
+    22,
+    23,
+    25,
+    53,
+    80,
+    110,
+    111,
+    135,
+    139,
+    143,
+    443,
+    445,
+    993,
+    995,
+    1433,
+    3306,
+    3389,
+    5900,
+    8080,
+)
+DENSE_OPEN_PORTS: tuple[int, ...] = (21, 22, 80, 139, 443, 445, 8080)
+
+# Every check id the lab plants a FAIL and a PASS case for (stable ids, see the check issues).
+CHECK_IDS: frozenset[str] = frozenset(
+    {
+        "smb.signing_not_required",
+        "smb.v1_enabled",
+        "smb.guest_access",
+        "smb.open_share",
+        "ftp.anonymous_login",
+        "nfs.open_export",
+        "smtp.starttls_missing",
+        "smtp.cleartext_auth",
+        "smtp.open_relay",
+        "imap.cleartext_login",
+        "pop3.cleartext_login",
+        "tls.legacy_protocol",
+        "tls.weak_cipher",
+        "tls.certificate_problem",
+        "cleartext.ftp",
+        "dns.spf_missing",
+        "dns.spf_weak",
+        "dns.dmarc_missing",
+        "dns.dmarc_weak",
+        "dns.dkim_missing",
+    }
+)
+
+
+@dataclass(frozen=True)
+class LabService:
+    """One listening endpoint: ``daemon`` is the lab daemon kind that serves it."""
+
+    port: int
+    transport: str  # "tcp" or "udp"
+    service: str  # IANA-style name, as a scanner would label it
+    daemon: str  # "smbd", "vsftpd", "ganesha", "rpcbind", "postfix", "dovecot", "nsd", "nginx", "sshd"
+
+
+@dataclass(frozen=True)
+class LabHost:
+    """One lab host: a network namespace with one address on the practice bridge.
+
+    ``gaps`` are check ids that must FAIL on this host, ``hardened`` those that must PASS;
+    a check id in neither is not asserted for the host. The daemon modules read ``gaps`` to
+    decide what to plant, so this table cannot drift from what actually runs.
+    """
+
+    name: str
+    address: str
+    role: str
+    namespace: str
+    services: tuple[LabService, ...]
+    gaps: frozenset[str]
+    hardened: frozenset[str]
+    notes: str
+    dns_name: str = ""
+
+    def daemons(self) -> tuple[str, ...]:
+        """The daemon kinds this host runs, in a stable order, each once."""
+        return tuple(dict.fromkeys(s.daemon for s in self.services))
+
+    def tcp_ports(self) -> tuple[int, ...]:
+        return tuple(s.port for s in self.services if s.transport == "tcp")
+
+
+@dataclass(frozen=True)
+class LabDomain:
+    """A DNS zone served by the lab nameserver, with the mail-authentication gaps planted in it.
+
+    ``txt`` holds (owner label relative to the zone, TXT value); ``"@"`` is the apex.
+    """
+
+    name: str
+    gaps: frozenset[str]
+    hardened: frozenset[str]
+    txt: tuple[tuple[str, str], ...] = ()
+    mx: str = ""  # a host name (absolute, no trailing dot) or "" for none
+    notes: str = ""
+
+
+def _svc(port: int, service: str, daemon: str, transport: str = "tcp") -> LabService:
+    return LabService(port=port, transport=transport, service=service, daemon=daemon)
+
+
+def _ids(*ids: str) -> frozenset[str]:
+    unknown = set(ids) - CHECK_IDS
+    if unknown:  # a typo here would silently plant nothing: refuse at import time
+        raise ValueError(f"unknown check ids in lab topology: {sorted(unknown)}")
+    return frozenset(ids)
+
+
+SMB_IDS = ("smb.signing_not_required", "smb.v1_enabled", "smb.guest_access", "smb.open_share")
+MAIL_IDS = (
+    "smtp.starttls_missing",
+    "smtp.cleartext_auth",
+    "smtp.open_relay",
+    "imap.cleartext_login",
+    "pop3.cleartext_login",
+)
+TLS_IDS = ("tls.legacy_protocol", "tls.weak_cipher", "tls.certificate_problem")
+FILE_SERVICES = (
+    _svc(21, "ftp", "vsftpd"),
+    _svc(111, "rpcbind", "rpcbind"),
+    _svc(111, "rpcbind", "rpcbind", "udp"),
+    _svc(139, "netbios-ssn", "smbd"),
+    _svc(445, "microsoft-ds", "smbd"),
+    _svc(2049, "nfs", "ganesha"),
+    _svc(20048, "mountd", "ganesha"),
+)
+LAB_ZONE = "lab.test"
+
+HOSTS: tuple[LabHost, ...] = (
+    LabHost(
+        name="dns",
+        address="198.18.0.53",
+        role="DNS (authoritative)",
+        namespace="gs-dns",
+        services=(_svc(53, "domain", "nsd"), _svc(53, "domain", "nsd", "udp")),
+        gaps=frozenset(),
+        hardened=frozenset(),
+        notes="NSD, authoritative for the lab zones (see DOMAINS); refuses recursion.",
+        dns_name="ns.lab.test",
+    ),
+    LabHost(
+        name="files-weak",
+        address="198.18.0.10",
+        role="file server (weak)",
+        namespace="gs-files-weak",
+        services=FILE_SERVICES,
+        gaps=_ids(*SMB_IDS, "ftp.anonymous_login", "cleartext.ftp", "nfs.open_export"),
+        hardened=frozenset(),
+        notes="smbd: SMB1 allowed (NT1), signing disabled, guest-ok share 'scans' + user share "
+        "'billing'; vsftpd: anonymous read-only, no TLS; nfs-ganesha: /srv to * with no root squash.",
+        dns_name="files-weak.lab.test",
+    ),
+    LabHost(
+        name="files-good",
+        address="198.18.0.11",
+        role="file server (hardened)",
+        namespace="gs-files-good",
+        services=FILE_SERVICES,
+        gaps=frozenset(),
+        hardened=_ids(*SMB_IDS, "ftp.anonymous_login", "cleartext.ftp", "nfs.open_export", *TLS_IDS),
+        notes="smbd: SMB2_02+, signing mandatory, user share only; vsftpd: no anonymous, AUTH "
+        "TLS required (lab-CA cert, TLS 1.2+, AEAD suites); nfs-ganesha: /srv to the workstation and "
+        "the scanner only, root squashed.",
+        dns_name="files-good.lab.test",
+    ),
+    LabHost(
+        name="mail-weak",
+        address="198.18.0.20",
+        role="mail server (weak)",
+        namespace="gs-mail-weak",
+        services=(
+            _svc(25, "smtp", "postfix"),
+            _svc(110, "pop3", "dovecot"),
+            _svc(143, "imap", "dovecot"),
+            _svc(587, "submission", "postfix"),
+        ),
+        gaps=_ids(*MAIL_IDS),
+        hardened=frozenset(),
+        notes="Postfix: no STARTTLS, open relay (mynetworks 0.0.0.0/0), AUTH (Dovecot SASL) "
+        "offered in clear, every transport discard:; Dovecot: ssl = no, plaintext auth allowed.",
+        dns_name="mail.weak-clinic.test",
+    ),
+    LabHost(
+        name="mail-good",
+        address="198.18.0.21",
+        role="mail server (hardened)",
+        namespace="gs-mail-good",
+        services=(
+            _svc(25, "smtp", "postfix"),
+            _svc(110, "pop3", "dovecot"),
+            _svc(143, "imap", "dovecot"),
+            _svc(587, "submission", "postfix"),
+            _svc(993, "imaps", "dovecot"),
+            _svc(995, "pop3s", "dovecot"),
+        ),
+        gaps=frozenset(),
+        hardened=_ids(*MAIL_IDS, *TLS_IDS),
+        notes="Postfix: STARTTLS (lab-CA cert, TLS 1.2+), relays for itself only, AUTH only "
+        "after STARTTLS, every transport discard:; Dovecot: ssl = required, LOGINDISABLED "
+        "before STARTTLS/STLS, IMAPS/POP3S.",
+        dns_name="mail.good-clinic.test",
+    ),
+    LabHost(
+        name="web-weak",
+        address="198.18.0.30",
+        role="web portal (weak)",
+        namespace="gs-web-weak",
+        services=(_svc(80, "http", "nginx"), _svc(443, "https", "nginx"), _svc(8443, "https-alt", "nginx")),
+        gaps=_ids(*TLS_IDS),
+        hardened=frozenset(),
+        notes="nginx 443: TLS 1.0/1.1 only, ALL:eNULL:@SECLEVEL=0 suites (NULL encryption, "
+        "anonymous DH/ECDH, static RSA, CBC-SHA1; this OpenSSL has no 3DES or RC4 left), "
+        "self-signed RSA-1024 SHA-1 certificate; 8443: TLS 1.2+, lab-CA certificate expired in "
+        "2021; 80: a login form over plain HTTP.",
+        dns_name="portal-weak.lab.test",
+    ),
+    LabHost(
+        name="web-good",
+        address="198.18.0.31",
+        role="web portal (hardened)",
+        namespace="gs-web-good",
+        services=(_svc(80, "http", "nginx"), _svc(443, "https", "nginx")),
+        gaps=frozenset(),
+        hardened=_ids(*TLS_IDS),
+        notes="nginx 443: TLS 1.2/1.3, ECDHE AEAD suites, RSA-2048 certificate from the lab CA "
+        "naming the host; 80 redirects to https.",
+        dns_name="portal.good-clinic.test",
+    ),
+    LabHost(
+        name="ws",
+        address="198.18.0.40",
+        role="workstation (SSH)",
+        namespace="gs-ws",
+        services=(_svc(22, "ssh", "sshd"),),
+        gaps=frozenset(),
+        hardened=frozenset(),
+        notes="OpenSSH with its own host keys; a front-desk PC with remote admin.",
+        dns_name="ws-frontdesk.lab.test",
+    ),
+)
+
+# The dense namespace is not a practice host: it exists for the discovery benchmark. Its daemons
+# listen on 0.0.0.0 and answer on every address of DENSE_NET (its bridge address rejects TCP).
+DENSE_SERVICES: tuple[LabService, ...] = (
+    _svc(21, "ftp", "vsftpd"),
+    _svc(22, "ssh", "sshd"),
+    _svc(80, "http", "nginx"),
+    _svc(139, "netbios-ssn", "smbd"),
+    _svc(443, "https", "nginx"),
+    _svc(445, "microsoft-ds", "smbd"),
+    _svc(8080, "http-proxy", "nginx"),
+)
+DENSE_HOST = LabHost(
+    name="dense",
+    address=str(next(ipaddress.ip_network(DENSE_NET).hosts())),
+    role="dense /24 (discovery benchmark)",
+    namespace=DENSE_NS,
+    services=DENSE_SERVICES,
+    gaps=frozenset(),
+    hardened=frozenset(),
+    notes=f"owns every address of {DENSE_NET}; reached via {DENSE_GATEWAY}",
+)
+
+NAMESERVER = next(h.address for h in HOSTS if h.role.startswith("DNS"))
+
+# A real RSA-2048 public key (its private half was thrown away: nothing in the lab signs mail).
+_DKIM_KEY = (
+    "v=DKIM1; k=rsa; p="
+    "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAs2T5Pc8N5EriQ483BUpe2ASh0G1V9mGzlAZIVgcHasWzBp"
+    "/Uua8mThu2baJbhapV1Oy9FWc8gLNkXIsEURxYbmADSkT86ToSWSCSaIGUg8RAobMslirO0rhtuXl8DEZ2uFCgiCFT"
+    "31Xyqf+6pnmax7P2DPHL9zjnHybYVxZK3sQ4rJnmeTi8BTmzEv1bKge3W6aI2fsDse7YpY3zAsW4cWhuHxxb2U4IE0"
+    "LPAnXDxBDwpy77iYgIf1gG6NW+zbKwkaSpg/Luk8TNLQyK9+SVcLHpkp8j/L1NV4oTA8kP9baPuvRqwa8LE6T2EEqb"
+    "hXRbSXXtjz6PZp7xntepIKSY/wIDAQAB"
+)
+DOMAINS: tuple[LabDomain, ...] = (
+    LabDomain(
+        name="good-clinic.test",
+        gaps=frozenset(),
+        hardened=_ids("dns.spf_missing", "dns.spf_weak", "dns.dmarc_missing", "dns.dmarc_weak", "dns.dkim_missing"),
+        txt=(
+            ("@", "v=spf1 mx -all"),
+            ("_dmarc", "v=DMARC1; p=reject; rua=mailto:dmarc-reports@good-clinic.test; adkim=s; aspf=s"),
+            ("default._domainkey", _DKIM_KEY),
+            ("_mta-sts", "v=STSv1; id=20261122T000000"),
+            ("_smtp._tls", "v=TLSRPTv1; rua=mailto:tls-reports@good-clinic.test"),
+        ),
+        mx="mail.good-clinic.test",
+        notes="SPF -all, DMARC reject with rua, DKIM at default._domainkey, MTA-STS and TLS-RPT.",
+    ),
+    LabDomain(
+        name="weak-clinic.test",
+        gaps=_ids("dns.spf_weak", "dns.dmarc_weak", "dns.dkim_missing"),
+        hardened=_ids("dns.spf_missing", "dns.dmarc_missing"),
+        txt=(("@", "v=spf1 a mx ~all"), ("_dmarc", "v=DMARC1; p=none")),
+        mx="mail.weak-clinic.test",
+        notes="SPF ~all, DMARC p=none without rua, no DKIM key.",
+    ),
+    LabDomain(
+        name="open-clinic.test",
+        gaps=_ids("dns.spf_weak", "dns.dmarc_weak"),
+        hardened=_ids("dns.spf_missing", "dns.dmarc_missing", "dns.dkim_missing"),
+        txt=(
+            ("@", "v=spf1 +all"),
+            ("_dmarc", "v=DMARC1; p=quarantine; pct=50; rua=mailto:dmarc@open-clinic.test"),
+            ("selector1._domainkey", _DKIM_KEY),
+        ),
+        mx="mail.weak-clinic.test",
+        notes="SPF +all (anyone may send), DMARC quarantine at pct=50, DKIM at selector1.",
+    ),
+    LabDomain(
+        name="bare-clinic.test",
+        gaps=_ids("dns.spf_missing", "dns.dmarc_missing", "dns.dkim_missing"),
+        hardened=frozenset(),
+        mx="mail.weak-clinic.test",
+        notes="MX only: no SPF, no DMARC, no DKIM.",
+    ),
+)
+
+
+def host(name: str) -> LabHost:
+    """The host called ``name`` (practice hosts and ``dense``)."""
+    for h in (*HOSTS, DENSE_HOST):
+        if h.name == name:
+            return h
+    raise KeyError(name)
+
+
+def host_by_address(address: str) -> LabHost:
+    for h in HOSTS:
+        if h.address == address:
+            return h
+    raise KeyError(address)
+
+
+def hosts_failing(check_id: str) -> tuple[LabHost, ...]:
+    """Practice hosts on which ``check_id`` must report FAIL."""
+    _known(check_id)
+    return tuple(h for h in HOSTS if check_id in h.gaps)
+
+
+def hosts_passing(check_id: str) -> tuple[LabHost, ...]:
+    """Practice hosts on which ``check_id`` must report PASS."""
+    _known(check_id)
+    return tuple(h for h in HOSTS if check_id in h.hardened)
+
+
+def domains_failing(check_id: str) -> tuple[LabDomain, ...]:
+    _known(check_id)
+    return tuple(d for d in DOMAINS if check_id in d.gaps)
+
+
+def domains_passing(check_id: str) -> tuple[LabDomain, ...]:
+    _known(check_id)
+    return tuple(d for d in DOMAINS if check_id in d.hardened)
+
+
+def domain_names() -> tuple[str, ...]:
+    return tuple(d.name for d in DOMAINS)
+
+
+def all_services(include_dense: bool = False) -> tuple[tuple[LabHost, LabService], ...]:
+    """Every (host, service) pair of the practice network (and the dense host if asked)."""
+    hosts = (*HOSTS, DENSE_HOST) if include_dense else HOSTS
+    return tuple((h, s) for h in hosts for s in h.services)
+
+
+def _known(check_id: str) -> None:
+    if check_id not in CHECK_IDS:
+        raise KeyError(f"the lab plants nothing for {check_id!r}; known: {sorted(CHECK_IDS)}")
+
+
+def markdown_table() -> str:
+    """The lab as Markdown (hosts, then domains), generated from this table for the README."""
+    lines = [
+        f"Practice network {PRACTICE_NET} (scanner {SCANNER_ADDRESS} in namespace `{SCANNER_NS}`, "
+        f"nameserver {NAMESERVER}); dense network {DENSE_NET} behind {DENSE_GATEWAY}.",
+        "",
+        "| Host | Address | Role | Services (daemon) | Planted gaps (must FAIL) | Hardened (must PASS) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for h in (*HOSTS, DENSE_HOST):
+        services = ", ".join(f"{s.port}/{s.transport} {s.service} ({s.daemon})" for s in h.services)
+        address = DENSE_NET if h is DENSE_HOST else h.address
+        lines.append(f"| {h.name} | {address} | {h.role} | {services} | {_fmt(h.gaps)} | {_fmt(h.hardened)} |")
+    lines += [
+        "",
+        "| Domain | MX | Records | Planted gaps (must FAIL) | Hardened (must PASS) |",
+        "|---|---|---|---|---|",
+    ]
+    for d in DOMAINS:
+        records = "<br>".join(f"`{label}` TXT `{_short(value)}`" for label, value in d.txt) or "none"
+        lines.append(f"| {d.name} | {d.mx or '-'} | {records} | {_fmt(d.gaps)} | {_fmt(d.hardened)} |")
+    lines += ["", "Notes:", ""]
+    lines += [f"- **{h.name}**: {h.notes}" for h in (*HOSTS, DENSE_HOST)]
+    lines += [f"- **{d.name}**: {d.notes}" for d in DOMAINS]
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(ids: frozenset[str]) -> str:
+    return ", ".join(f"`{i}`" for i in sorted(ids)) or "-"
+
+
+def _short(value: str, limit: int = 60) -> str:
+    return value if len(value) <= limit else value[: limit - 3] + "..."
