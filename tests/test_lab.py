@@ -82,6 +82,8 @@ def test_unknown_check_id_is_refused() -> None:
 def test_readme_table_is_generated_from_the_topology() -> None:
     readme = (Path(__file__).parent / "lab" / "README.md").read_text()
     assert markdown_table() in readme, "tests/lab/README.md is stale: run `python -m tests.lab table`"
+    top = (Path(__file__).parents[1] / "README.md").read_text()
+    assert markdown_table() in top, "README.md's lab table is stale: paste `python -m tests.lab table`"
 
 
 # --------------------------------------------------------------------- reachability
