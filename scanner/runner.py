@@ -295,8 +295,7 @@ def run_scan(request: ScanRequest, registry: Registry, sink: ResultSink, *,
             if request.targets:
                 discover_fn = discover or _default_discover()
                 found = discover_fn(scope, prof.discovery, prof.concurrency,
-                                    on_progress=lambda phase, done, total: _discovery_progress(
-                                        progress, phase, done, total))
+                                    on_progress=DiscoveryProgress(progress))
                 hosts = tuple(found.hosts)
                 discovery = DiscoveryRecord(
                     engine=found.engine, host_discovery=found.host_discovery,
@@ -313,12 +312,15 @@ def run_scan(request: ScanRequest, registry: Registry, sink: ResultSink, *,
     return run
 
 
-_seen_phases: set[tuple[int, str]] = set()
+class DiscoveryProgress:
+    """Adapts discovery's ``on_progress(phase, done, total)`` to a ProgressReporter."""
 
+    def __init__(self, progress: ProgressReporter) -> None:
+        self.progress = progress
+        self.started: set[str] = set()
 
-def _discovery_progress(progress: ProgressReporter, phase: str, done: int, total: int) -> None:
-    key = (id(progress), phase)
-    if key not in _seen_phases:
-        _seen_phases.add(key)
-        progress.phase(phase, total)
-    progress.advance(phase, done)
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        if phase not in self.started:
+            self.started.add(phase)
+            self.progress.phase(phase, total)
+        self.progress.advance(phase, done)
