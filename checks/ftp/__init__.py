@@ -1,0 +1,1 @@
+"""FTP checks: anonymous logon (issue 5)."""

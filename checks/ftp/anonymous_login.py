@@ -1,0 +1,53 @@
+"""ftp.anonymous_login — an FTP server that lets anyone log on as ``anonymous`` or ``ftp``.
+
+Whatever the server holds is open to anyone on the network without an identity (and FTP sends
+everything in clear text). HICP 7.M.D names exactly this, "an FTP server that allows anonymous
+login", as an insecure configuration; it is a gap against 164.312(a)(1), 164.312(a)(2)(i) and
+164.312(d) (mapping in profiles/frameworks). An upload that succeeds (tested only when the
+profile allows intrusive checks) makes it CRITICAL: anyone can also plant files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from checks.ftp.probe import FtpAnonymous, FtpAnonymousFacts
+from scanner.check import Applies, Check, CheckMeta, Probe
+from scanner.models import Finding, Severity, Skip, Target
+
+
+class FtpAnonymousLogin(Check):
+    meta = CheckMeta(
+        id="ftp.anonymous_login",
+        title="FTP server accepts anonymous logon",
+        severity=Severity.HIGH,
+        applies_to=Applies(services=frozenset({"ftp"})),
+        intrusive=False,
+        remediation=(
+            "Turn anonymous FTP off (vsftpd: 'anonymous_enable=NO'; IIS: disable Anonymous Authentication on "
+            "the FTP site; NAS: disable guest/anonymous FTP) and move file exchange to SFTP or FTPS with "
+            "per-user accounts."
+        ),
+        description="Logs on as 'anonymous' (then 'ftp') with a fixed placeholder e-mail password and, if "
+                    "accepted, tries a directory listing; uploads one empty file only when intrusive checks are on.",
+    )
+    probes = (FtpAnonymous,)
+
+    def evaluate(self, target: Target, facts: Mapping[type[Probe[Any]], Any]) -> Iterator[Finding | Skip]:
+        ftp: FtpAnonymousFacts = facts[FtpAnonymous]
+        where = f"{target.host}:{target.port}"
+        if not ftp.logged_in:
+            replies = "; ".join(f"{sent} -> {reply.code} {reply.text()}" for sent, reply in ftp.dialogue
+                                if sent.startswith(("USER", "PASS")))
+            yield self.finding(target, passed=True, detail=f"{where}: anonymous logon refused ({replies})",
+                               evidence=[ftp.evidence()])
+            return
+        detail = f"{where}: anonymous logon accepted as {ftp.user!r}; listing " + (
+            f"works ({ftp.listing_note})" if ftp.listing_works else f"refused ({ftp.listing_note})")
+        if ftp.upload_allowed is None:
+            detail += "; upload not tested (intrusive checks off)"
+        else:
+            detail += f"; upload {'ALLOWED' if ftp.upload_allowed else 'refused'} ({ftp.upload_note})"
+        yield self.finding(target, passed=False, detail=detail, evidence=[ftp.evidence()],
+                           severity=Severity.CRITICAL if ftp.upload_allowed else None)

@@ -1,0 +1,1 @@
+"""NFS checks: exports visible over the MOUNT protocol (issue 5)."""

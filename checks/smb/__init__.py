@@ -1,0 +1,1 @@
+"""SMB checks: signing, SMBv1, null/guest sessions and open shares (issue 5)."""

@@ -1,0 +1,42 @@
+"""smb.v1_enabled — the server accepts an SMB1 (NT LM 0.12) NEGOTIATE.
+
+SMB1 is the protocol of the wormable EternalBlue family (MS17-010, CVE-2017-0144) that carried
+WannaCry and NotPetya through hospitals; Microsoft has deprecated it. Leaving it on is an
+unmitigated, reasonably anticipated threat: a gap against risk management 164.308(a)(1)(ii)(B)
+and protection from malicious software 164.308(a)(5)(ii)(B) (mapping in profiles/frameworks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from checks.smb.probe import SmbNegotiate, SmbNegotiateFacts
+from scanner.check import Applies, Check, CheckMeta, Probe
+from scanner.models import Finding, Severity, Skip, Target
+
+
+class SmbV1Enabled(Check):
+    meta = CheckMeta(
+        id="smb.v1_enabled",
+        title="SMBv1 (NT LM 0.12) is enabled",
+        severity=Severity.HIGH,
+        applies_to=Applies(services=frozenset({"smb"})),
+        intrusive=False,
+        remediation=(
+            "Disable SMB1 on the server (Samba: 'server min protocol = SMB2_10' or higher; Windows: "
+            "Set-SmbServerConfiguration -EnableSMB1Protocol $false, or remove the SMB 1.0/CIFS feature) and "
+            "replace devices that only speak SMB1 (old scanners, NAS) or move them to an isolated network."
+        ),
+        description="Offers only the SMB1 dialect NT LM 0.12 in a NEGOTIATE and reads whether the server accepts it.",
+    )
+    probes = (SmbNegotiate,)
+
+    def evaluate(self, target: Target, facts: Mapping[type[Probe[Any]], Any]) -> Iterator[Finding | Skip]:
+        neg: SmbNegotiateFacts = facts[SmbNegotiate]
+        where = f"{target.host}:{target.port}"
+        if neg.smb1_accepted:
+            detail = f"{where}: SMB1 dialect NT LM 0.12 accepted (SecurityMode {neg.smb1.security_mode:#04x})"
+        else:
+            detail = f"{where}: SMB1 refused ({neg.smb1.refusal}); accepts {', '.join(neg.accepted_dialects)}"
+        yield self.finding(target, passed=not neg.smb1_accepted, detail=detail, evidence=[neg.evidence()])
