@@ -60,11 +60,16 @@ class CheckMeta(BaseModel):
 
 @dataclass(frozen=True)
 class ProbeContext:
-    """What a probe may use: its timeouts and the run's settings. No check state."""
+    """What a probe may use: its timeouts and the run's settings. No check state.
+
+    ``nameservers`` are the DNS servers the user named (``--nameserver``); the scope guard lets
+    a scan talk to them and to nothing else, so DNS probes must query exactly these.
+    """
 
     timeouts: TimeoutConfig
     intrusive_allowed: bool = False
     settings: Mapping[str, Any] | None = None
+    nameservers: tuple[str, ...] = ()
 
 
 class Probe(ABC, Generic[FactsT]):

@@ -122,6 +122,16 @@ def _render(run: ScanRun, formats: list[str], out_dir: Path) -> list[Path]:
     return written
 
 
+def _dkim_selectors(values: list[str]) -> tuple[str, ...]:
+    """Selectors are DNS labels (RFC 6376 §3.1: sub-domain syntax, dots allowed)."""
+    for value in values:
+        labels = value.split(".")
+        if not all(0 < len(x) <= 63 and all(c.isascii() and (c.isalnum() or c in "-_") for c in x) for x in labels):
+            raise InputError(f"{value!r} is not a DKIM selector (letters, digits, '-', '_' and dots)",
+                             source="--dkim-selector")
+    return tuple(dict.fromkeys(v.lower() for v in values))
+
+
 def _summary_table(run: ScanRun) -> Table:
     table = Table(title=f"gapscan run {run.run_id}", show_lines=False)
     for col in ("status", "severity", "check", "target", "detail"):
@@ -149,6 +159,9 @@ def scan(
         Path | None, typer.Option("--scope-file", help="File of targets, !exclusions, authorized-by:")
     ] = None,
     nameserver: Annotated[list[str] | None, typer.Option("--nameserver", help="DNS server for domain checks")] = None,
+    dkim_selector: Annotated[
+        list[str] | None, typer.Option("--dkim-selector", help="DKIM selector to look for besides the common ones")
+    ] = None,
     credentials: Annotated[Path | None, typer.Option(help="Credentials YAML (mode 0600)")] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Output directory")] = None,
     formats: Annotated[str, typer.Option("--format", help="Comma-separated: json,csv,html")] = "json,html,csv",
@@ -185,6 +198,7 @@ def scan(
             exclusions=tuple(all_exclusions), nameservers=tuple(nameserver or ()), client=client,
             allow_public=allow_public, authorized_by=who,
             scope_file=str(scope_file) if scope_file else None,
+            settings={"dkim_selectors": _dkim_selectors(dkim_selector or [])},
         )
         target_dir = out_dir or Path("gapscan-out")
         sink = ResultSink(target_dir)

@@ -207,9 +207,10 @@ class ProbeExecutor:
 
 async def execute_plan(plan: Plan, profile: LoadedProfile, state: _RunState,
                        on_result: Callable[[CheckResult], None], progress: ProgressReporter,
-                       settings: dict[str, Any]) -> None:
+                       settings: dict[str, Any], nameservers: tuple[str, ...] = ()) -> None:
     prof = profile.profile
-    ctx = ProbeContext(timeouts=prof.timeouts, intrusive_allowed=prof.intrusive, settings=settings)
+    ctx = ProbeContext(timeouts=prof.timeouts, intrusive_allowed=prof.intrusive, settings=settings,
+                       nameservers=nameservers)
     executor = ProbeExecutor(ctx, prof.concurrency.global_limit, prof.concurrency.per_host)
 
     def record(index: int, results: Iterable[CheckResult]) -> None:
@@ -303,7 +304,8 @@ def run_scan(request: ScanRequest, registry: Registry, sink: ResultSink, *,
                     notes=tuple(found.notes),
                 )
             plan = plan_checks(registry, request.profile.check_ids, hosts, request.domains)
-            asyncio.run(execute_plan(plan, request.profile, state, sink.write, progress, request.settings))
+            asyncio.run(execute_plan(plan, request.profile, state, sink.write, progress, request.settings,
+                                     request.nameservers))
     except KeyboardInterrupt:
         sink.finish(build(complete=False))
         raise

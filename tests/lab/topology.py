@@ -61,10 +61,12 @@ CHECK_IDS: frozenset[str] = frozenset(
         "ftp.anonymous_login",
         "nfs.open_export",
         "smtp.starttls_missing",
+        "smtp.tls_weak",
         "smtp.cleartext_auth",
         "smtp.open_relay",
         "imap.cleartext_login",
         "pop3.cleartext_login",
+        "mail.consumer_provider",
         "tls.legacy_protocol",
         "tls.weak_cipher",
         "tls.certificate_problem",
@@ -74,6 +76,10 @@ CHECK_IDS: frozenset[str] = frozenset(
         "dns.dmarc_missing",
         "dns.dmarc_weak",
         "dns.dkim_missing",
+        "dns.spf_invalid",
+        "dns.mta_sts_missing",
+        "dns.tls_rpt_missing",
+        "dns.dnssec_missing",
     }
 )
 
@@ -119,7 +125,11 @@ class LabHost:
 class LabDomain:
     """A DNS zone served by the lab nameserver, with the mail-authentication gaps planted in it.
 
-    ``txt`` holds (owner label relative to the zone, TXT value); ``"@"`` is the apex.
+    ``txt`` holds (owner label relative to the zone, TXT value); ``"@"`` is the apex; ``a``
+    holds (owner label, IPv4 address) for names the records point at. The zone is served
+    DNSSEC-signed (with its DS in the lab's ``test.`` parent zone) exactly when
+    ``dns.dnssec_missing`` is in ``hardened``. A domain below another lab domain is its own zone,
+    delegated from the parent, so DMARC must fall back to the organizational domain's record.
     """
 
     name: str
@@ -128,6 +138,11 @@ class LabDomain:
     txt: tuple[tuple[str, str], ...] = ()
     mx: str = ""  # a host name (absolute, no trailing dot) or "" for none
     notes: str = ""
+    a: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def signed(self) -> bool:
+        return "dns.dnssec_missing" in self.hardened
 
 
 def _svc(port: int, service: str, daemon: str, transport: str = "tcp") -> LabService:
@@ -142,6 +157,7 @@ def _ids(*ids: str) -> frozenset[str]:
 
 
 SMB_IDS = ("smb.signing_not_required", "smb.v1_enabled", "smb.guest_access", "smb.open_share")
+# A host's mail daemons offer TLS unless smtp.starttls_missing is planted on it (postfix.py, dovecot.py).
 MAIL_IDS = (
     "smtp.starttls_missing",
     "smtp.cleartext_auth",
@@ -229,11 +245,29 @@ HOSTS: tuple[LabHost, ...] = (
             _svc(995, "pop3s", "dovecot"),
         ),
         gaps=frozenset(),
-        hardened=_ids(*MAIL_IDS, *TLS_IDS),
+        hardened=_ids(*MAIL_IDS, "smtp.tls_weak", *TLS_IDS),
         notes="Postfix: STARTTLS (lab-CA cert, TLS 1.2+), relays for itself only, AUTH only "
         "after STARTTLS, every transport discard:; Dovecot: ssl = required, LOGINDISABLED "
         "before STARTTLS/STLS, IMAPS/POP3S.",
         dns_name="mail.good-clinic.test",
+    ),
+    LabHost(
+        name="mail-mixed",
+        address="198.18.0.22",
+        role="mail server (half-hardened)",
+        namespace="gs-mail-mixed",
+        services=(
+            _svc(25, "smtp", "postfix"),
+            _svc(110, "pop3", "dovecot"),
+            _svc(143, "imap", "dovecot"),
+            _svc(587, "submission", "postfix"),
+        ),
+        gaps=_ids("smtp.tls_weak", "smtp.cleartext_auth", "imap.cleartext_login", "pop3.cleartext_login"),
+        hardened=_ids("smtp.starttls_missing", "smtp.open_relay"),
+        notes="Postfix: STARTTLS offered but TLS 1.0/1.1 only (static-RSA AES-CBC suites), AUTH (Dovecot SASL) "
+        "offered before STARTTLS, relays for itself only, every transport discard:; Dovecot: STARTTLS/STLS "
+        "offered but plaintext login allowed before it (no LOGINDISABLED).",
+        dns_name="mail-mixed.lab.test",
     ),
     LabHost(
         name="web-weak",
@@ -307,11 +341,18 @@ _DKIM_KEY = (
     "LPAnXDxBDwpy77iYgIf1gG6NW+zbKwkaSpg/Luk8TNLQyK9+SVcLHpkp8j/L1NV4oTA8kP9baPuvRqwa8LE6T2EEqb"
     "hXRbSXXtjz6PZp7xntepIKSY/wIDAQAB"
 )
+# Every domain check id, so that each lab domain can say for each one whether it must FAIL or PASS.
+SPF_IDS = ("dns.spf_missing", "dns.spf_weak", "dns.spf_invalid")
+DMARC_IDS = ("dns.dmarc_missing", "dns.dmarc_weak")
+TRANSPORT_IDS = ("dns.mta_sts_missing", "dns.tls_rpt_missing")
+# Names the lookup-heavy SPF record points at (they exist: the 11 terms are not void lookups).
+_OUT_HOSTS = tuple((f"out{i}", "198.18.0.21") for i in range(1, 9))
 DOMAINS: tuple[LabDomain, ...] = (
     LabDomain(
         name="good-clinic.test",
         gaps=frozenset(),
-        hardened=_ids("dns.spf_missing", "dns.spf_weak", "dns.dmarc_missing", "dns.dmarc_weak", "dns.dkim_missing"),
+        hardened=_ids(*SPF_IDS, *DMARC_IDS, "dns.dkim_missing", *TRANSPORT_IDS, "dns.dnssec_missing",
+                      "mail.consumer_provider"),
         txt=(
             ("@", "v=spf1 mx -all"),
             ("_dmarc", "v=DMARC1; p=reject; rua=mailto:dmarc-reports@good-clinic.test; adkim=s; aspf=s"),
@@ -320,20 +361,22 @@ DOMAINS: tuple[LabDomain, ...] = (
             ("_smtp._tls", "v=TLSRPTv1; rua=mailto:tls-reports@good-clinic.test"),
         ),
         mx="mail.good-clinic.test",
-        notes="SPF -all, DMARC reject with rua, DKIM at default._domainkey, MTA-STS and TLS-RPT.",
+        notes="SPF -all, DMARC reject with rua, DKIM at default._domainkey, MTA-STS and TLS-RPT; "
+        "DNSSEC-signed (ECDSA P-256, DS in the lab's test. zone).",
     ),
     LabDomain(
         name="weak-clinic.test",
-        gaps=_ids("dns.spf_weak", "dns.dmarc_weak", "dns.dkim_missing"),
-        hardened=_ids("dns.spf_missing", "dns.dmarc_missing"),
+        gaps=_ids("dns.spf_weak", "dns.dmarc_weak", "dns.dkim_missing", *TRANSPORT_IDS, "dns.dnssec_missing"),
+        hardened=_ids("dns.spf_missing", "dns.spf_invalid", "dns.dmarc_missing", "mail.consumer_provider"),
         txt=(("@", "v=spf1 a mx ~all"), ("_dmarc", "v=DMARC1; p=none")),
         mx="mail.weak-clinic.test",
-        notes="SPF ~all, DMARC p=none without rua, no DKIM key.",
+        notes="SPF ~all, DMARC p=none without rua, no DKIM key, unsigned.",
     ),
     LabDomain(
         name="open-clinic.test",
-        gaps=_ids("dns.spf_weak", "dns.dmarc_weak"),
-        hardened=_ids("dns.spf_missing", "dns.dmarc_missing", "dns.dkim_missing"),
+        gaps=_ids("dns.spf_weak", "dns.dmarc_weak", *TRANSPORT_IDS, "dns.dnssec_missing"),
+        hardened=_ids("dns.spf_missing", "dns.spf_invalid", "dns.dmarc_missing", "dns.dkim_missing",
+                      "mail.consumer_provider"),
         txt=(
             ("@", "v=spf1 +all"),
             ("_dmarc", "v=DMARC1; p=quarantine; pct=50; rua=mailto:dmarc@open-clinic.test"),
@@ -344,10 +387,61 @@ DOMAINS: tuple[LabDomain, ...] = (
     ),
     LabDomain(
         name="bare-clinic.test",
-        gaps=_ids("dns.spf_missing", "dns.dmarc_missing", "dns.dkim_missing"),
-        hardened=frozenset(),
+        gaps=_ids("dns.spf_missing", "dns.dmarc_missing", "dns.dkim_missing", *TRANSPORT_IDS, "dns.dnssec_missing"),
+        hardened=_ids("mail.consumer_provider"),
         mx="mail.weak-clinic.test",
-        notes="MX only: no SPF, no DMARC, no DKIM.",
+        notes="MX only: no SPF, no DMARC, no DKIM (SPF/DMARC policy checks skip: nothing to judge).",
+    ),
+    LabDomain(
+        name="lookups-clinic.test",
+        gaps=_ids("dns.spf_invalid", *TRANSPORT_IDS, "dns.dnssec_missing"),
+        hardened=_ids("dns.spf_missing", *DMARC_IDS, "dns.dkim_missing", "mail.consumer_provider"),
+        txt=(
+            ("@", "v=spf1 mx include:_spf1.lookups-clinic.test include:_spf2.lookups-clinic.test -all"),
+            ("_spf1", "v=spf1 " + " ".join(f"a:out{i}.lookups-clinic.test" for i in range(1, 5)) + " -all"),
+            ("_spf2", "v=spf1 " + " ".join(f"a:out{i}.lookups-clinic.test" for i in range(5, 9)) + " -all"),
+            ("_dmarc", "v=DMARC1; p=reject; rua=mailto:dmarc@lookups-clinic.test"),
+            ("s1._domainkey", _DKIM_KEY),
+        ),
+        mx="mail.good-clinic.test",
+        a=_OUT_HOSTS,
+        notes="SPF with 11 DNS-querying terms across two includes (mx + 2 include + 8 a:), one over "
+        "RFC 7208's limit of 10: a permerror; DMARC reject, DKIM at s1.",
+    ),
+    LabDomain(
+        name="twospf-clinic.test",
+        gaps=_ids("dns.spf_invalid", *TRANSPORT_IDS, "dns.dnssec_missing"),
+        hardened=_ids("dns.spf_missing", *DMARC_IDS, "dns.dkim_missing", "mail.consumer_provider"),
+        txt=(
+            ("@", "v=spf1 mx -all"),
+            ("@", "v=spf1 ip4:198.18.0.21 ~all"),
+            ("_dmarc", "v=DMARC1; p=quarantine; rua=mailto:dmarc@twospf-clinic.test"),
+            ("k1._domainkey", _DKIM_KEY),
+        ),
+        mx="mail.good-clinic.test",
+        notes="Two SPF records (RFC 7208 §4.5: a permerror); DMARC quarantine, DKIM at k1.",
+    ),
+    LabDomain(
+        name="consumer-clinic.test",
+        gaps=_ids("mail.consumer_provider", *TRANSPORT_IDS, "dns.dnssec_missing"),
+        hardened=_ids(*SPF_IDS, *DMARC_IDS, "dns.dkim_missing"),
+        txt=(
+            ("@", "v=spf1 redirect=good-clinic.test"),
+            ("_dmarc", "v=DMARC1; p=reject; rua=mailto:dmarc@consumer-clinic.test"),
+            ("google._domainkey", _DKIM_KEY),
+        ),
+        mx="gmail-smtp-in.l.google.com",
+        notes="MX at Gmail's consumer name (a name only: never resolved or contacted); SPF by redirect "
+        "to good-clinic.test (-all), DMARC reject, DKIM at google.",
+    ),
+    LabDomain(
+        name="branch.good-clinic.test",
+        gaps=_ids("dns.dkim_missing", *TRANSPORT_IDS, "dns.dnssec_missing"),
+        hardened=_ids(*SPF_IDS, *DMARC_IDS, "mail.consumer_provider"),
+        txt=(("@", "v=spf1 include:good-clinic.test -all"),),
+        mx="mail.good-clinic.test",
+        notes="A subdomain zone (unsigned, delegated from the signed good-clinic.test) without its own "
+        "_dmarc: DMARC falls back to good-clinic.test's p=reject; SPF includes the parent's.",
     ),
 )
 
@@ -423,7 +517,10 @@ def markdown_table() -> str:
         "|---|---|---|---|---|",
     ]
     for d in DOMAINS:
-        records = "<br>".join(f"`{label}` TXT `{_short(value)}`" for label, value in d.txt) or "none"
+        records = "<br>".join(
+            [f"`{label}` TXT `{_short(value)}`" for label, value in d.txt]
+            + ([f"A ({len(d.a)}): " + ", ".join(f"`{label}`" for label, _ in d.a)] if d.a else [])
+        ) or "none"
         lines.append(f"| {d.name} | {d.mx or '-'} | {records} | {_fmt(d.gaps)} | {_fmt(d.hardened)} |")
     lines += ["", "Notes:", ""]
     lines += [f"- **{h.name}**: {h.notes}" for h in (*HOSTS, DENSE_HOST)]

@@ -1,5 +1,6 @@
 """Dovecot 2.3: plaintext IMAP/POP3 logins on the weak host; on the hardened one `ssl =
-required`, LOGINDISABLED before STARTTLS/STLS, and IMAPS/POP3S. It also serves Postfix SASL.
+required`, LOGINDISABLED before STARTTLS/STLS, and IMAPS/POP3S; on the mixed one `ssl = yes`
+(STARTTLS/STLS offered) with plaintext login still allowed before it. It also serves Postfix SASL.
 
 LAB-NOTES: own base_dir per instance; `inet_listener` blocks must be multi-line; Dovecot keeps
 the caller's stderr open after daemonizing, so it runs in the foreground (-F) with its stdio
@@ -35,6 +36,8 @@ def build(host: LabHost, ctx: Context, listen: str) -> list[DaemonSpec]:
         (d / sub).mkdir(exist_ok=True)
     (d / "mail").chmod(0o1777)  # mail is stored as 'nobody' (static userdb)
     plaintext = "imap.cleartext_login" in host.gaps or "pop3.cleartext_login" in host.gaps
+    # The host's mail daemons offer TLS unless its SMTP has no STARTTLS (topology.MAIL_IDS).
+    tls = "smtp.starttls_missing" not in host.gaps
     write(d / "users", f"{MAIL_USER}:{{PLAIN}}{MAIL_PASSWORD}\n", mode=0o644)
     ports = {s.port for s in host.services if s.daemon == "dovecot"}
     conf = f"""\
@@ -64,12 +67,12 @@ service auth {{
   }}
 }}
 """
-    if plaintext:
+    if not tls:
         conf += "ssl = no\n"
     else:
         pair = ctx.pki.issue(f"{host.name}-mailbox", (host.dns_name,), (host.address,))
         conf += f"""\
-ssl = required
+ssl = {"yes" if plaintext else "required"}
 ssl_cert = <{pair.cert}
 ssl_key = <{pair.key}
 ssl_min_protocol = TLSv1.2

@@ -1,9 +1,15 @@
 """NSD 4.6, authoritative for the lab zones: lab.test (host names), the practice domains with
-their SPF/DMARC/DKIM TXT records, and the reverse zone of the practice network.
+their SPF/DMARC/DKIM TXT records, the reverse zone of the practice network, and ``test.``, the
+lab's TLD, which delegates every lab zone and holds the DS records of the signed ones.
 
 LAB-NOTES: `username: ""`, `chroot: ""`, `database: ""` let it run from a temp dir;
 `rrl-ratelimit: 0`, or a scanner's burst of TXT lookups gets rate-limited. NSD answers REFUSED
 for names outside its zones, so nothing in the lab resolves the outside world.
+
+DNSSEC: a domain hardened against dns.dnssec_missing is signed at every `up` (NSD serves
+pre-signed zones) with ldns-keygen/ldns-signzone from Debian's ldnsutils: a KSK and a ZSK
+(ECDSA P-256), signatures valid from now for four weeks, and the KSK's DS appended to the
+parent zone before that is loaded. Children are signed before parents.
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ from . import Context, DaemonSpec, write
 
 SERIAL = 2026112201
 NS_NAME = f"ns.{LAB_ZONE}."
+PARENT_ZONE = "test"
+KEY_ALGORITHM = "ECDSAP256SHA256"
 
 
 def _soa(zone: str) -> str:
@@ -42,10 +50,23 @@ def lab_names() -> list[tuple[str, str]]:
     return pairs
 
 
-def _zone_text(zone: str, names: list[tuple[str, str]], domain: LabDomain | None) -> str:
+def _parent(zone: str, zones: list[str]) -> str | None:
+    """The closest enclosing lab zone (``test`` for a clinic domain, the clinic for a branch)."""
+    enclosing = [z for z in zones if zone.endswith("." + z)]
+    return max(enclosing, key=len) if enclosing else None
+
+
+def _in_zone(name: str, zone: str, zones: list[str]) -> bool:
+    """True when ``name`` belongs to ``zone`` itself, not to a lab zone delegated below it."""
+    inside = name == zone or name.endswith("." + zone)
+    below = any(name == z or name.endswith("." + z) for z in zones if z != zone and z.endswith("." + zone))
+    return inside and not below
+
+
+def _zone_text(zone: str, names: list[tuple[str, str]], domain: LabDomain | None, zones: list[str]) -> str:
     text = _soa(zone)
     for address, name in names:
-        if name.endswith("." + zone):
+        if _in_zone(name, zone, zones) and name != zone:
             text += f"{name}. IN A {address}\n"
     if zone == LAB_ZONE:
         text += f"{NS_NAME} IN A {NAMESERVER}\n"
@@ -54,7 +75,34 @@ def _zone_text(zone: str, names: list[tuple[str, str]], domain: LabDomain | None
             text += f"@ IN MX 10 {domain.mx}.\n"
         for label, value in domain.txt:
             text += f"{label} IN TXT {_txt(value)}\n"
+        for label, address in domain.a:
+            text += f"{label} IN A {address}\n"
+    for child in zones:  # delegations (NS, and glue when the server's name lies below the child)
+        if _parent(child, zones) == zone:
+            text += f"{child}. IN NS {NS_NAME}\n"
+            if NS_NAME.rstrip(".").endswith("." + child):
+                text += f"{NS_NAME} IN A {NAMESERVER}\n"
     return text
+
+
+def _signing_script(d: str, signed: list[str], zones: list[str]) -> str:
+    """Shell commands that sign each zone (deepest first) and append its DS to the parent."""
+    lines = [
+        "set -eu",
+        f"cd {d}",
+        "command -v ldns-signzone >/dev/null || { echo 'ldns-signzone missing: apt-get install ldnsutils "
+        "(tests/lab/apt-packages.txt)' >&2; exit 1; }",
+    ]
+    for zone in sorted(signed, key=lambda z: -z.count(".")):
+        parent = _parent(zone, zones)
+        lines += [
+            f"ksk=$(ldns-keygen -a {KEY_ALGORITHM} -k -r /dev/urandom {zone})",
+            f"zsk=$(ldns-keygen -a {KEY_ALGORITHM} -r /dev/urandom {zone})",
+            f"ldns-signzone -f {zone}.zone.signed {zone}.zone $ksk $zsk",
+        ]
+        if parent is not None:
+            lines.append(f'cat "$ksk.ds" >> {parent}.zone')
+    return "\n".join(lines) + "\n"
 
 
 def _reverse_zone() -> tuple[str, str]:
@@ -72,9 +120,12 @@ def _reverse_zone() -> tuple[str, str]:
 def build(host: LabHost, ctx: Context, listen: str) -> list[DaemonSpec]:
     d = ctx.dir(host, "nsd")
     names = lab_names()
-    zones: dict[str, str] = {LAB_ZONE: _zone_text(LAB_ZONE, names, None)}
+    forward = [PARENT_ZONE, LAB_ZONE, *(dom.name for dom in DOMAINS)]
+    zones: dict[str, str] = {PARENT_ZONE: _zone_text(PARENT_ZONE, names, None, forward)}
+    zones[LAB_ZONE] = _zone_text(LAB_ZONE, names, None, forward)
     for dom in DOMAINS:
-        zones[dom.name] = _zone_text(dom.name, names, dom)
+        zones[dom.name] = _zone_text(dom.name, names, dom, forward)
+    signed = [dom.name for dom in DOMAINS if dom.signed]
     rzone, rtext = _reverse_zone()
     zones[rzone] = rtext
     conf = f"""server:
@@ -100,8 +151,10 @@ remote-control:
 """
     for zone, text in zones.items():
         write(d / f"{zone}.zone", text)
-        conf += f'zone:\n    name: "{zone}"\n    zonefile: "{zone}.zone"\n'
+        zonefile = f"{zone}.zone.signed" if zone in signed else f"{zone}.zone"
+        conf += f'zone:\n    name: "{zone}"\n    zonefile: "{zonefile}"\n'
     cfg = write(d / "nsd.conf", conf)
+    sign = write(d / "sign-zones.sh", _signing_script(str(d), signed, forward), mode=0o755)
     return [
         DaemonSpec(
             host=host.name,
@@ -110,6 +163,6 @@ remote-control:
             argv=("nsd", "-d", "-c", str(cfg)),
             console=d / "console.log",
             logs=(d / "nsd.log",),
-            setup=((("nsd-checkconf", str(cfg)), ""),),
+            setup=((("sh", str(sign)), ""), (("nsd-checkconf", str(cfg)), "")),
         )
     ]

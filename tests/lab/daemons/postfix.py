@@ -1,6 +1,7 @@
 """Postfix 3.7 with a private config directory: the weak host is an open relay without STARTTLS
 that offers AUTH in the clear; the hardened one offers STARTTLS (TLS 1.2+), relays for itself
-only and offers AUTH only after STARTTLS. Both deliver nothing: every transport is discard:.
+only and offers AUTH only after STARTTLS; the mixed one offers STARTTLS with TLS 1.0/1.1 only
+(smtp.tls_weak) and AUTH before it. All deliver nothing: every transport is discard:.
 
 LAB-NOTES traps avoided here:
 - `maillog_file` without `maillog_file_prefixes` makes start exit 1 silently: both are set.
@@ -21,6 +22,10 @@ from . import Context, DaemonSpec, write
 from .dovecot import sasl_socket
 
 STRONG_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
+# TLS 1.0/1.1 need security level 0 in OpenSSL 3 (LAB-NOTES). Static-RSA suites need no SHA-1
+# handshake signature, so even a default OpenSSL client (level 1) completes the handshake and
+# sees TLS 1.1: tools that cannot test legacy TLS still agree that STARTTLS works here.
+LEGACY_CIPHERS = "AES256-SHA:AES128-SHA:@SECLEVEL=0"
 
 # chroot column "n" everywhere: the queue directory is under a temp dir, not a prepared jail.
 MASTER_CF = """\
@@ -64,6 +69,7 @@ def build(host: LabHost, ctx: Context, listen: str) -> list[DaemonSpec]:
     open_relay = "smtp.open_relay" in host.gaps
     starttls = "smtp.starttls_missing" not in host.gaps
     auth_in_clear = "smtp.cleartext_auth" in host.gaps
+    legacy_tls = "smtp.tls_weak" in host.gaps
     main = f"""\
 compatibility_level = 3.6
 config_directory = {d}
@@ -105,6 +111,17 @@ smtpd_tls_auth_only = {"no" if auth_in_clear else "yes"}
 smtpd_tls_security_level = may
 smtpd_tls_cert_file = {pair.cert}
 smtpd_tls_key_file = {pair.key}
+"""
+        if legacy_tls:
+            main += f"""\
+smtpd_tls_protocols = >=TLSv1, <=TLSv1.1
+smtpd_tls_mandatory_protocols = >=TLSv1, <=TLSv1.1
+smtpd_tls_ciphers = medium
+smtpd_tls_mandatory_ciphers = medium
+tls_medium_cipherlist = {LEGACY_CIPHERS}
+"""
+        else:
+            main += f"""\
 smtpd_tls_protocols = >=TLSv1.2
 smtpd_tls_mandatory_protocols = >=TLSv1.2
 smtpd_tls_ciphers = high

@@ -1,0 +1,1 @@
+"""Domain checks: SPF, DMARC, DKIM, MTA-STS, TLS-RPT, DNSSEC (one DNS probe per --domain)."""

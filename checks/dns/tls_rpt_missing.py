@@ -1,0 +1,38 @@
+"""dns.tls_rpt_missing — no SMTP TLS reporting record (RFC 8460 §3).
+
+Without TLS-RPT nobody learns that senders failed to reach the practice over TLS (a downgrade,
+an expired certificate): the encryption of inbound ePHI (164.312(e)(2)(ii)) fails silently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from checks.dns.policy_records import read_tls_rpt
+from checks.dns.probe import DomainDns, DomainDnsFacts
+from scanner.check import Applies, Check, CheckMeta, Probe
+from scanner.models import Finding, Severity, Skip, Target
+from scanner.netio import sanitize
+
+
+class DnsTlsRptMissing(Check):
+    meta = CheckMeta(
+        id="dns.tls_rpt_missing",
+        title="Domain publishes no SMTP TLS reporting (TLS-RPT) record",
+        severity=Severity.LOW,
+        applies_to=Applies(domains=True),
+        remediation="Publish 'v=TLSRPTv1; rua=mailto:tls-reports@<domain>' at _smtp._tls.<domain>.",
+        description="Reads TXT _smtp._tls.<domain>; exactly one v=TLSRPTv1 record with a rua is a policy.",
+    )
+    probes = (DomainDns,)
+
+    def evaluate(self, target: Target, facts: Mapping[type[Probe[Any]], Any]) -> Iterator[Finding | Skip]:
+        dns: DomainDnsFacts = facts[DomainDns]
+        policy = read_tls_rpt(dns.tls_rpt.records)
+        if policy.valid:
+            detail = f"TLS-RPT record at _smtp._tls.{dns.domain}: {sanitize(policy.record, 160)!r}"
+        else:
+            detail = f"no TLS-RPT policy at _smtp._tls.{dns.domain}: {policy.problem}"
+        evidence = dns.evidence("dns-txt", f"TXT _smtp._tls.{dns.domain}", [dns.tls_rpt])
+        yield self.finding(target, passed=policy.valid, detail=detail, evidence=[evidence])

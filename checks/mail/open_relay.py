@@ -1,0 +1,46 @@
+"""smtp.open_relay — the server accepts mail from an outside sender to an outside domain.
+
+Anyone can then use the practice's mail system (the Security Rule's "access" includes using a
+system resource, 164.304): an access-control and risk-management gap, 164.312(a)(1) and
+164.308(a)(1)(ii)(B). The probe stops before DATA: nothing is ever sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from checks.mail.smtp_relay_probe import SmtpRelay, SmtpRelayFacts
+from scanner.check import Applies, Check, CheckMeta, Probe
+from scanner.models import Finding, Severity, Skip, Target
+from scanner.netio import sanitize
+
+
+class SmtpOpenRelay(Check):
+    meta = CheckMeta(
+        id="smtp.open_relay",
+        title="SMTP server relays mail for outside senders (open relay)",
+        severity=Severity.HIGH,
+        applies_to=Applies(services=frozenset({"smtp", "submission"})),
+        intrusive=False,  # RCPT replies only: no DATA, so no message can exist (see the probe)
+        remediation=(
+            "Relay only for authenticated users and the practice's own networks (Postfix: smtpd_relay_restrictions "
+            "= permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination with a narrow mynetworks)."
+        ),
+        description="MAIL FROM an outside address, RCPT TO an outside domain in 6 address forms, RSET; never DATA.",
+    )
+    probes = (SmtpRelay,)
+
+    def evaluate(self, target: Target, facts: Mapping[type[Probe[Any]], Any]) -> Iterator[Finding | Skip]:
+        relay: SmtpRelayFacts = facts[SmtpRelay]
+        accepted = relay.accepted
+        tried = len(relay.attempts)
+        if accepted:
+            forms = ", ".join(f"{a.variant} ({sanitize(a.rcpt_reply, 40)})" for a in accepted)
+            detail = f"accepted {len(accepted)} of {tried} outside recipients from an outside sender: {forms}"
+        elif tried:
+            codes = sorted({(a.rcpt_reply or a.mail_reply)[:3] for a in relay.attempts})
+            detail = f"refused all {tried} outside recipients (replies {', '.join(codes)})"
+        else:
+            detail = "no relay attempt could be made"
+        yield self.finding(target, passed=tried > 0 and not accepted, detail=detail, evidence=[relay.evidence()])
