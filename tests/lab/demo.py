@@ -45,12 +45,7 @@ def _ids(ids: frozenset[str]) -> str:
 
 
 def _scan(lab: Lab, out_dir: Path) -> subprocess.CompletedProcess[str]:
-    result = lab.run_in_scanner(scan_argv(out_dir, "json,html,csv"), timeout=SCAN_TIMEOUT)
-    text = (result.stdout + result.stderr).lower()
-    if result.returncode == 2 and "format" in text:
-        print("gapscan refused a format; retrying with --format json", file=sys.stderr)
-        result = lab.run_in_scanner(scan_argv(out_dir, "json"), timeout=SCAN_TIMEOUT)
-    return result
+    return lab.run_in_scanner(scan_argv(out_dir, "json,html,csv"), timeout=SCAN_TIMEOUT)
 
 
 def run_demo(out: str) -> int:
