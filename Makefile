@@ -11,6 +11,8 @@ PYTHON ?= python3
 APT_LIST := tests/lab/apt-packages.txt
 # Build/run prerequisites that a bare Debian image may lack (the lab's daemons are in APT_LIST).
 APT_BASE := python3 python3-venv make ca-certificates
+# The report: headless Chromium for the browser test, poppler (pdftotext/pdftoppm) for the PDF tests.
+APT_REPORT := chromium poppler-utils
 VENV_STAMP := $(VENV)/.installed
 
 .PHONY: all setup system python test lint unit demo bench lab-up lab-down lab-status clean
@@ -22,7 +24,7 @@ setup: system python
 # System packages: installed only when missing. policy-rc.d (exit 101) keeps Debian's
 # maintainer scripts from starting daemons in the root namespace: the lab starts its own.
 system:
-	@pkgs="$(APT_BASE) $$(grep -vE '^\s*(#|$$)' $(APT_LIST) | tr '\n' ' ')"; \
+	@pkgs="$(APT_BASE) $(APT_REPORT) $$(grep -vE '^\s*(#|$$)' $(APT_LIST) | tr '\n' ' ')"; \
 	missing=$$(for p in $$pkgs; do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; done); \
 	if [ -z "$$missing" ]; then echo "system packages: all present"; exit 0; fi; \
 	if [ "$$(id -u)" != 0 ]; then echo "error: installing system packages needs root: $$missing" >&2; exit 2; fi; \

@@ -1,28 +1,44 @@
 """Renderers of a saved ScanRun. They never probe and never branch on protocol: protocol
-detail reaches them only through each result's evidence. They import only ``scanner.models``.
+detail reaches them only through each result's evidence. They import only ``scanner.models``
+and the HIPAA catalogue (``scanner.framework``).
+
+Every renderer takes the run, the output path and, optionally, the client file (practice, MSP,
+BAA register) and the MSP logo already embedded as a data: URI.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
-from reports.csv_report import render_csv
+from reports.client_file import ClientFile
+from reports.csv_report import render_csv, render_tickets
 from reports.html_report import render_html
 from reports.json_report import render_json
+from reports.pdf_report import INSTALL_HINT, PdfUnavailable, pdf_available, render_pdf
 from scanner.models import ScanRun
 
-Renderer = Callable[[ScanRun, Path], Path]
+
+class Renderer(Protocol):
+    def __call__(self, run: ScanRun, path: Path, *, client: ClientFile | None = None,
+                 logo: str | None = None) -> Path: ...
+
 
 # Format name -> renderer(run, output path). scan.json is always written by the scanner itself;
 # "json" here re-renders a saved run (used by `gapscan report`).
 RENDERERS: dict[str, Renderer] = {
     "json": render_json,
     "csv": render_csv,
+    "tickets": render_tickets,
     "html": render_html,
+    "pdf": render_pdf,
 }
 
-FILE_NAMES = {"json": "scan.json", "csv": "findings.csv", "html": "report.html"}
+FILE_NAMES = {"json": "scan.json", "csv": "findings.csv", "tickets": "tickets.csv", "html": "report.html",
+              "pdf": "report.pdf"}
+
+__all__ = ["FILE_NAMES", "INSTALL_HINT", "RENDERERS", "ClientFile", "PdfUnavailable", "Renderer",
+           "available_formats", "pdf_available"]
 
 
 def available_formats() -> list[str]:

@@ -1,19 +1,25 @@
-"""report.html: one self-contained file (inline CSS, no scripts, nothing fetched).
+"""report.html: the HIPAA gap report, one self-contained file (inline CSS and SVG, no scripts).
 
-Every string that came off the network is escaped (jinja2 autoescape); a Content-Security-Policy
-meta forbids remote loads. Wording says "gap against" a safeguard, never "compliant".
+Every string that came off the network is escaped (jinja2 autoescape); zero-width and bidi
+characters are shown as visible escapes; a Content-Security-Policy meta forbids remote loads.
+The only image is the MSP logo, embedded as a data: URI. Wording says "gap against" a
+safeguard, never "compliant". The same HTML, with its print CSS, is the PDF (pdf_report.py).
 """
 
 from __future__ import annotations
 
 import json
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from scanner.models import ScanRun, Severity, Status
+from reports import view
+from reports.client_file import ClientFile
+from scanner.framework import Framework, load_framework
+from scanner.models import ScanRun, Status
 
 # Zero-width and bidirectional-override characters make text read differently from what the
 # server sent (CVE-2021-42574, "Trojan Source"): shown as visible escapes, never rendered.
@@ -31,6 +37,15 @@ def _pretty_json(value: Any) -> str:
     return json.dumps(value, indent=1, ensure_ascii=False, sort_keys=True, default=str)
 
 
+def _compact_json(value: Any) -> str:
+    """The whole evidence on few lines, for the printed appendix (plain text: autoescaped)."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str, separators=(", ", ": "))
+
+
+def _when(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M UTC") -> str:
+    return value.strftime(fmt) if value else "—"
+
+
 _ENV = Environment(
     loader=PackageLoader("reports", "templates"),
     autoescape=select_autoescape(default=True, default_for_string=True),
@@ -40,15 +55,53 @@ _ENV = Environment(
     finalize=_visible,
 )
 _ENV.filters["pretty_json"] = _pretty_json
+_ENV.filters["compact_json"] = _compact_json
+_ENV.filters["when"] = _when
 
-_STATUS_ORDER = {Status.FAIL: 0, Status.ERROR: 1, Status.SKIPPED: 2, Status.PASS: 3}
+
+def report_context(run: ScanRun, client: ClientFile | None = None, framework: Framework | None = None,
+                   logo: str | None = None) -> dict[str, Any]:
+    """Everything the template shows; also used by tests to check the numbers behind the words."""
+    framework = framework or load_framework()
+    matrix = view.safeguard_matrix(run, framework)
+    recs = view.recommendations(run)
+    parties, register_unseen = view.third_parties(run, client.baa_register if client else ())
+    status_counts = {s: sum(1 for r in matrix if r.status == s) for s in (view.GAP_FOUND, view.NO_GAP,
+                                                                          view.NOT_ASSESSED)}
+    groups = view.finding_groups(run, framework)
+    ordered = [r for g in groups for _, _, rs in g.safeguards for r in rs if r.evidence]
+    return {
+        "run": run,
+        "evidence_no": {r.fingerprint: i for i, r in enumerate(ordered, 1)},
+        "client": client,
+        "logo": logo,
+        "digest": view.scan_digest(run),
+        "severities": [s.value for s in view.SEVERITIES],
+        "matrix": matrix,
+        "parts": view.PARTS,
+        "status_counts": status_counts,
+        "heat": view.heat_map(matrix),
+        "heat_colours": view.HEAT_COLOURS,
+        "groups": groups,
+        "why": view.why,
+        "recs": recs,
+        "top_risks": view.top_risks(recs),
+        "parties": parties,
+        "register_unseen": register_unseen,
+        "checks_run": view.checks_run(run),
+        "skipped": view.not_tested(run, Status.SKIPPED),
+        "errors": view.not_tested(run, Status.ERROR),
+        "GAP_FOUND": view.GAP_FOUND,
+        "NO_GAP": view.NO_GAP,
+        "NOT_ASSESSED": view.NOT_ASSESSED,
+        "framework": framework,
+    }
 
 
-def render_html(run: ScanRun, path: Path) -> Path:
-    results = sorted(run.results, key=lambda r: (_STATUS_ORDER[r.status], -r.severity.rank, r.check_id,
-                                                 r.target.label()))
-    html = _ENV.get_template("report.html.j2").render(
-        run=run, results=results, severities=[s.value for s in sorted(Severity, key=lambda s: -s.rank)],
-    )
-    path.write_text(html, encoding="utf-8")
+def html_text(run: ScanRun, client: ClientFile | None = None, logo: str | None = None) -> str:
+    return _ENV.get_template("report.html.j2").render(**report_context(run, client, logo=logo))
+
+
+def render_html(run: ScanRun, path: Path, *, client: ClientFile | None = None, logo: str | None = None) -> Path:
+    path.write_text(html_text(run, client, logo), encoding="utf-8")
     return path

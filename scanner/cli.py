@@ -18,6 +18,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -111,14 +112,40 @@ def _check_credentials_file(path: Path) -> None:
                          "run: chmod 600 " + str(path), source=str(path))
 
 
-def _render(run: ScanRun, formats: list[str], out_dir: Path) -> list[Path]:
+def _load_client_file(path: Path | None) -> tuple[Any, str | None]:
+    """The client file (practice, MSP, BAA register) and its MSP logo as a data: URI."""
+    if path is None:
+        return None, None
+    from reports.client_file import ClientFile, LogoError
+    from scanner.userfiles import load_model
+
+    client = load_model(path, ClientFile)
+    try:
+        logo = client.logo_data_uri(path.parent)
+    except LogoError as exc:
+        raise InputError(str(exc), source=str(path), where="key 'msp.logo'") from exc
+    return client, logo
+
+
+def _check_pdf(formats: list[str]) -> None:
+    """Refuse --format pdf before scanning when the optional WeasyPrint extra is missing."""
+    from reports import INSTALL_HINT, pdf_available
+
+    if "pdf" in formats and not pdf_available():
+        # escaped: the error line is printed with rich markup, which would eat "[pdf]"
+        raise InputError(f"PDF output needs WeasyPrint, which is not installed: {escape(INSTALL_HINT)}",
+                         source="--format")
+
+
+def _render(run: ScanRun, formats: list[str], out_dir: Path, client: Any = None,
+            logo: str | None = None) -> list[Path]:
     from reports import FILE_NAMES, RENDERERS
 
     written = []
     for fmt in formats:
         if fmt == "json":
             continue  # scan.json is always written by the sink
-        written.append(RENDERERS[fmt](run, out_dir / FILE_NAMES[fmt]))
+        written.append(RENDERERS[fmt](run, out_dir / FILE_NAMES[fmt], client=client, logo=logo))
     return written
 
 
@@ -164,7 +191,12 @@ def scan(
     ] = None,
     credentials: Annotated[Path | None, typer.Option(help="Credentials YAML (mode 0600)")] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Output directory")] = None,
-    formats: Annotated[str, typer.Option("--format", help="Comma-separated: json,csv,html")] = "json,html,csv",
+    formats: Annotated[
+        str, typer.Option("--format", help="Comma-separated: json,html,pdf,csv,tickets")
+    ] = "json,html,csv,tickets",
+    client_file: Annotated[
+        Path | None, typer.Option("--client-file", help="Client YAML: practice, MSP, technician, BAA register")
+    ] = None,
     fail_on: Annotated[
         Severity | None, typer.Option("--fail-on", help="Exit 3 if a failed finding is at/above this")
     ] = None,
@@ -177,6 +209,8 @@ def scan(
 
     def work() -> int:
         chosen_formats = _split_formats(formats)
+        _check_pdf(chosen_formats)
+        client_info, logo = _load_client_file(client_file)
         all_targets = list(targets or [])
         all_exclusions = list(exclude or [])
         who = authorized_by
@@ -206,7 +240,7 @@ def scan(
         columns = (TextColumn("{task.description:>10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=err, transient=True, disable=not show) as bar:
             run = run_scan(request, registry, sink, progress=RichProgress(bar if show else None))
-        written = _render(run, chosen_formats, target_dir)
+        written = _render(run, chosen_formats, target_dir, client_info, logo)
         if not quiet:
             out.print(_summary_table(run))
         counts = ", ".join(f"{v} {k}" for k, v in run.summary.by_status.items())
@@ -311,12 +345,17 @@ def report(
     run_file: Annotated[Path, typer.Argument(help="A saved scan.json")],
     formats: Annotated[str, typer.Option("--format", help="Comma-separated formats")] = "csv",
     out_path: Annotated[Path | None, typer.Option("--out", help="Output file (one format) or directory")] = None,
+    client_file: Annotated[
+        Path | None, typer.Option("--client-file", help="Client YAML: practice, MSP, technician, BAA register")
+    ] = None,
 ) -> None:
     """Re-render a saved run. Reads the file only: no network."""
     from reports import FILE_NAMES, RENDERERS
 
     def work() -> int:
         chosen = _split_formats(formats)
+        _check_pdf(chosen)
+        client_info, logo = _load_client_file(client_file)
         run = load_scan_json(run_file)
         if out_path is not None and len(chosen) == 1 and out_path.suffix:
             targets = {chosen[0]: out_path}
@@ -327,7 +366,7 @@ def report(
         for fmt, path in targets.items():
             if path.resolve() == run_file.resolve():
                 raise InputError("refusing to overwrite the input run", source=str(path))
-            RENDERERS[fmt](run, path)
+            RENDERERS[fmt](run, path, client=client_info, logo=logo)
             err.print(f"wrote {path}", highlight=False)
         return EXIT_OK
 

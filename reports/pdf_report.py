@@ -1,0 +1,52 @@
+"""report.pdf: the same HTML as report.html, laid out by WeasyPrint with the print CSS.
+
+WeasyPrint is an optional extra (``pip install hipaa-gapscan[pdf]``). It must never fetch
+anything: its URL fetcher refuses every URL but ``data:`` (the embedded MSP logo), so a hostile
+string that somehow became a URL could not make the PDF step touch the network or the disk.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from reports.client_file import ClientFile
+from reports.html_report import html_text
+from scanner.models import ScanRun
+
+INSTALL_HINT = "pip install 'hipaa-gapscan[pdf]'"
+
+
+class PdfUnavailable(RuntimeError):
+    """WeasyPrint (the optional extra) is not installed."""
+
+
+class FetchRefused(ValueError):
+    """The report tried to load a resource that is not embedded."""
+
+
+def refuse_fetch(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+    """WeasyPrint URL fetcher: data: URIs only; everything else is refused (no network, no files)."""
+    if url.startswith("data:"):
+        from weasyprint.urls import default_url_fetcher
+
+        result: dict[str, Any] = default_url_fetcher(url)
+        return result
+    raise FetchRefused(f"the report may not load {url[:80]!r}")
+
+
+def pdf_available() -> bool:
+    try:
+        import weasyprint  # noqa: F401
+    except (ImportError, OSError):
+        return False
+    return True
+
+
+def render_pdf(run: ScanRun, path: Path, *, client: ClientFile | None = None, logo: str | None = None) -> Path:
+    try:
+        from weasyprint import HTML
+    except (ImportError, OSError) as exc:
+        raise PdfUnavailable(f"PDF output needs WeasyPrint: {INSTALL_HINT}") from exc
+    HTML(string=html_text(run, client, logo), url_fetcher=refuse_fetch, base_url=None).write_pdf(path)
+    return path

@@ -1,0 +1,96 @@
+"""The gap report on a recorded lab scan (tests/fixtures/lab-scan.json, written by `make demo`
+against the lab's real daemons): every section is there, says what the run says, and loads
+nothing from outside its own file."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import pytest
+
+from reports.html_report import render_html, report_context
+from scanner.models import Status
+from tests.fixtures.report_data import LAB_SCAN, lab_client, lab_run
+
+SECTIONS = ("cover", "summary", "matrix", "findings", "third-parties", "decisions", "method", "evidence")
+
+
+@pytest.fixture(scope="module")
+def html(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = tmp_path_factory.mktemp("report") / "report.html"
+    return render_html(lab_run(), path, client=lab_client()).read_text(encoding="utf-8")
+
+
+def test_every_section_is_present(html: str) -> None:
+    for section in SECTIONS:
+        assert f'<section id="{section}"' in html, section
+    for heading in ("1. Executive summary", "2. Safeguard matrix", "3. Findings", "4. Third parties seen",
+                    "5. Recommendations and client decisions", "6. Method and limits", "Appendix A. Evidence"):
+        assert heading in html
+
+
+def test_cover_names_client_msp_scope_and_digest(html: str) -> None:
+    digest = hashlib.sha256(LAB_SCAN.read_bytes()).hexdigest()
+    assert digest in html, "the digest is over scan.json as written"
+    for text in ("Demo Dental (lab)", "12 Main Street", "Dr. Robin Lee", "Northside IT", "Sam Tech",
+                 "198.18.0.0/24", "consumer-clinic.test", "gapscan 0.1.0", "not recorded in the scan"):
+        assert text in html, text
+
+
+def test_summary_counts_and_heat_map(html: str) -> None:
+    run = lab_run()
+    failed = sum(1 for r in run.results if r.status is Status.FAIL)
+    assert f"<b>{failed} problem(s)</b>" in html
+    assert '<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="Safeguard heat map"' in html
+    assert html.count("<rect ") == 69, "one heat-map cell per catalogue entry"
+    assert "The most important risks" in html
+
+
+def test_findings_say_why_and_gap_against_never_compliant(html: str) -> None:
+    assert "Why it matters:" in html and "WannaCry" in html  # reports/data/why.yaml, smb.v1_enabled
+    assert "Gap against 164.312(e)(1)" in html
+    assert not re.search(r"\bis compliant\b|\bare compliant\b", html)
+    assert html.count('<details class="screen-evidence">') == sum(
+        1 for r in lab_run().results if r.status is Status.FAIL and r.evidence)
+
+
+def test_third_parties_beside_baa_register(html: str) -> None:
+    ctx = report_context(lab_run(), lab_client())
+    parties = {p.vendor: p for p in ctx["parties"]}
+    gmail = parties["Gmail (consumer Google account)"]
+    assert gmail.consumer and gmail.alert and gmail.seen_at == ["consumer-clinic.test"]
+    assert "consumer service: no BAA possible" in html
+    assert [e.vendor for e in ctx["register_unseen"]] == ["Dropbox", "Acme Billing"]
+
+
+def test_decisions_one_row_per_failed_check_with_boxes(html: str) -> None:
+    run = lab_run()
+    failed_checks = {r.check_id for r in run.results if r.status is Status.FAIL}
+    decisions = html.split('<section id="decisions"', 1)[1].split("</section>", 1)[0]
+    assert decisions.count("Accept<br>") == len(failed_checks)
+    assert decisions.count("Decline<br>") == len(failed_checks)
+    assert decisions.count("</span>Defer</td>") == len(failed_checks)
+    assert "Signature — Dr. Robin Lee, Owner" in decisions and "Signature — Sam Tech, Northside IT" in decisions
+
+
+def test_method_lists_skips_with_reasons(html: str) -> None:
+    method = html.split('<section id="method"', 1)[1].split("</section>", 1)[0]
+    skipped = [r for r in lab_run().results if r.status is Status.SKIPPED]
+    assert skipped and all(r.check_id in method for r in skipped)
+    assert "not_applicable" in method and "ARP on eth0" in method
+
+
+def test_self_contained(html: str) -> None:
+    assert "<script" not in html.lower()
+    assert "default-src 'none'" in html
+    assert not re.search(r"""(src|href)\s*=\s*["']?(?!data:)[a-z]+:""", html), "nothing but data: URIs"
+    assert not re.search(r"""(src|href)\s*=\s*["']?//""", html)
+    assert "@import" not in html and "url(" not in html
+
+
+def test_report_without_client_file_still_reads(tmp_path: Path) -> None:
+    html = render_html(lab_run(), tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "Demo Dental (lab)" in html  # the run's own client name
+    assert "No client file was given" in html and "practice&#39;s decision maker" in html
