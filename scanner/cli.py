@@ -46,22 +46,25 @@ class CliExit(Exception):
 
 @contextmanager
 def friendly_errors() -> Iterator[None]:
-    """User mistakes get one paragraph and exit 2; our bugs get exit 1 (traceback with GAPSCAN_DEBUG=1)."""
+    """User mistakes get one paragraph and exit 2; our bugs get exit 1 (traceback with GAPSCAN_DEBUG=1).
+
+    Messages quote what users wrote and what servers sent (``checks.include[0]``, ``[pdf]``):
+    escaped here, once, so rich never reads them as markup."""
     try:
         yield
     except InputError as exc:
-        err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False)
         raise CliExit(EXIT_INPUT) from exc
     except KeyboardInterrupt as exc:
         err.print("interrupted: results so far are saved (complete: false)")
         raise CliExit(EXIT_INTERRUPTED) from exc
     except GapscanError as exc:
-        err.print(f"[bold red]error:[/] {exc}", markup=True, highlight=False)
+        err.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False)
         raise CliExit(EXIT_INTERNAL) from exc
     except Exception as exc:
         if os.environ.get("GAPSCAN_DEBUG"):
             traceback.print_exc()
-        err.print(f"[bold red]internal error:[/] {exc.__class__.__name__}: {exc} "
+        err.print(f"[bold red]internal error:[/] {exc.__class__.__name__}: {escape(str(exc))} "
                   "(set GAPSCAN_DEBUG=1 for a traceback)", markup=True, highlight=False)
         raise CliExit(EXIT_INTERNAL) from exc
 
@@ -132,8 +135,7 @@ def _check_pdf(formats: list[str]) -> None:
     from reports import INSTALL_HINT, pdf_available
 
     if "pdf" in formats and not pdf_available():
-        # escaped: the error line is printed with rich markup, which would eat "[pdf]"
-        raise InputError(f"PDF output needs WeasyPrint, which is not installed: {escape(INSTALL_HINT)}",
+        raise InputError(f"PDF output needs WeasyPrint, which is not installed: {INSTALL_HINT}",
                          source="--format")
 
 

@@ -109,3 +109,13 @@ def test_checks_and_profiles_commands() -> None:
     assert result.exit_code == 0 and "smtp.starttls_missing" in result.output and "164.312(e)(1)" in result.output
     result = runner.invoke(app, ["profiles"], env={"COLUMNS": "200"})
     assert result.exit_code == 0 and "onboarding" in result.output
+
+
+def test_error_text_with_brackets_is_printed_verbatim(tmp_path: Path) -> None:
+    folder = tmp_path / "client[red]files"  # rich would read "[red]" as markup and drop it
+    folder.mkdir()
+    profile = folder / "p.yaml"
+    profile.write_text("name: p\ndescription: d\nchecks:\n  include: [smtp.nope]\n")
+    result = runner.invoke(app, ["scan", "198.18.0.1", "--profile", str(profile)], env={"COLUMNS": "300"})
+    assert result.exit_code == 2
+    assert "client[red]files" in result.output and "checks.include[0]" in result.output
