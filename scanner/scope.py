@@ -39,6 +39,9 @@ class ScopeEntry:
     text: str
     networks: tuple[IPNetwork, ...]
     hostname: str | None = None
+    # A CIDR the user wrote as a network: its network and broadcast addresses are not hosts.
+    # Ranges are summarised into CIDR blocks too, but every address of a range is a target.
+    written_as_network: bool = False
 
 
 def _range_networks(start: IPAddress, end: IPAddress) -> tuple[IPNetwork, ...]:
@@ -53,9 +56,11 @@ def parse_entry(text: str, *, resolve: bool = True) -> ScopeEntry:
     if not item:
         raise ValueError("empty target")
     try:
-        return ScopeEntry(item, (ipaddress.ip_network(item, strict=False),))
+        network = ipaddress.ip_network(item, strict=False)
     except ValueError:
         pass
+    else:
+        return ScopeEntry(item, (network,), written_as_network="/" in item)
     if "-" in item:
         left, _, right = item.partition("-")
         try:
@@ -144,16 +149,21 @@ class Scope:
         return addr in self.infrastructure
 
     def addresses(self) -> Iterator[str]:
-        """Every address in scope, in order, exclusions removed (network/broadcast of v4 nets kept
-        out when the network is larger than a /31, as nothing answers there)."""
+        """Every address in scope, in order, exclusions removed. The network and broadcast
+        addresses of an IPv4 CIDR the user wrote (larger than a /31) are left out: nothing
+        answers there. A range keeps every address it names."""
         seen: set[IPAddress] = set()
-        for net in self._included:
-            hosts = net.hosts() if net.version == 4 and net.prefixlen < 31 else iter(net)
-            for raw in hosts:
-                addr = ipaddress.ip_address(str(raw))
-                if addr not in seen and self.contains(addr):
-                    seen.add(addr)
-                    yield str(addr)
+        for entry in self.targets:
+            for net in entry.networks:
+                yield from self._members(net, entry.written_as_network, seen)
+
+    def _members(self, net: IPNetwork, written_as_network: bool, seen: set[IPAddress]) -> Iterator[str]:
+        drop_edges = written_as_network and net.version == 4 and net.prefixlen < 31
+        for raw in net.hosts() if drop_edges else iter(net):
+            addr = ipaddress.ip_address(str(raw))
+            if addr not in seen and self.contains(addr):
+                seen.add(addr)
+                yield str(addr)
 
     def size(self) -> int:
         return sum(n.num_addresses for n in self._included)

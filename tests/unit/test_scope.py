@@ -25,6 +25,16 @@ def test_parse_refuses_garbage(bad: str) -> None:
         parse_entry(bad)
 
 
+def test_a_range_keeps_every_address_a_cidr_drops_network_and_broadcast() -> None:
+    # 198.18.0.10-40 is summarised into blocks such as .28/30 and .32/29: none of their edges
+    # may be lost (a range is a list of hosts, not of networks).
+    assert list(build_scope(["198.18.0.10-40"]).addresses()) == [f"198.18.0.{i}" for i in range(10, 41)]
+    assert list(build_scope(["198.18.0.28-33"]).addresses()) == [f"198.18.0.{i}" for i in range(28, 34)]
+    cidr = list(build_scope(["198.18.0.0/29"]).addresses())
+    assert cidr == [f"198.18.0.{i}" for i in range(1, 7)]
+    assert list(build_scope(["198.18.0.5"]).addresses()) == ["198.18.0.5"]
+
+
 def test_addresses_respect_exclusions() -> None:
     scope = build_scope(["198.18.0.0/29"], ["198.18.0.2", "198.18.0.4-5"])
     assert list(scope.addresses()) == ["198.18.0.1", "198.18.0.3", "198.18.0.6"]
