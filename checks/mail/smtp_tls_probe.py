@@ -13,6 +13,7 @@ import contextlib
 import ssl
 from dataclasses import dataclass
 
+from checks.tls.starttls import smtp_upgrade
 from scanner.check import Probe, ProbeContext
 from scanner.errors import ProbeError, ProtocolError, translate_os_error
 from scanner.models import Evidence, Target, utcnow
@@ -100,18 +101,11 @@ class SmtpStarttls(Probe[SmtpTlsFacts]):
         offered = offered_versions()
         with LineClient(target.host, target.port, connect_timeout=ctx.timeouts.connect,
                         read_timeout=ctx.timeouts.read, what="SMTP") as client:
-            code, greeting = read_smtp_reply(client)
-            if code != 220:
-                raise ProtocolError(f"SMTP greeting was {code}, not 220: {sanitize(' '.join(greeting), 120)}")
-            client.send_line(f"EHLO [{client.local_address}]")
-            ehlo_code, ehlo = read_smtp_reply(client)
-            keywords = {line.split(" ", 1)[0].upper() for line in ehlo[1:]} if ehlo_code == 250 else set()
-            if "STARTTLS" not in keywords:
+            upgrade = smtp_upgrade(client)  # greeting, EHLO, STARTTLS (shared with the TLS checks)
+            if not upgrade.offered:
                 return SmtpTlsFacts(False, "", None, None, offered, ssl.OPENSSL_VERSION)
-            client.send_line("STARTTLS")
-            tls_code, tls_text = read_smtp_reply(client)
-            reply = f"{tls_code} {' '.join(tls_text)}"
-            if tls_code != 220:
+            reply = upgrade.reply
+            if not upgrade.ready:
                 return SmtpTlsFacts(True, reply, None, None, offered, ssl.OPENSSL_VERSION)
             tls = _handshake(client)
             version, cipher = tls.version(), (tls.cipher() or ("",))[0]

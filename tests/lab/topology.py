@@ -71,6 +71,10 @@ CHECK_IDS: frozenset[str] = frozenset(
         "tls.weak_cipher",
         "tls.certificate_problem",
         "cleartext.ftp",
+        "cleartext.http_login",
+        "snmp.default_community",
+        "db.cleartext_exposed",
+        "cleartext.vnc",
         "dns.spf_missing",
         "dns.spf_weak",
         "dns.dmarc_missing",
@@ -174,6 +178,8 @@ FILE_SERVICES = (
     _svc(445, "microsoft-ds", "smbd"),
     _svc(2049, "nfs", "ganesha"),
     _svc(20048, "mountd", "ganesha"),
+    _svc(161, "snmp", "snmpd", "udp"),
+    _svc(5432, "postgresql", "postgres"),
 )
 LAB_ZONE = "lab.test"
 
@@ -195,10 +201,12 @@ HOSTS: tuple[LabHost, ...] = (
         role="file server (weak)",
         namespace="gs-files-weak",
         services=FILE_SERVICES,
-        gaps=_ids(*SMB_IDS, "ftp.anonymous_login", "cleartext.ftp", "nfs.open_export"),
+        gaps=_ids(*SMB_IDS, "ftp.anonymous_login", "cleartext.ftp", "nfs.open_export", "snmp.default_community",
+                  "db.cleartext_exposed"),
         hardened=frozenset(),
         notes="smbd: SMB1 allowed (NT1), signing disabled, guest-ok share 'scans' + user share "
-        "'billing'; vsftpd: anonymous read-only, no TLS; nfs-ganesha: /srv to * with no root squash.",
+        "'billing'; vsftpd: anonymous read-only, no TLS; nfs-ganesha: /srv to * with no root squash; "
+        "snmpd: community 'public' (read-only); PostgreSQL: ssl = off.",
         dns_name="files-weak.lab.test",
     ),
     LabHost(
@@ -206,12 +214,14 @@ HOSTS: tuple[LabHost, ...] = (
         address="198.18.0.11",
         role="file server (hardened)",
         namespace="gs-files-good",
-        services=FILE_SERVICES,
+        services=(*FILE_SERVICES, _svc(5900, "vnc", "xvnc")),
         gaps=frozenset(),
-        hardened=_ids(*SMB_IDS, "ftp.anonymous_login", "cleartext.ftp", "nfs.open_export", *TLS_IDS),
+        hardened=_ids(*SMB_IDS, "ftp.anonymous_login", "cleartext.ftp", "nfs.open_export", "snmp.default_community",
+                      "db.cleartext_exposed", "cleartext.vnc", *TLS_IDS),
         notes="smbd: SMB2_02+, signing mandatory, user share only; vsftpd: no anonymous, AUTH "
         "TLS required (lab-CA cert, TLS 1.2+, AEAD suites); nfs-ganesha: /srv to the workstation and "
-        "the scanner only, root squashed.",
+        "the scanner only, root squashed; snmpd: only a long random community; PostgreSQL: ssl = on (lab CA, "
+        "TLS 1.2+), hostssl lines only; Xvnc 5900: X509Plain (VeNCrypt/TLS) only.",
         dns_name="files-good.lab.test",
     ),
     LabHost(
@@ -275,7 +285,7 @@ HOSTS: tuple[LabHost, ...] = (
         role="web portal (weak)",
         namespace="gs-web-weak",
         services=(_svc(80, "http", "nginx"), _svc(443, "https", "nginx"), _svc(8443, "https-alt", "nginx")),
-        gaps=_ids(*TLS_IDS),
+        gaps=_ids(*TLS_IDS, "cleartext.http_login"),
         hardened=frozenset(),
         notes="nginx 443: TLS 1.0/1.1 only, ALL:eNULL:@SECLEVEL=0 suites (NULL encryption, "
         "anonymous DH/ECDH, static RSA, CBC-SHA1; this OpenSSL has no 3DES or RC4 left), "
@@ -290,7 +300,7 @@ HOSTS: tuple[LabHost, ...] = (
         namespace="gs-web-good",
         services=(_svc(80, "http", "nginx"), _svc(443, "https", "nginx")),
         gaps=frozenset(),
-        hardened=_ids(*TLS_IDS),
+        hardened=_ids(*TLS_IDS, "cleartext.http_login"),
         notes="nginx 443: TLS 1.2/1.3, ECDHE AEAD suites, RSA-2048 certificate from the lab CA "
         "naming the host; 80 redirects to https.",
         dns_name="portal.good-clinic.test",
@@ -298,12 +308,16 @@ HOSTS: tuple[LabHost, ...] = (
     LabHost(
         name="ws",
         address="198.18.0.40",
-        role="workstation (SSH)",
+        role="workstation (SSH, Telnet, RDP, VNC)",
         namespace="gs-ws",
-        services=(_svc(22, "ssh", "sshd"),),
-        gaps=frozenset(),
+        services=(_svc(22, "ssh", "sshd"), _svc(23, "telnet", "inetd"), _svc(3389, "ms-wbt-server", "xrdp"),
+                  _svc(5900, "vnc", "xvnc")),
+        gaps=_ids("cleartext.vnc"),
         hardened=frozenset(),
-        notes="OpenSSH with its own host keys; a front-desk PC with remote admin.",
+        notes="OpenSSH with its own host keys; a front-desk PC with remote admin; inetutils telnetd (inetd) on 23 "
+        "(cleartext.telnet always FAILs where Telnet answers: it has no hardened twin, only hosts without it); "
+        "xrdp 3389 with Standard RDP Security (rdp.nla_not_required FAILs; xrdp has no NLA, so no lab twin); "
+        "Xvnc 5900 with security type None.",
         dns_name="ws-frontdesk.lab.test",
     ),
 )

@@ -72,7 +72,7 @@ def write(path: Path, text: str, mode: int = 0o644) -> Path:
 
 def builders() -> dict[str, Builder]:
     """Daemon kind (as named in LabService.daemon) -> builder. Imported lazily: cheap to import."""
-    from . import dovecot, nfs, nginx, nsd, postfix, samba, sshd, vsftpd
+    from . import dovecot, nfs, nginx, nsd, postfix, postgres, samba, snmpd, sshd, telnetd, vsftpd, xrdp, xvnc
 
     return {
         "smbd": samba.build,
@@ -84,4 +84,9 @@ def builders() -> dict[str, Builder]:
         "nsd": nsd.build,
         "nginx": nginx.build,
         "sshd": sshd.build,
+        "postgres": postgres.build,  # PostgreSQL 15 (db.cleartext_exposed)
+        "snmpd": snmpd.build,  # net-snmp (snmp.default_community)
+        "xrdp": xrdp.build,  # xrdp, Standard RDP Security (rdp.nla_not_required)
+        "xvnc": xvnc.build,  # TigerVNC Xvnc (cleartext.vnc)
+        "inetd": telnetd.build,  # inetutils-inetd + telnetd (cleartext.telnet)
     }

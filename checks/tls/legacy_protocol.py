@@ -1,0 +1,48 @@
+"""tls.legacy_protocol — the service accepts SSL 3.0, TLS 1.0 or TLS 1.1.
+
+RFC 7568 prohibits SSL 3.0 and RFC 8996 deprecates TLS 1.0/1.1; NIST SP 800-52 Rev. 2 (the
+guidance HHS points to for data in motion) asks for TLS 1.2 or later. Each version is offered
+alone in a crafted ClientHello, so a PASS means each legacy version was asked for and refused.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from checks.tls.common import APPLIES, unavailable_skip
+from checks.tls.hello import LEGACY
+from checks.tls.probe import TlsFacts, TlsProbe
+from scanner.check import Check, CheckMeta, Probe
+from scanner.models import Finding, Severity, Skip, Target
+
+
+class TlsLegacyProtocol(Check):
+    meta = CheckMeta(
+        id="tls.legacy_protocol",
+        title="Service accepts SSL 3.0, TLS 1.0 or TLS 1.1",
+        severity=Severity.MEDIUM,
+        applies_to=APPLIES,
+        remediation=(
+            "Disable SSL 3.0, TLS 1.0 and TLS 1.1 and serve TLS 1.2 and 1.3 only (nginx: ssl_protocols TLSv1.2 "
+            "TLSv1.3; Postfix: smtpd_tls_protocols = >=TLSv1.2; Dovecot: ssl_min_protocol = TLSv1.2; vsftpd: "
+            "ssl_tlsv1 = NO); upgrade devices whose TLS library has nothing newer."
+        ),
+        description="Offers each of SSL 3.0, TLS 1.0, 1.1, 1.2 and 1.3 alone in a crafted ClientHello and "
+                    "records which the server accepts.",
+    )
+    probes = (TlsProbe,)
+
+    def evaluate(self, target: Target, facts: Mapping[type[Probe[Any]], Any]) -> Iterator[Finding | Skip]:
+        tls: TlsFacts = facts[TlsProbe]
+        skip = unavailable_skip(target, tls)
+        if skip is not None:
+            yield skip
+            return
+        legacy = [v for v in tls.accepted if v in LEGACY]
+        where = f"{target.host}:{target.port} ({tls.mode})"
+        if legacy:
+            detail = f"{where} accepts {', '.join(legacy)}; all accepted: {', '.join(tls.accepted)}"
+        else:
+            detail = f"{where} refuses SSL 3.0, TLS 1.0 and TLS 1.1; accepts {', '.join(tls.accepted)}"
+        yield self.finding(target, passed=not legacy, detail=detail, evidence=[tls.evidence()])
