@@ -1,7 +1,8 @@
 """The command line: the only place that prints and picks exit codes.
 
 Exit codes: 0 scan completed; 1 internal failure; 2 bad input (the message names what and
-where); 3 ``--fail-on`` was given and a failed finding is at or above that severity;
+where; also an unusable history database); 3 ``--fail-on`` was given and a failed finding is at
+or above that severity; 4 ``verify`` found a record that does not match its digest or chain;
 130 interrupted (results so far are saved with ``complete: false``).
 """
 
@@ -23,6 +24,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 from rich.table import Table
 
 from scanner import __version__
+from scanner.decisions import DecisionKind
 from scanner.errors import GapscanError, InputError
 from scanner.framework import load_framework
 from scanner.models import ScanRun, Severity, Status
@@ -32,6 +34,7 @@ from scanner.registry import Registry, load_registry
 from scanner.scope import load_scope_file
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_FAIL_ON, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_TAMPERED = 4  # gapscan verify: a stored record no longer matches its digest or chain
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
                   help="gapscan: find HIPAA Security Rule gaps in a practice's network and endpoints.")
@@ -171,6 +174,32 @@ def _summary_table(run: ScanRun) -> Table:
     return table
 
 
+DB_HELP = "History database: a SQLAlchemy URL or a SQLite file (default: the XDG data path)"
+
+
+SIGN_KEY_HELP = "Ed25519 key to sign stored runs with (default: the gapscan keys init file, if it exists)"
+
+
+def _signer(sign_key: Path | None) -> Any:
+    from scanner.store_signing import default_key_path, load_key
+
+    if sign_key is not None:
+        return load_key(sign_key)
+    default = default_key_path()
+    return load_key(default) if default.exists() else None
+
+
+def _store_run(run: ScanRun, client: str, db: str | None, sign_key: Path | None = None) -> None:
+    from scanner.store import Store
+
+    signer = _signer(sign_key)
+    with Store.open(db) as store:
+        info = store.store_run(run, client, signer=signer)
+        signed = f", signed with key {info.signed_by}" if info.signed_by else ""
+        err.print(f"stored run {info.run_id} as #{info.seq} of client {client!r} in {store.url}{signed}",
+                  highlight=False)
+
+
 def _fail_on_hit(run: ScanRun, threshold: Severity | None) -> bool:
     if threshold is None:
         return False
@@ -205,8 +234,12 @@ def scan(
     allow_public: Annotated[bool, typer.Option("--allow-public", help="Allow globally routable targets")] = False,
     authorized_by: Annotated[str | None, typer.Option("--authorized-by", help="Who authorized this scan")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary table")] = False,
+    db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
+    sign_key: Annotated[Path | None, typer.Option("--sign-key", help=SIGN_KEY_HELP)] = None,
 ) -> None:
-    """Scan targets and domains; writes DIR/scan.json and the other formats asked for."""
+    """Scan targets and domains; writes DIR/scan.json and the other formats asked for.
+
+    With --client the run is also stored in the history database (see gapscan history)."""
     from scanner.runner import ScanRequest, run_scan
 
     def work() -> int:
@@ -225,6 +258,8 @@ def scan(
             raise InputError("nothing to scan: give targets, --scope-file or --domain", source="command line")
         if credentials is not None:
             _check_credentials_file(credentials)
+        if client:
+            _signer(sign_key)  # a bad signing key is refused before the scan, not after
         registry = _registry()
         loaded = load_profile(profile, registry)
         for warning in loaded.warnings:
@@ -248,6 +283,8 @@ def scan(
         counts = ", ".join(f"{v} {k}" for k, v in run.summary.by_status.items())
         err.print(f"{len(run.hosts)} host(s), {len(run.results)} result(s): {counts}", highlight=False)
         err.print(f"wrote {target_dir / 'scan.json'}" + "".join(f", {p}" for p in written), highlight=False)
+        if client:
+            _store_run(run, client, db, sign_key)
         return EXIT_FAIL_ON if _fail_on_hit(run, fail_on) else EXIT_OK
 
     _exit_with(work)
@@ -370,6 +407,396 @@ def report(
                 raise InputError("refusing to overwrite the input run", source=str(path))
             RENDERERS[fmt](run, path, client=client_info, logo=logo)
             err.print(f"wrote {path}", highlight=False)
+        return EXIT_OK
+
+    _exit_with(work)
+
+
+# -- history, drift, decisions, verification (issue 10) --------------------------------------
+
+
+def _load_for_diff(ref: str, db: str | None, opened: dict[str, Any]) -> tuple[ScanRun, str | None]:
+    """A run id from the store, or a path to a scan.json; returns the run and its stored client."""
+    from scanner.store import Store
+
+    path = Path(ref)
+    if path.is_file() or ref.endswith(".json"):
+        return load_scan_json(path), None
+    if "store" not in opened:
+        opened["store"] = Store.open(db)
+    store = opened["store"]
+    info = store.run_info(ref)
+    return store.load_run(ref), info.client
+
+
+@app.command()
+def history(
+    client: Annotated[str | None, typer.Option("--client", help="Only this client's runs")] = None,
+    db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print runs as JSON")] = False,
+) -> None:
+    """List stored runs (oldest first per client), with their digests."""
+    import json
+    from dataclasses import asdict
+
+    from scanner.store import Store
+
+    def work() -> int:
+        with Store.open(db) as store:
+            infos = store.list_runs(client)
+            if as_json:
+                out.print_json(json.dumps([asdict(i) for i in infos]))
+                return EXIT_OK
+            table = Table(title=f"gapscan history ({store.url})")
+            for col in ("client", "#", "run", "started", "profile", "failed", "results", "sha256"):
+                table.add_column(col, overflow="fold")
+            for i in infos:
+                table.add_row(escape(i.client), str(i.seq), escape(i.run_id), i.started_at[:19], escape(i.profile),
+                              str(i.failed), str(i.results) + ("" if i.complete else " (incomplete)"), i.digest[:16])
+            out.print(table)
+            if not infos:
+                err.print("no runs stored yet: gapscan scan ... --client NAME stores one", highlight=False)
+        return EXIT_OK
+
+    _exit_with(work)
+
+
+@app.command()
+def diff(
+    run_a: Annotated[str, typer.Argument(help="Older run: a stored run id or a scan.json path")],
+    run_b: Annotated[str, typer.Argument(help="Newer run: a stored run id or a scan.json path")],
+    db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the drift as JSON")] = False,
+) -> None:
+    """Drift between two runs: new, resolved, persisting, regressed, changed evidence; hosts and services."""
+    import json
+
+    from scanner.drift import compare, runs_before
+
+    def work() -> int:
+        opened: dict[str, Any] = {}
+        try:
+            a, _ = _load_for_diff(run_a, db, opened)
+            b, client_b = _load_for_diff(run_b, db, opened)
+            earlier: list[ScanRun] = []
+            if client_b is not None:
+                earlier = runs_before(opened["store"].client_runs(client_b), b)
+        finally:
+            if "store" in opened:
+                opened["store"].close()
+        drift = compare(a, b, earlier)
+        if as_json:
+            out.print_json(json.dumps(drift.as_dict()))
+            return EXIT_OK
+        table = Table(title=f"drift {a.run_id} -> {b.run_id}")
+        for col in ("class", "severity", "check", "target", "before", "after", "detail"):
+            table.add_column(col, overflow="fold")
+        for item in drift.items:
+            if item.kind != "persisting":
+                table.add_row(item.kind, item.severity, escape(item.check_id), escape(item.target),
+                              item.before or "-", item.after or "-", escape(item.detail))
+        out.print(table)
+        out.print(", ".join(f"{n} {k.replace('_', ' ')}" for k, n in drift.counts.items()), highlight=False,
+                  soft_wrap=True)
+        for label, values in (("hosts appeared", drift.hosts_appeared), ("hosts vanished", drift.hosts_vanished),
+                              ("services appeared", drift.services_appeared),
+                              ("services vanished", drift.services_vanished)):
+            if values:
+                out.print(f"{label}: {', '.join(values)}", highlight=False, soft_wrap=True)
+        if client_b is None:
+            err.print("note: run B is a file, not a stored run: 'regressed' needs the client's history "
+                      "(give stored run ids)", highlight=False)
+        return EXIT_OK
+
+    _exit_with(work)
+
+
+@app.command()
+def decide(
+    subject: Annotated[
+        str, typer.Argument(metavar="FINGERPRINT|CHECK_ID", help="A finding's fingerprint or a check id")
+    ],
+    client: Annotated[str, typer.Option("--client", help="Practice (client) name")],
+    decision: Annotated[DecisionKind, typer.Option("--decision", help="What the client decided")],
+    by: Annotated[str, typer.Option("--by", help='Who decided: "name, role"')],
+    note: Annotated[str | None, typer.Option("--note", help="The documented reason")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="YYYY-MM-DD: after it the finding is open again")] = None,
+    db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
+) -> None:
+    """Record a client decision (append-only: a new decision supersedes the older one)."""
+    from datetime import date
+
+    from scanner.decisions import parse_by, parse_until
+    from scanner.store import Store
+
+    def work() -> int:
+        who = parse_by(by)
+        expires = parse_until(until)
+        with Store.open(db) as store:
+            recorded = store.add_decision(client, subject, decision, who, note=note, until=expires)
+        err.print(f"recorded decision #{recorded.seq} for {client!r}: {recorded.decision.value} "
+                  f"({recorded.subject_kind} {recorded.subject}) by {recorded.decided_by}"
+                  + (f", until {recorded.until}" if recorded.until else ""), highlight=False)
+        if expires is not None and expires < date.today():
+            err.print("note: --until is in the past: the finding already counts as open", highlight=False)
+        return EXIT_OK
+
+    _exit_with(work)
+
+
+@app.command("decisions")
+def list_decisions(
+    client: Annotated[str, typer.Option("--client", help="Practice (client) name")],
+    show_all: Annotated[
+        bool, typer.Option("--all", help="Every decision ever recorded, not only standing ones")
+    ] = False,
+    db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print decisions as JSON")] = False,
+) -> None:
+    """List a client's standing decisions (expired and superseded ones with --all)."""
+    import json
+    from datetime import date
+
+    from scanner.decisions import standing
+    from scanner.store import Store
+
+    def work() -> int:
+        with Store.open(db) as store:
+            every = store.decisions(client)
+        today = date.today()
+        stands = standing(every, today)
+        shown = every if show_all else sorted(stands.values(), key=lambda d: d.seq)
+        if as_json:
+            out.print_json(json.dumps([d.as_dict() | {"standing": stands.get(d.subject) is d} for d in shown]))
+            return EXIT_OK
+        table = Table(title=f"decisions of {client}")
+        for col in ("#", "subject", "decision", "by", "on", "until", "state", "note"):
+            table.add_column(col, overflow="fold")
+        for d in shown:
+            state = "standing" if stands.get(d.subject) is d else ("expired" if d.expired(today) else "superseded")
+            table.add_row(str(d.seq), escape(d.subject), d.decision.value, escape(d.decided_by), d.decided_at[:10],
+                          str(d.until or ""), state, escape(d.note or ""))
+        out.print(table)
+        return EXIT_OK
+
+    _exit_with(work)
+
+
+@app.command()
+def verify(
+    client: Annotated[str | None, typer.Option("--client", help="Only this client's chains")] = None,
+    db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
+) -> None:
+    """Recompute the run and decision hash chains; exit 4 naming the first record that does not match."""
+    from scanner.store import Store
+
+    def work() -> int:
+        with Store.open(db) as store:
+            report = store.verify(client)
+        for problem in report.problems:
+            err.print(f"TAMPERED: {problem}", highlight=False)
+        if not report.ok:
+            return EXIT_TAMPERED
+        err.print(f"ok: {report.runs} run(s) and {report.decisions} decision(s) of {report.clients} client(s) "
+                  "match their digests and chains", highlight=False)
+        return EXIT_OK
+
+    _exit_with(work)
+
+
+@app.command()
+def rescan(
+    client: Annotated[str, typer.Option("--client", help="Practice (client) whose last scan to repeat")],
+    db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Output directory")] = None,
+    formats: Annotated[str, typer.Option("--format", help="Comma-separated: json,html,pdf,csv,tickets")] = "json",
+    fail_on: Annotated[
+        Severity | None, typer.Option("--fail-on", help="Exit 3 if a failed finding is at/above this")
+    ] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No drift table")] = False,
+    sign_key: Annotated[Path | None, typer.Option("--sign-key", help=SIGN_KEY_HELP)] = None,
+) -> None:
+    """Repeat the client's last stored scope and profile, store the run, and print the drift."""
+    import json
+
+    from scanner.drift import compare, trend
+    from scanner.runner import ScanRequest, run_scan
+    from scanner.store import Store
+
+    def work() -> int:
+        chosen_formats = _split_formats(formats)
+        _check_pdf(chosen_formats)
+        with Store.open(db) as store:
+            last = store.list_runs(client)
+            if not last:
+                raise InputError(f"client {client!r} has no stored run to repeat", source="--client")
+            previous = store.load_run(last[-1].run_id)
+            history_runs = store.client_runs(client)
+        scope = previous.scope
+        registry = _registry()
+        loaded = load_profile(previous.profile, registry)
+        request = ScanRequest(
+            profile=loaded, targets=scope.targets, domains=scope.domains, exclusions=scope.exclusions,
+            nameservers=scope.nameservers, client=client, allow_public=scope.allow_public,
+            authorized_by=scope.authorized_by, scope_file=scope.scope_file,
+        )
+        target_dir = out_dir or Path("gapscan-out")
+        sink = ResultSink(target_dir)
+        run = run_scan(request, registry, sink)
+        written = _render(run, chosen_formats, target_dir)
+        err.print(f"wrote {target_dir / 'scan.json'}" + "".join(f", {p}" for p in written), highlight=False)
+        _store_run(run, client, db, sign_key)
+        drift = compare(previous, run, history_runs)
+        drift_file = target_dir / "drift.json"
+        tmp = drift_file.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(drift.as_dict() | {"client": client, "trend": trend([*history_runs, run])},
+                                  indent=2) + "\n", encoding="utf-8")
+        tmp.replace(drift_file)
+        err.print(f"wrote {drift_file}", highlight=False)
+        if not quiet:
+            for item in drift.items:
+                if item.kind != "persisting":
+                    out.print(f"{item.kind}: {item.severity} {item.check_id} {item.target}", highlight=False,
+                              soft_wrap=True)
+        out.print(f"drift since {previous.run_id}: "
+                  + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in drift.counts.items()),
+                  highlight=False, soft_wrap=True)
+        return EXIT_FAIL_ON if _fail_on_hit(run, fail_on) else EXIT_OK
+
+    _exit_with(work)
+
+
+@app.command()
+def evidence(
+    client: Annotated[str, typer.Option("--client", help="Practice (client) name")],
+    host: Annotated[str, typer.Option("--host", help="The host's address")],
+    check: Annotated[str | None, typer.Option("--check", help="Only this check id")] = None,
+    db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the timeline as JSON")] = False,
+) -> None:
+    """Timeline of one host's state across the client's runs, with each run's SHA-256."""
+    import json
+
+    from scanner.store import Store
+
+    def work() -> int:
+        with Store.open(db) as store:
+            timeline = store.host_timeline(client, host, check)
+        if as_json:
+            out.print_json(json.dumps([
+                {"run_id": e.run_id, "seq": e.seq, "started_at": e.started_at, "sha256": e.digest,
+                 "results": [r.model_dump(mode="json") for r in e.results]} for e in timeline]))
+            return EXIT_OK
+        for entry in timeline:
+            out.print(f"#{entry.seq} {entry.started_at[:19]} run {entry.run_id} sha256 {entry.digest}",
+                      highlight=False, soft_wrap=True)
+            if not entry.results:
+                out.print("    (host not seen in this run)", highlight=False)
+            for r in entry.results:
+                out.print(f"    {r.status.value:<7} {r.check_id} {r.target.label()}: {r.detail}", highlight=False,
+                          soft_wrap=True, markup=False)
+        return EXIT_OK
+
+    _exit_with(work)
+
+
+@app.command()
+def schedule(
+    client: Annotated[str, typer.Option("--client", help="Practice (client) to rescan")],
+    every: Annotated[str, typer.Option("--every", help="daily, weekly or monthly")],
+    at: Annotated[str, typer.Option("--at", help="Time of day, HH:MM")] = "02:00",
+    units_dir: Annotated[
+        Path | None, typer.Option("--units-dir", help="Where to write the unit pair (default: systemd user units)")
+    ] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Output directory of each rescan")] = None,
+    db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
+) -> None:
+    """Write a systemd service + timer pair running gapscan rescan; print the crontab equivalent."""
+    import shutil
+    import subprocess
+
+    from sqlalchemy.engine import make_url
+
+    from scanner.store import Store, resolve_url
+    from scanner.store_schedule import Every, build
+
+    def work() -> int:
+        try:
+            period = Every(every)
+        except ValueError as exc:
+            raise InputError(f"{every!r}: expected daily, weekly or monthly", source="--every") from exc
+        url = resolve_url(db)
+        if make_url(url).password:
+            raise InputError("the database URL holds a password, which a unit file must not: use peer "
+                             "authentication or a ~/.pgpass file", source="--db")
+        with Store.open(db) as store:
+            if not store.list_runs(client):
+                raise InputError(f"client {client!r} has no stored run to repeat", source="--client")
+        program = Path(sys.executable).with_name("gapscan")
+        found = str(program) if program.exists() else shutil.which("gapscan")
+        if found is None:
+            raise InputError("cannot find the gapscan program to schedule (is it installed?)", source="gapscan")
+        results_dir = (out_dir or Path("gapscan-out") / "rescans").expanduser().absolute()
+        argv = [found, "rescan", "--client", client, "--db", url, "--out", str(results_dir), "-q"]
+        plan = build(client, period, at, argv)
+        config_home = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+        folder = units_dir or Path(config_home) / "systemd" / "user"
+        folder.mkdir(parents=True, exist_ok=True)
+        files = {folder / f"{plan.unit_name}.service": plan.service, folder / f"{plan.unit_name}.timer": plan.timer}
+        for path, content in files.items():
+            if path.exists() and path.read_text(encoding="utf-8") != content:
+                raise InputError("exists with other content; not overwritten (remove it first)", source=str(path))
+        for path, content in files.items():
+            path.write_text(content, encoding="utf-8")
+            err.print(f"wrote {path}", highlight=False)
+        analyze = shutil.which("systemd-analyze")
+        if analyze:
+            checked = subprocess.run([analyze, "verify", "--man=no", *map(str, files)], capture_output=True,
+                                     text=True, timeout=60, check=False)
+            if checked.returncode != 0:
+                raise InputError(f"systemd-analyze verify rejected the units: {checked.stderr.strip()}",
+                                 source=str(folder))
+            err.print("systemd-analyze verify: ok", highlight=False)
+        out.print(f"enable: systemctl --user daemon-reload && systemctl --user enable --now {plan.unit_name}.timer",
+                  highlight=False, soft_wrap=True, markup=False)
+        out.print(f"crontab line (without systemd): {plan.crontab}", highlight=False, soft_wrap=True, markup=False)
+        return EXIT_OK
+
+    _exit_with(work)
+
+
+keys_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="The MSP's Ed25519 signing key.")
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("init")
+def keys_init(
+    key: Annotated[Path | None, typer.Option("--key", help="Key file (default: XDG config path)")] = None,
+) -> None:
+    """Create the signing key (mode 0600; an existing key is never overwritten)."""
+    from scanner.store_signing import default_key_path, init_key
+
+    def work() -> int:
+        path = key or default_key_path()
+        signer = init_key(path)
+        err.print(f"wrote {path} (keep it private; back it up)", highlight=False)
+        out.print(f"key fingerprint: {signer.fingerprint}", highlight=False)
+        return EXIT_OK
+
+    _exit_with(work)
+
+
+@keys_app.command("show")
+def keys_show(
+    key: Annotated[Path | None, typer.Option("--key", help="Key file (default: XDG config path)")] = None,
+) -> None:
+    """Print the signing key's fingerprint and public key."""
+    from scanner.store_signing import default_key_path, load_key
+
+    def work() -> int:
+        signer = load_key(key or default_key_path())
+        out.print(f"key fingerprint: {signer.fingerprint}\npublic key (Ed25519, hex): {signer.public_raw.hex()}",
+                  highlight=False, soft_wrap=True)
         return EXIT_OK
 
     _exit_with(work)

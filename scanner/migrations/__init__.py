@@ -1,0 +1,1 @@
+"""Alembic migration environment of the history store, run programmatically on open."""

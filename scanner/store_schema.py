@@ -1,0 +1,81 @@
+"""Tables of the history store (SQLAlchemy Core).
+
+The Alembic migrations in ``scanner/migrations/versions`` create exactly these tables; a test
+compares the two so that a change here without a migration is caught.
+
+Times are stored as ISO-8601 UTC strings: exact round trips on every backend, and they sort.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, ForeignKey, Index, Integer, MetaData, String, Table, Text, UniqueConstraint
+
+metadata = MetaData()
+
+clients = Table(
+    "clients", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("created_at", String(40), nullable=False),
+)
+
+runs = Table(
+    "runs", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String(80), nullable=False, unique=True),
+    Column("client_id", Integer, ForeignKey("clients.id"), nullable=False),
+    Column("seq", Integer, nullable=False),  # 1, 2, ... per client: the order of the hash chain
+    Column("started_at", String(40), nullable=False),
+    Column("finished_at", String(40), nullable=True),
+    Column("stored_at", String(40), nullable=False),
+    Column("profile", String(200), nullable=False),
+    Column("complete", Integer, nullable=False),
+    Column("scope_json", Text, nullable=False),
+    Column("scan_json", Text, nullable=False),  # the canonical scan.json text, byte for byte
+    Column("digest", String(64), nullable=False),  # sha256 of scan_json (UTF-8)
+    Column("prev_digest", String(64), nullable=True),  # digest of the client's previous run
+    Column("signature", String(128), nullable=True),  # Ed25519 over run id, digest, prev digest (hex)
+    Column("key_fingerprint", String(64), nullable=True),
+    UniqueConstraint("client_id", "seq", name="uq_runs_client_seq"),
+)
+
+results = Table(
+    "results", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_pk", Integer, ForeignKey("runs.id"), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("check_id", String(200), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("severity", String(20), nullable=False),
+    Column("host", String(255), nullable=True),
+    Column("port", Integer, nullable=True),
+    Column("domain", String(255), nullable=True),
+    Column("result_json", Text, nullable=False),
+    Index("ix_results_run_fingerprint", "run_pk", "fingerprint"),
+    Index("ix_results_fingerprint", "fingerprint"),
+)
+
+decisions = Table(
+    "decisions", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("client_id", Integer, ForeignKey("clients.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("subject", String(200), nullable=False),  # a fingerprint or a check id
+    Column("subject_kind", String(20), nullable=False),  # "fingerprint" or "check"
+    Column("decision", String(40), nullable=False),
+    Column("decided_by", String(200), nullable=False),
+    Column("note", Text, nullable=True),
+    Column("until", String(10), nullable=True),  # YYYY-MM-DD
+    Column("decided_at", String(40), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("prev_digest", String(64), nullable=True),
+    UniqueConstraint("client_id", "seq", name="uq_decisions_client_seq"),
+)
+
+signing_keys = Table(
+    "signing_keys", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("fingerprint", String(64), nullable=False, unique=True),
+    Column("public_key", String(64), nullable=False),  # raw Ed25519 public key, hex
+    Column("created_at", String(40), nullable=False),
+)

@@ -1,0 +1,193 @@
+"""The history store on a real PostgreSQL server: the same guarantees as on SQLite.
+
+A pytest fixture runs Debian's PostgreSQL (``initdb`` in a temporary folder, ``postgres`` as the
+``postgres`` user when run as root) listening on a Unix socket only (``listen_addresses=''``),
+and stops it afterwards. Without PostgreSQL or the psycopg driver the tests are skipped with the
+reason; with GAPSCAN_REQUIRE_LAB=1 (``make test``, CI) they fail instead.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import create_engine, text
+from typer.testing import CliRunner
+
+from scanner.cli import app
+from scanner.decisions import DecisionKind
+from scanner.models import Status
+from scanner.store import Store, StoreError
+from scanner.store_schema import metadata
+from tests.unit.test_store import FIXTURE, concurrent_writers, fails, lab_run, variant
+
+cli = CliRunner()
+CLIENT = "Demo Dental (lab)"
+PORT = 54329  # names the socket file only: nothing listens on TCP
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("GAPSCAN_REQUIRE_LAB") == "1":
+        pytest.fail(f"PostgreSQL store tests required (GAPSCAN_REQUIRE_LAB=1) but {reason}")
+    pytest.skip(f"PostgreSQL store tests skipped: {reason}")
+
+
+def _binary(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return candidates[-1] if candidates else None
+
+
+@pytest.fixture(scope="module")
+def pg_server() -> Iterator[tuple[str, int]]:
+    """A private PostgreSQL on a Unix socket in a temporary folder: (socket dir, port)."""
+    try:
+        import psycopg
+    except ImportError:
+        _unavailable("the psycopg driver is not installed (pip install 'hipaa-gapscan[postgres]')")
+    initdb, postgres = _binary("initdb"), _binary("postgres")
+    if initdb is None or postgres is None:
+        _unavailable("initdb/postgres not found (apt-get install postgresql)")
+    assert initdb is not None and postgres is not None
+    as_user: tuple[str, ...] = ()
+    folder = Path(tempfile.mkdtemp(prefix="gapscan-pg-"))
+    if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+        if shutil.which("setpriv") is None:
+            _unavailable("running as root without setpriv to drop to the postgres user")
+        try:
+            shutil.chown(folder, "postgres", "postgres")
+        except (LookupError, OSError) as exc:
+            shutil.rmtree(folder, ignore_errors=True)
+            _unavailable(f"no postgres user to run the server as ({exc})")
+        as_user = ("setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups")
+    data = folder / "data"
+    done = subprocess.run([*as_user, initdb, "-D", str(data), "-A", "trust", "-U", "gapscan", "-E", "UTF8",
+                           "--no-sync", "--no-instructions"], capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        shutil.rmtree(folder, ignore_errors=True)
+        _unavailable(f"initdb failed: {done.stderr.strip()[-500:]}")
+    log = (folder / "server.log").open("w")
+    server = subprocess.Popen([*as_user, postgres, "-D", str(data), "-k", str(folder), "-p", str(PORT),
+                               "-c", "listen_addresses=", "-c", "fsync=off"], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with psycopg.connect(host=str(folder), port=PORT, user="gapscan", dbname="postgres"):
+                    break
+            except psycopg.OperationalError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    _unavailable(f"postgres did not start: {(folder / 'server.log').read_text()[-500:]}")
+                time.sleep(0.2)
+        yield str(folder), PORT
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        log.close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_url(pg_server: tuple[str, int]) -> str:
+    """A fresh database of the private server for each test."""
+    import psycopg
+
+    folder, port = pg_server
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(host=folder, port=port, user="gapscan", dbname="postgres", autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return f"postgresql+psycopg://gapscan@/{name}?host={folder}&port={port}"
+
+
+def _sql(url: str, statement: str, **params: object) -> None:
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            assert conn.execute(text(statement), params).rowcount >= 1
+    finally:
+        engine.dispose()
+
+
+def test_roundtrip_chain_and_migrations(pg_url: str) -> None:
+    with Store.open(pg_url) as store:
+        run = lab_run()
+        first = store.store_run(run)
+        second = store.store_run(variant(run, "run-2", 7, status={fails(run)[0]: Status.PASS}))
+        assert first.digest == hashlib.sha256(FIXTURE.read_bytes()).hexdigest()
+        assert store.scan_text(run.run_id).encode() == FIXTURE.read_bytes()
+        assert store.load_run(run.run_id) == run
+        assert second.prev_digest == first.digest and (second.failed, first.failed) == (52, 53)
+        assert store.schema_revision() == "0002_signatures"
+        with store.engine.connect() as conn:
+            assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+    with Store.open(pg_url) as again:  # reopening does not migrate twice or lose anything
+        assert [i.run_id for i in again.list_runs(CLIENT)] == [run.run_id, "run-2"]
+
+
+def test_cli_history_diff_decide_verify(pg_url: str) -> None:
+    run = lab_run()
+    gap = fails(run)[0]
+    with Store.open(pg_url) as store:
+        store.store_run(run)
+        store.store_run(variant(run, "run-2", 7, status={gap: Status.PASS}))
+    result = cli.invoke(app, ["history", "--db", pg_url, "--json"])
+    assert result.exit_code == 0 and "run-2" in result.output
+    result = cli.invoke(app, ["diff", run.run_id, "run-2", "--db", pg_url, "--json"])
+    assert result.exit_code == 0 and '"resolved": 1' in result.output
+    decide = ["decide", gap, "--client", CLIENT, "--db", pg_url, "--by", "Dr. Lee, owner"]
+    assert cli.invoke(app, [*decide, "--decision", "declined", "--note", "cost"]).exit_code == 0
+    assert cli.invoke(app, [*decide, "--decision", "accepted"]).exit_code == 0
+    assert cli.invoke(app, ["decide", "nope.nope", "--client", CLIENT, "--db", pg_url, "--by", "A, b",
+                            "--decision", "declined"]).exit_code == 2
+    with Store.open(pg_url) as store:
+        assert [d.decision for d in store.decisions(CLIENT)] == [DecisionKind.DECLINED, DecisionKind.ACCEPTED]
+    result = cli.invoke(app, ["verify", "--db", pg_url])
+    assert result.exit_code == 0, result.output
+
+
+def test_tampering_is_named(pg_url: str) -> None:
+    run = lab_run()
+    with Store.open(pg_url) as store:
+        store.store_run(run)
+        store.store_run(variant(run, "run-2", 7))
+        store.add_decision(CLIENT, "smb.v1_enabled", DecisionKind.DEFERRED, "Dr. Lee, owner")
+    victim = fails(run)[2]
+    _sql(pg_url, "UPDATE results SET severity = 'low' WHERE fingerprint = :fp AND run_pk = "
+                 "(SELECT id FROM runs WHERE run_id = 'run-2')", fp=victim)
+    result = cli.invoke(app, ["verify", "--db", pg_url])
+    assert result.exit_code == 4 and f"result {victim} of run run-2 (#2)" in result.output
+    _sql(pg_url, "UPDATE decisions SET note = 'it was always fine' WHERE seq = 1")
+    result = cli.invoke(app, ["verify", "--db", pg_url])
+    assert result.exit_code == 4 and "decision #1" in result.output
+
+
+def test_newer_schema_and_unreachable_server_are_clear_errors(pg_url: str, pg_server: tuple[str, int]) -> None:
+    Store.open(pg_url).close()
+    _sql(pg_url, "UPDATE alembic_version SET version_num = '0099_from_the_future'")
+    with pytest.raises(StoreError, match="newer than this gapscan"):
+        Store.open(pg_url)
+    folder, port = pg_server
+    missing = f"postgresql+psycopg://gapscan@/no_such_db?host={folder}&port={port}"
+    result = cli.invoke(app, ["history", "--db", missing])
+    assert result.exit_code == 2 and "no_such_db" in result.output and "Traceback" not in result.output
+
+
+def test_concurrent_writers_do_not_fork_the_chain(pg_url: str) -> None:
+    concurrent_writers(pg_url)

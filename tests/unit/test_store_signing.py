@@ -1,0 +1,95 @@
+"""Ed25519 signing of stored runs: keys init, signed runs, and verify catching a rewritten chain."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import stat
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from scanner.cli import app
+from scanner.errors import InputError
+from scanner.store import Store
+from scanner.store_signing import init_key, load_key
+from tests.unit.test_store import lab_run, variant
+
+cli = CliRunner()
+
+
+@pytest.fixture
+def key(tmp_path: Path) -> Path:
+    path = tmp_path / "keys" / "signing-key.pem"
+    result = cli.invoke(app, ["keys", "init", "--key", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "key fingerprint:" in result.output
+    return path
+
+
+@pytest.fixture
+def signed_db(tmp_path: Path, key: Path) -> str:
+    db = str(tmp_path / "h.db")
+    signer = load_key(key)
+    with Store.open(db) as store:
+        for n, run in enumerate((lab_run(), variant(lab_run(), "run-2", 7), variant(lab_run(), "run-3", 14))):
+            info = store.store_run(run, signer=signer)
+            assert info.signed_by == signer.fingerprint and info.seq == n + 1
+    return db
+
+
+def test_key_file_is_private_and_never_overwritten(key: Path) -> None:
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    before = key.read_bytes()
+    again = cli.invoke(app, ["keys", "init", "--key", str(key)])
+    assert again.exit_code == 2 and "not overwritten" in again.output
+    assert key.read_bytes() == before
+    shown = cli.invoke(app, ["keys", "show", "--key", str(key)])
+    assert shown.exit_code == 0 and load_key(key).fingerprint in shown.output
+    key.chmod(0o644)
+    with pytest.raises(InputError, match="chmod 600"):
+        load_key(key)
+    not_ed25519 = key.with_name("other.pem")
+    not_ed25519.write_text("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+    not_ed25519.chmod(0o600)
+    with pytest.raises(InputError, match="PEM private key"):
+        load_key(not_ed25519)
+
+
+def test_signed_chain_verifies(signed_db: str) -> None:
+    result = cli.invoke(app, ["verify", "--db", signed_db])
+    assert result.exit_code == 0, result.output
+    history = json.loads(cli.invoke(app, ["history", "--db", signed_db, "--json"]).output)
+    assert all(row["signed_by"] for row in history)
+
+
+def test_a_rewritten_chain_with_fresh_digests_fails_its_signature(signed_db: str) -> None:
+    """The forger recomputes run 2's digest and run 3's link: only the signature still tells."""
+    with sqlite3.connect(signed_db) as conn:
+        text = conn.execute("SELECT scan_json FROM runs WHERE run_id = 'run-2'").fetchone()[0]
+        data = json.loads(text)
+        data["warnings"] = ["rewritten later"]
+        forged = json.dumps(data, indent=2) + "\n"
+        digest = hashlib.sha256(forged.encode()).hexdigest()
+        conn.execute("UPDATE runs SET scan_json = ?, digest = ? WHERE run_id = 'run-2'", (forged, digest))
+        conn.execute("UPDATE runs SET prev_digest = ? WHERE run_id = 'run-3'", (digest,))
+    result = cli.invoke(app, ["verify", "--db", signed_db])
+    assert result.exit_code == 4
+    assert "run run-2 (#2): Ed25519 signature" in result.output and "does not verify" in result.output
+
+
+def test_a_stripped_signature_is_noticed(signed_db: str) -> None:
+    with sqlite3.connect(signed_db) as conn:
+        conn.execute("UPDATE runs SET signature = NULL, key_fingerprint = NULL WHERE run_id = 'run-3'")
+    result = cli.invoke(app, ["verify", "--db", signed_db])
+    assert result.exit_code == 4 and "run run-3 (#3): unsigned, though earlier runs" in result.output
+
+
+def test_a_signature_by_a_key_the_store_lacks_is_noticed(signed_db: str, tmp_path: Path) -> None:
+    other = init_key(tmp_path / "other.pem")
+    with sqlite3.connect(signed_db) as conn:
+        conn.execute("UPDATE runs SET key_fingerprint = ? WHERE run_id = 'run-2'", (other.fingerprint,))
+    result = cli.invoke(app, ["verify", "--db", signed_db])
+    assert result.exit_code == 4 and "which the store does not hold" in result.output
