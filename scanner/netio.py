@@ -88,6 +88,14 @@ class LineClient:
         return line.rstrip(b"\r").decode("utf-8", "replace")
 
 
+def read_smtp_greeting(client: LineClient) -> list[str]:
+    """The server's opening reply (RFC 5321 §4.3.1): 220, or a ProtocolError saying what came instead."""
+    code, greeting = read_smtp_reply(client)
+    if code != 220:
+        raise ProtocolError(f"SMTP greeting was {code}, not 220: {sanitize(' '.join(greeting), 120)}")
+    return greeting
+
+
 def read_smtp_reply(client: LineClient) -> tuple[int, list[str]]:
     """An SMTP-style multi-line reply (RFC 5321 §4.2): ``250-...`` continues, ``250 ...`` ends.
 

@@ -15,25 +15,13 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from scanner import ber
 from scanner.models import Service, Transport
 from scanner.portscan import run_per_host
 from scanner.scope import require_in_scope
 from scanner.services import MAX_READ, UDP_PORT_SERVICES, clean_banner
 
 UDP_WAIT = 1.0  # seconds per attempt; any answering service replies well within it on a LAN
-
-
-def _tlv(tag: int, content: bytes) -> bytes:
-    """BER type-length-value (X.690 §8.1), definite length."""
-    n = len(content)
-    if n < 0x80:
-        return bytes([tag, n]) + content
-    length = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([tag, 0x80 | len(length)]) + length + content
-
-
-def _ber_int(value: int) -> bytes:
-    return _tlv(0x02, value.to_bytes(max(1, (value.bit_length() + 8) // 8), "big", signed=False))
 
 
 _SYSDESCR_OID = bytes.fromhex("2b06010201010100")  # 1.3.6.1.2.1.1.1.0 (RFC 3418 sysDescr)
@@ -43,15 +31,15 @@ def snmp_payloads(request_id: int) -> tuple[bytes, bytes]:
     """An SNMPv3 engine-ID discovery request (RFC 3414 §4: no credentials, any v3 agent
     answers with a Report) and an SNMPv1 GetRequest for sysDescr with community "public"
     (the probe every scanner sends; v1/v2c-only agents answer nothing else)."""
-    empty = _tlv(0x04, b"")
-    usm = _tlv(0x30, empty + _ber_int(0) + _ber_int(0) + empty + empty + empty)
-    global_data = _tlv(0x30, _ber_int(request_id) + _ber_int(65507) + _tlv(0x04, b"\x04") + _ber_int(3))
-    get_pdu = _tlv(0xA0, _ber_int(request_id) + _ber_int(0) + _ber_int(0) + _tlv(0x30, b""))
-    scoped = _tlv(0x30, empty + empty + get_pdu)
-    v3 = _tlv(0x30, _ber_int(3) + global_data + _tlv(0x04, usm) + scoped)
-    varbind = _tlv(0x30, _tlv(0x30, _tlv(0x06, _SYSDESCR_OID) + b"\x05\x00"))
-    v1_pdu = _tlv(0xA0, _ber_int(request_id) + _ber_int(0) + _ber_int(0) + varbind)
-    v1 = _tlv(0x30, _ber_int(0) + _tlv(0x04, b"public") + v1_pdu)
+    empty = ber.tlv(0x04, b"")
+    usm = ber.tlv(0x30, empty + ber.integer(0) + ber.integer(0) + empty + empty + empty)
+    global_data = ber.tlv(0x30, ber.integer(request_id) + ber.integer(65507) + ber.tlv(0x04, b"\x04") + ber.integer(3))
+    get_pdu = ber.tlv(0xA0, ber.integer(request_id) + ber.integer(0) + ber.integer(0) + ber.tlv(0x30, b""))
+    scoped = ber.tlv(0x30, empty + empty + get_pdu)
+    v3 = ber.tlv(0x30, ber.integer(3) + global_data + ber.tlv(0x04, usm) + scoped)
+    varbind = ber.tlv(0x30, ber.tlv(0x30, ber.tlv(0x06, _SYSDESCR_OID) + b"\x05\x00"))
+    v1_pdu = ber.tlv(0xA0, ber.integer(request_id) + ber.integer(0) + ber.integer(0) + varbind)
+    v1 = ber.tlv(0x30, ber.integer(0) + ber.tlv(0x04, b"public") + v1_pdu)
     return v3, v1
 
 
@@ -86,7 +74,7 @@ def payloads_for(port: int) -> list[bytes]:
 
 def snmp_sysdescr(raw: bytes) -> str | None:
     """sysDescr from an SNMP response, when present (varbind OID then OCTET STRING)."""
-    marker = _tlv(0x06, _SYSDESCR_OID) + b"\x04"
+    marker = ber.tlv(0x06, _SYSDESCR_OID) + b"\x04"
     at = raw.find(marker)
     if at < 0:
         return None

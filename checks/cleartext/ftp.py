@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from checks.ftp.probe import FtpReply, read_ftp_reply
+from checks.ftp.probe import FtpReply, read_ftp_greeting, read_ftp_reply
 from scanner.check import Applies, Check, CheckMeta, Probe, ProbeContext
 from scanner.errors import ProbeError, ProtocolError
 from scanner.models import Evidence, Finding, Severity, Skip, Target, utcnow
@@ -54,11 +54,7 @@ class FtpAuthTls(Probe[FtpTlsFacts]):
         assert target.host is not None and target.port is not None
         with LineClient(target.host, target.port, connect_timeout=ctx.timeouts.connect,
                         read_timeout=ctx.timeouts.read, what="FTP") as client:
-            greeting = read_ftp_reply(client)
-            if greeting.code == 120:
-                greeting = read_ftp_reply(client)
-            if greeting.code != 220:
-                raise ProtocolError(f"FTP greeting was {greeting.code}, not 220: {greeting.text()}")
+            greeting = read_ftp_greeting(client)
             client.send_line("FEAT")
             feat = read_ftp_reply(client)
             client.send_line("AUTH TLS")

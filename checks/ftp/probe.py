@@ -77,6 +77,17 @@ class FtpAnonymousFacts:
         )
 
 
+def read_ftp_greeting(client: LineClient) -> FtpReply:
+    """The opening reply (RFC 959 §5.4): 220, after at most one 120 "ready in nnn minutes";
+    anything else is a ProtocolError saying what came instead."""
+    greeting = read_ftp_reply(client)
+    if greeting.code == 120:
+        greeting = read_ftp_reply(client)
+    if greeting.code != 220:
+        raise ProtocolError(f"FTP greeting was {greeting.code}, not 220: {greeting.text()}")
+    return greeting
+
+
 def read_ftp_reply(client: LineClient) -> FtpReply:
     """One reply (RFC 959 §4.2): ``123-`` opens a multi-line reply that ``123 `` closes."""
     first = client.read_line()
@@ -142,11 +153,7 @@ class FtpAnonymous(Probe[FtpAnonymousFacts]):
         assert target.host is not None and target.port is not None
         with LineClient(target.host, target.port, connect_timeout=ctx.timeouts.connect,
                         read_timeout=ctx.timeouts.read, what="FTP") as client:
-            greeting = read_ftp_reply(client)
-            if greeting.code == 120:  # "ready in nnn minutes": wait once for the real greeting
-                greeting = read_ftp_reply(client)
-            if greeting.code != 220:
-                raise ProtocolError(f"FTP greeting was {greeting.code}, not 220: {greeting.text()}")
+            greeting = read_ftp_greeting(client)
             session = FtpSession(client, ctx, target.host)
             logged_in_as = ""
             for user in ANON_USERS:

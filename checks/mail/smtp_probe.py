@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from scanner.check import Probe, ProbeContext
 from scanner.errors import ProtocolError
 from scanner.models import Evidence, Target, utcnow
-from scanner.netio import LineClient, read_smtp_reply, sanitize
+from scanner.netio import LineClient, read_smtp_greeting, read_smtp_reply, sanitize
 
 
 @dataclass(frozen=True)
@@ -64,9 +64,7 @@ class SmtpEhlo(Probe[SmtpEhloFacts]):
         assert target.host is not None and target.port is not None
         with LineClient(target.host, target.port, connect_timeout=ctx.timeouts.connect,
                         read_timeout=ctx.timeouts.read, what="SMTP") as client:
-            code, greeting = read_smtp_reply(client)
-            if code != 220:
-                raise ProtocolError(f"SMTP greeting was {code}, not 220: {sanitize(' '.join(greeting), 120)}")
+            greeting = read_smtp_greeting(client)
             # RFC 5321 §4.1.4: EHLO takes our FQDN or an address literal; we have no name.
             client.send_line(f"EHLO [{client.local_address}]")
             ehlo_code, ehlo = read_smtp_reply(client)

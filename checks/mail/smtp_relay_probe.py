@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from scanner.check import Probe, ProbeContext
 from scanner.errors import ProbeError, ProtocolError
 from scanner.models import Evidence, Target, utcnow
-from scanner.netio import LineClient, read_smtp_reply, sanitize
+from scanner.netio import LineClient, read_smtp_greeting, read_smtp_reply, sanitize
 
 OUTSIDE_SENDER = "gapscan-relay-probe@example.net"
 OUTSIDE_DOMAIN = "example.org"
@@ -79,9 +79,7 @@ class SmtpRelay(Probe[SmtpRelayFacts]):
         assert target.host is not None and target.port is not None
         with LineClient(target.host, target.port, connect_timeout=ctx.timeouts.connect,
                         read_timeout=ctx.timeouts.read, what="SMTP") as client:
-            code, greeting = read_smtp_reply(client)
-            if code != 220:
-                raise ProtocolError(f"SMTP greeting was {code}, not 220: {sanitize(' '.join(greeting), 120)}")
+            greeting = read_smtp_greeting(client)
             helo = _command(client, f"EHLO [{client.local_address}]")
             if not helo.startswith("250"):
                 helo = _command(client, f"HELO [{client.local_address}]")

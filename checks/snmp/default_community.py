@@ -18,6 +18,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from scanner import ber
 from scanner.check import Applies, Check, CheckMeta, Probe, ProbeContext
 from scanner.errors import translate_os_error
 from scanner.models import Evidence, Finding, Severity, Skip, Target, utcnow
@@ -28,35 +29,11 @@ SYSDESCR = (1, 3, 6, 1, 2, 1, 1, 1, 0)
 ROUNDS = 2
 
 
-def _tlv(tag: int, content: bytes) -> bytes:
-    n = len(content)
-    if n < 0x80:
-        return bytes([tag, n]) + content
-    length = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes([tag, 0x80 | len(length)]) + length + content
-
-
-def _int(value: int) -> bytes:
-    return _tlv(0x02, value.to_bytes(max(1, (value.bit_length() + 8) // 8), "big", signed=True))
-
-
-def _oid(parts: tuple[int, ...]) -> bytes:
-    out = bytearray([40 * parts[0] + parts[1]])
-    for p in parts[2:]:
-        chunk = [p & 0x7F]
-        p >>= 7
-        while p:
-            chunk.append(0x80 | (p & 0x7F))
-            p >>= 7
-        out.extend(reversed(chunk))
-    return _tlv(0x06, bytes(out))
-
-
 def get_request(version: int, community: str, request_id: int) -> bytes:
     """SNMP message (version 0 = v1, 1 = v2c) with one GetRequest-PDU for sysDescr.0."""
-    varbinds = _tlv(0x30, _tlv(0x30, _oid(SYSDESCR) + b"\x05\x00"))
-    pdu = _tlv(0xA0, _int(request_id) + _int(0) + _int(0) + varbinds)
-    return _tlv(0x30, _int(version) + _tlv(0x04, community.encode()) + pdu)
+    varbinds = ber.tlv(0x30, ber.tlv(0x30, ber.object_identifier(SYSDESCR) + b"\x05\x00"))
+    pdu = ber.tlv(0xA0, ber.integer(request_id) + ber.integer(0) + ber.integer(0) + varbinds)
+    return ber.tlv(0x30, ber.integer(version) + ber.tlv(0x04, community.encode()) + pdu)
 
 
 def _read(data: bytes, pos: int) -> tuple[int, bytes, int]:
@@ -92,7 +69,7 @@ def parse_response(data: bytes) -> tuple[int, str, int, int, str | None]:
     _, first, _ = _read(varbinds, 0)
     _, oid, q = _read(first, 0)
     vtag, value, _ = _read(first, q)
-    if oid == _oid(SYSDESCR)[2:] and vtag == 0x04:
+    if oid == ber.object_identifier(SYSDESCR)[2:] and vtag == 0x04:
         descr = sanitize(value.decode("utf-8", "replace"), 200)
     return (int.from_bytes(version, "big"), community.decode("latin-1"), int.from_bytes(rid, "big", signed=True),
             int.from_bytes(status, "big"), descr)

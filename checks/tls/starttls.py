@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from scanner.errors import ProtocolError
-from scanner.netio import MAX_LINES, LineClient, read_smtp_reply, sanitize
+from scanner.netio import MAX_LINES, LineClient, read_smtp_greeting, read_smtp_reply, sanitize
 
 
 def _no_pending(client: LineClient, what: str) -> None:
@@ -33,9 +33,7 @@ class SmtpUpgrade:
 
 def smtp_upgrade(client: LineClient) -> SmtpUpgrade:
     """Greeting, EHLO and (when offered) STARTTLS; shared with checks/mail/smtp_tls_probe.py."""
-    code, greeting = read_smtp_reply(client)
-    if code != 220:
-        raise ProtocolError(f"SMTP greeting was {code}, not 220: {sanitize(' '.join(greeting), 120)}")
+    read_smtp_greeting(client)
     client.send_line(f"EHLO [{client.local_address}]")
     ehlo_code, ehlo = read_smtp_reply(client)
     keywords = {line.split(" ", 1)[0].upper() for line in ehlo[1:]} if ehlo_code == 250 else set()
@@ -109,13 +107,9 @@ def pop3(client: LineClient) -> str | None:
 
 
 def ftp(client: LineClient) -> str | None:
-    from checks.ftp.probe import read_ftp_reply  # FTP's multi-line reply reader
+    from checks.ftp.probe import read_ftp_greeting, read_ftp_reply  # FTP's multi-line replies
 
-    greeting = read_ftp_reply(client)
-    if greeting.code == 120:
-        greeting = read_ftp_reply(client)
-    if greeting.code != 220:
-        raise ProtocolError(f"FTP greeting was {greeting.code}, not 220: {greeting.text()}")
+    read_ftp_greeting(client)
     client.send_line("AUTH TLS")
     reply = read_ftp_reply(client)
     if reply.code != 234:

@@ -11,13 +11,11 @@ from contextlib import contextmanager
 from checks.snmp.default_community import (
     SnmpDefaultCommunities,
     SnmpDefaultCommunity,
-    _int,
-    _oid,
     _read,
-    _tlv,
     get_request,
     parse_response,
 )
+from scanner import ber
 from scanner.check import ProbeContext
 from scanner.config import TimeoutConfig
 from scanner.models import Finding, Target
@@ -27,16 +25,16 @@ SYSDESCR_OID = bytes.fromhex("2b06010201010100")  # 1.3.6.1.2.1.1.1.0
 
 
 def _response(version: int, community: bytes, rid: int, descr: bytes) -> bytes:
-    vb = _tlv(0x30, _tlv(0x30, _tlv(0x06, SYSDESCR_OID) + _tlv(0x04, descr)))
-    pdu = _tlv(0xA2, _int(rid) + _int(0) + _int(0) + vb)
-    return _tlv(0x30, _int(version) + _tlv(0x04, community) + pdu)
+    vb = ber.tlv(0x30, ber.tlv(0x30, ber.tlv(0x06, SYSDESCR_OID) + ber.tlv(0x04, descr)))
+    pdu = ber.tlv(0xA2, ber.integer(rid) + ber.integer(0) + ber.integer(0) + vb)
+    return ber.tlv(0x30, ber.integer(version) + ber.tlv(0x04, community) + pdu)
 
 
 def test_get_request_encodes_sysdescr_with_the_community() -> None:
     msg = get_request(1, "public", 12345)
     tag, _body, end = _read(msg, 0)
     assert tag == 0x30 and end == len(msg)
-    assert _oid((1, 3, 6, 1, 2, 1, 1, 1, 0)) == b"\x06\x08" + SYSDESCR_OID
+    assert ber.object_identifier((1, 3, 6, 1, 2, 1, 1, 1, 0)) == b"\x06\x08" + SYSDESCR_OID
     assert b"\x04\x06public" in msg and SYSDESCR_OID in msg and b"\xa0" in msg  # GetRequest, never SetRequest (0xa3)
     assert b"\xa3" not in msg
 
