@@ -3,7 +3,8 @@ detail reaches them only through each result's evidence. They import only ``scan
 and the HIPAA catalogue (``scanner.framework``).
 
 Every renderer takes the run, the output path and, optionally, the client file (practice, MSP,
-BAA register) and the MSP logo already embedded as a data: URI.
+BAA register), the MSP logo already embedded as a data: URI, and the client's recorded decisions
+(``reports.annotations``: plain values the CLI loads from the history store).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
+from reports.annotations import DecisionNote, Decisions
 from reports.client_file import ClientFile
 from reports.csv_report import render_csv, render_tickets
 from reports.html_report import render_html
@@ -21,7 +23,7 @@ from scanner.models import ScanRun
 
 class Renderer(Protocol):
     def __call__(self, run: ScanRun, path: Path, *, client: ClientFile | None = None,
-                 logo: str | None = None) -> Path: ...
+                 logo: str | None = None, decisions: Decisions | None = None) -> Path: ...
 
 
 # Format name -> renderer(run, output path). scan.json is always written by the scanner itself;
@@ -37,8 +39,8 @@ RENDERERS: dict[str, Renderer] = {
 FILE_NAMES = {"json": "scan.json", "csv": "findings.csv", "tickets": "tickets.csv", "html": "report.html",
               "pdf": "report.pdf"}
 
-__all__ = ["FILE_NAMES", "INSTALL_HINT", "RENDERERS", "ClientFile", "PdfUnavailable", "Renderer",
-           "available_formats", "pdf_available"]
+__all__ = ["FILE_NAMES", "INSTALL_HINT", "RENDERERS", "ClientFile", "DecisionNote", "Decisions", "PdfUnavailable",
+           "Renderer", "available_formats", "pdf_available"]
 
 
 def available_formats() -> list[str]:

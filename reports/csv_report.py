@@ -12,13 +12,14 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+from reports.annotations import Decisions, decision_for
 from reports.client_file import ClientFile
 from scanner.models import ScanRun, Severity, Status
 
 COLUMNS = ("status", "severity", "check_id", "title", "target", "detail", "hipaa", "remediation",
            "reason", "fingerprint")
 TICKET_COLUMNS = ("summary", "description", "priority", "company", "host", "port", "check_id", "hipaa",
-                  "remediation", "fingerprint")
+                  "remediation", "fingerprint", "decision")
 PRIORITY = {Severity.CRITICAL: "P1 - Critical", Severity.HIGH: "P2 - High", Severity.MEDIUM: "P3 - Medium",
             Severity.LOW: "P4 - Low", Severity.INFO: "P5 - Informational"}
 SUMMARY_MAX = 100  # PSA summary fields are short (ConnectWise: 100 characters)
@@ -28,7 +29,8 @@ def _cell(value: str) -> str:
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
-def render_csv(run: ScanRun, path: Path, *, client: ClientFile | None = None, logo: str | None = None) -> Path:
+def render_csv(run: ScanRun, path: Path, *, client: ClientFile | None = None, logo: str | None = None,
+               decisions: Decisions | None = None) -> Path:
     with path.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(COLUMNS)
@@ -40,7 +42,8 @@ def render_csv(run: ScanRun, path: Path, *, client: ClientFile | None = None, lo
     return path
 
 
-def render_tickets(run: ScanRun, path: Path, *, client: ClientFile | None = None, logo: str | None = None) -> Path:
+def render_tickets(run: ScanRun, path: Path, *, client: ClientFile | None = None, logo: str | None = None,
+               decisions: Decisions | None = None) -> Path:
     company = client.practice if client else (run.client or "")
     failed = sorted((r for r in run.results if r.status is Status.FAIL),
                     key=lambda r: (-r.severity.rank, r.check_id, r.target.label()))
@@ -57,6 +60,15 @@ def render_tickets(run: ScanRun, path: Path, *, client: ClientFile | None = None
             writer.writerow([_cell(v) for v in (
                 summary, description, PRIORITY[r.severity], company, r.target.host or r.target.domain or "",
                 "" if r.target.port is None else str(r.target.port), r.check_id, " ".join(r.hipaa),
-                r.remediation, r.fingerprint,
+                r.remediation, r.fingerprint, _decision_cell(r.fingerprint, r.check_id, decisions),
             )])
     return path
+
+
+def _decision_cell(fingerprint: str, check_id: str, decisions: Decisions | None) -> str:
+    """The standing client decision ("declined by Dr. Lee, owner, on 2026-11-23: cost"), or the
+    note that an expired one left the finding open again; empty when none was recorded."""
+    found = decision_for(fingerprint, check_id, decisions)
+    if found is None:
+        return ""
+    return f"open again (expired: {found.describe()})" if found.expired else found.describe()

@@ -17,6 +17,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from reports import view
+from reports.annotations import Decisions, decision_for
 from reports.client_file import ClientFile
 from scanner.framework import Framework, load_framework
 from scanner.models import ScanRun, Status
@@ -60,7 +61,7 @@ _ENV.filters["when"] = _when
 
 
 def report_context(run: ScanRun, client: ClientFile | None = None, framework: Framework | None = None,
-                   logo: str | None = None) -> dict[str, Any]:
+                   logo: str | None = None, decisions: Decisions | None = None) -> dict[str, Any]:
     """Everything the template shows; also used by tests to check the numbers behind the words."""
     framework = framework or load_framework()
     matrix = view.safeguard_matrix(run, framework)
@@ -95,13 +96,19 @@ def report_context(run: ScanRun, client: ClientFile | None = None, framework: Fr
         "NO_GAP": view.NO_GAP,
         "NOT_ASSESSED": view.NOT_ASSESSED,
         "framework": framework,
+        "decision_for": lambda fp, check: decision_for(fp, check, decisions),
+        "rec_decision": lambda rec: view.recommendation_decision(rec, decisions),
+        "addressable": lambda cites: view.addressable(cites, framework),
+        "has_decisions": bool(decisions),
     }
 
 
-def html_text(run: ScanRun, client: ClientFile | None = None, logo: str | None = None) -> str:
-    return _ENV.get_template("report.html.j2").render(**report_context(run, client, logo=logo))
+def html_text(run: ScanRun, client: ClientFile | None = None, logo: str | None = None,
+              decisions: Decisions | None = None) -> str:
+    return _ENV.get_template("report.html.j2").render(**report_context(run, client, logo=logo, decisions=decisions))
 
 
-def render_html(run: ScanRun, path: Path, *, client: ClientFile | None = None, logo: str | None = None) -> Path:
-    path.write_text(html_text(run, client, logo), encoding="utf-8")
+def render_html(run: ScanRun, path: Path, *, client: ClientFile | None = None, logo: str | None = None,
+               decisions: Decisions | None = None) -> Path:
+    path.write_text(html_text(run, client, logo, decisions), encoding="utf-8")
     return path

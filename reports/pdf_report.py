@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from reports.annotations import Decisions
 from reports.client_file import ClientFile
 from reports.html_report import html_text
 from scanner.models import ScanRun
@@ -43,10 +44,11 @@ def pdf_available() -> bool:
     return True
 
 
-def render_pdf(run: ScanRun, path: Path, *, client: ClientFile | None = None, logo: str | None = None) -> Path:
+def render_pdf(run: ScanRun, path: Path, *, client: ClientFile | None = None, logo: str | None = None,
+               decisions: Decisions | None = None) -> Path:
     try:
         from weasyprint import HTML
     except (ImportError, OSError) as exc:
         raise PdfUnavailable(f"PDF output needs WeasyPrint: {INSTALL_HINT}") from exc
-    HTML(string=html_text(run, client, logo), url_fetcher=refuse_fetch, base_url=None).write_pdf(path)
+    HTML(string=html_text(run, client, logo, decisions), url_fetcher=refuse_fetch, base_url=None).write_pdf(path)
     return path

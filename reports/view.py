@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from reports.annotations import DecisionNote, Decisions, decision_for
 from scanner.framework import Framework, Requirement, citation_sort_key
 from scanner.models import CheckResult, ScanRun, Severity, Status
 
@@ -327,3 +328,32 @@ def checks_run(run: ScanRun) -> list[CheckRun]:
 def not_tested(run: ScanRun, status: Status) -> list[CheckResult]:
     return sorted((r for r in run.results if r.status is status),
                   key=lambda r: (r.reason or "", r.check_id, r.target.label()))
+
+
+# ------------------------------------------------------------------ recorded client decisions
+
+
+def addressable(citations: tuple[str, ...] | list[str], framework: Framework) -> list[str]:
+    """The addressable implementation specifications among a finding's citations: for those a
+    documented decision not to implement (and what is done instead) is the 164.306(d)(3) record."""
+    found = []
+    for cite in citations:
+        req = framework.requirement(cite)
+        if req is not None and req.designation == "Addressable":
+            found.append(cite)
+    return found
+
+
+def recommendation_decision(rec: Recommendation, decisions: Decisions | None) -> DecisionNote | None:
+    """The decision filled in for a recommendation (one per check): the one that stands for every
+    finding of the check (on the check or the same on each finding); an expired one only when
+    nothing stands. None when findings were decided differently (section 5 lists them per place)."""
+    if not decisions:
+        return None
+    per_finding = [decision_for(fp, rec.check_id, decisions) for fp in rec.fingerprints]
+    standing = [d for d in per_finding if d is not None and not d.expired]
+    if standing and len(standing) == len(per_finding):
+        same = len({(d.decision, d.decided_by, d.decided_on, d.note, d.until) for d in standing}) == 1
+        return standing[0] if same else None
+    expired = [d for d in per_finding if d is not None and d.expired]
+    return expired[0] if expired and not standing else None

@@ -143,15 +143,44 @@ def _check_pdf(formats: list[str]) -> None:
 
 
 def _render(run: ScanRun, formats: list[str], out_dir: Path, client: Any = None,
-            logo: str | None = None) -> list[Path]:
+            logo: str | None = None, decisions: Any = None) -> list[Path]:
     from reports import FILE_NAMES, RENDERERS
 
     written = []
     for fmt in formats:
         if fmt == "json":
             continue  # scan.json is always written by the sink
-        written.append(RENDERERS[fmt](run, out_dir / FILE_NAMES[fmt], client=client, logo=logo))
+        written.append(RENDERERS[fmt](run, out_dir / FILE_NAMES[fmt], client=client, logo=logo,
+                                      decisions=decisions))
     return written
+
+
+def _report_decisions(run: ScanRun, client: str, db: str | None, *, strict: bool = False) -> dict[str, Any]:
+    """The client's latest decision on each of the run's fingerprints and check ids, as plain
+    ``reports.annotations.DecisionNote`` values (renderers never see the store). A client with no
+    stored run yet has none. ``strict``: an unusable store is an error, else a note on stderr."""
+    from datetime import date
+
+    from reports.annotations import DecisionNote
+    from scanner.decisions import latest
+    from scanner.store import Store, StoreError
+
+    subjects = {r.fingerprint for r in run.results} | {r.check_id for r in run.results}
+    try:
+        with Store.open(db) as store:
+            if client not in store.clients():
+                return {}
+            recorded = latest(store.decisions(client))
+    except StoreError as exc:
+        if strict:
+            raise
+        err.print(f"note: client decisions not shown in the report: {escape(str(exc))}", highlight=False)
+        return {}
+    today = date.today()
+    return {subject: DecisionNote(subject=subject, decision=d.decision.value, decided_by=d.decided_by,
+                                  decided_on=d.decided_at[:10], note=d.note,
+                                  until=d.until.isoformat() if d.until else None, expired=d.expired(today))
+            for subject, d in recorded.items() if subject in subjects}
 
 
 def _dkim_selectors(values: list[str]) -> tuple[str, ...]:
@@ -277,7 +306,8 @@ def scan(
         columns = (TextColumn("{task.description:>10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=err, transient=True, disable=not show) as bar:
             run = run_scan(request, registry, sink, progress=RichProgress(bar if show else None))
-        written = _render(run, chosen_formats, target_dir, client_info, logo)
+        decisions = _report_decisions(run, client, db) if client else None
+        written = _render(run, chosen_formats, target_dir, client_info, logo, decisions)
         if not quiet:
             out.print(_summary_table(run))
         counts = ", ".join(f"{v} {k}" for k, v in run.summary.by_status.items())
@@ -387,8 +417,12 @@ def report(
     client_file: Annotated[
         Path | None, typer.Option("--client-file", help="Client YAML: practice, MSP, technician, BAA register")
     ] = None,
+    client: Annotated[
+        str | None, typer.Option("--client", help="Stored client whose recorded decisions the report shows")
+    ] = None,
+    db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
 ) -> None:
-    """Re-render a saved run. Reads the file only: no network."""
+    """Re-render a saved run. Reads the file (and, with --client, the history database) only: no network."""
     from reports import FILE_NAMES, RENDERERS
 
     def work() -> int:
@@ -396,6 +430,7 @@ def report(
         _check_pdf(chosen)
         client_info, logo = _load_client_file(client_file)
         run = load_scan_json(run_file)
+        decisions = _report_decisions(run, client, db, strict=True) if client else None
         if out_path is not None and len(chosen) == 1 and out_path.suffix:
             targets = {chosen[0]: out_path}
         else:
@@ -405,7 +440,7 @@ def report(
         for fmt, path in targets.items():
             if path.resolve() == run_file.resolve():
                 raise InputError("refusing to overwrite the input run", source=str(path))
-            RENDERERS[fmt](run, path, client=client_info, logo=logo)
+            RENDERERS[fmt](run, path, client=client_info, logo=logo, decisions=decisions)
             err.print(f"wrote {path}", highlight=False)
         return EXIT_OK
 
@@ -467,24 +502,32 @@ def diff(
     run_b: Annotated[str, typer.Argument(help="Newer run: a stored run id or a scan.json path")],
     db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the drift as JSON")] = False,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Also write DIR/drift.json and DIR/drift.html (with the trend chart)")
+    ] = None,
 ) -> None:
     """Drift between two runs: new, resolved, persisting, regressed, changed evidence; hosts and services."""
     import json
 
-    from scanner.drift import compare, runs_before
+    from scanner.drift import compare, runs_before, trend
 
     def work() -> int:
         opened: dict[str, Any] = {}
+        history_runs: list[ScanRun] = []
         try:
             a, _ = _load_for_diff(run_a, db, opened)
             b, client_b = _load_for_diff(run_b, db, opened)
             earlier: list[ScanRun] = []
             if client_b is not None:
-                earlier = runs_before(opened["store"].client_runs(client_b), b)
+                history_runs = opened["store"].client_runs(client_b)
+                earlier = runs_before(history_runs, b)
         finally:
             if "store" in opened:
                 opened["store"].close()
         drift = compare(a, b, earlier)
+        if out_dir is not None:
+            upto = [r for r in history_runs if r.started_at <= b.started_at] or [a, b]
+            _write_drift(out_dir, drift.as_dict(), trend(upto), client_b or b.client)
         if as_json:
             out.print_json(json.dumps(drift.as_dict()))
             return EXIT_OK
@@ -509,6 +552,22 @@ def diff(
         return EXIT_OK
 
     _exit_with(work)
+
+
+def _write_drift(directory: Path, drift: dict[str, Any], trend_rows: list[dict[str, Any]],
+                 client: str | None) -> None:
+    """DIR/drift.json (the drift, its client and trend) and DIR/drift.html, each written atomically."""
+    import json
+
+    from reports.drift_report import render_drift_html
+
+    directory.mkdir(parents=True, exist_ok=True)
+    drift_file = directory / "drift.json"
+    tmp = drift_file.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(drift | {"client": client, "trend": trend_rows}, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(drift_file)
+    html = render_drift_html(drift, trend_rows, directory / "drift.html", client=client)
+    err.print(f"wrote {drift_file}, {html}", highlight=False)
 
 
 @app.command()
@@ -616,9 +675,9 @@ def rescan(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No drift table")] = False,
     sign_key: Annotated[Path | None, typer.Option("--sign-key", help=SIGN_KEY_HELP)] = None,
 ) -> None:
-    """Repeat the client's last stored scope and profile, store the run, and print the drift."""
-    import json
+    """Repeat the client's last stored scope and profile, store the run, and print the drift.
 
+    Writes DIR/drift.json and DIR/drift.html (the drift report with the client's trend chart)."""
     from scanner.drift import compare, trend
     from scanner.runner import ScanRequest, run_scan
     from scanner.store import Store
@@ -643,16 +702,11 @@ def rescan(
         target_dir = out_dir or Path("gapscan-out")
         sink = ResultSink(target_dir)
         run = run_scan(request, registry, sink)
-        written = _render(run, chosen_formats, target_dir)
+        written = _render(run, chosen_formats, target_dir, decisions=_report_decisions(run, client, db))
         err.print(f"wrote {target_dir / 'scan.json'}" + "".join(f", {p}" for p in written), highlight=False)
         _store_run(run, client, db, sign_key)
         drift = compare(previous, run, history_runs)
-        drift_file = target_dir / "drift.json"
-        tmp = drift_file.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(drift.as_dict() | {"client": client, "trend": trend([*history_runs, run])},
-                                  indent=2) + "\n", encoding="utf-8")
-        tmp.replace(drift_file)
-        err.print(f"wrote {drift_file}", highlight=False)
+        _write_drift(target_dir, drift.as_dict(), trend([*history_runs, run]), client)
         if not quiet:
             for item in drift.items:
                 if item.kind != "persisting":

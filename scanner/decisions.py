@@ -104,3 +104,11 @@ def standing(decisions: Iterable[Decision], today: date) -> dict[str, Decision]:
 def decision_for(fingerprint: str, check_id: str, standing_decisions: dict[str, Decision]) -> Decision | None:
     """A decision on the finding itself beats one on its whole check."""
     return standing_decisions.get(fingerprint) or standing_decisions.get(check_id)
+
+
+def latest(decisions: Iterable[Decision]) -> dict[str, Decision]:
+    """The latest decision per subject, expired or not (a report shows an expired one as open again)."""
+    found: dict[str, Decision] = {}
+    for item in sorted(decisions, key=lambda d: d.seq):
+        found[item.subject] = item
+    return found

@@ -113,3 +113,33 @@ def test_describe_is_the_line_a_report_shows(db: str) -> None:
         recorded = store.add_decision(CLIENT, gap, DecisionKind.DECLINED, "Dr. Lee, owner", note="cost",
                                       until=date(2027, 1, 31))
     assert recorded.describe() == f"declined by Dr. Lee, owner, on {recorded.decided_at[:10]}, until 2027-01-31: cost"
+
+
+def test_report_with_client_shows_the_recorded_decisions(db: str, tmp_path: Path) -> None:
+    """`gapscan report RUN.json --client NAME --db URL` hands the standing decisions to the renderers."""
+    from tests.fixtures.report_data import LAB_SCAN
+
+    gap = fails(lab_run())[0]
+    code, output = decide(db, gap, "--decision", "declined", "--by", "Dr. Lee, owner", "--note", "cost")
+    assert code == 0, output
+    out_dir = tmp_path / "out"
+    result = cli.invoke(app, ["report", str(LAB_SCAN), "--format", "html,tickets", "--out", str(out_dir),
+                              "--client", CLIENT, "--db", db])
+    assert result.exit_code == 0, result.output
+    html = (out_dir / "report.html").read_text(encoding="utf-8")
+    today = date.today().isoformat()
+    assert f"<b>Client decision:</b> declined by Dr. Lee, owner, on {today}: cost" in html
+    tickets = (out_dir / "tickets.csv").read_text(encoding="utf-8")
+    assert f"declined by Dr. Lee, owner, on {today}: cost" in tickets
+    plain = cli.invoke(app, ["report", str(LAB_SCAN), "--format", "html", "--out", str(tmp_path / "plain")])
+    assert plain.exit_code == 0, plain.output
+    assert "Client decision:" not in (tmp_path / "plain" / "report.html").read_text(encoding="utf-8")
+
+
+def test_report_for_an_unknown_client_shows_no_decision(db: str, tmp_path: Path) -> None:
+    from tests.fixtures.report_data import LAB_SCAN
+
+    result = cli.invoke(app, ["report", str(LAB_SCAN), "--format", "html", "--out", str(tmp_path / "o"),
+                              "--client", "Nobody", "--db", db])
+    assert result.exit_code == 0, result.output
+    assert "Client decision:" not in (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
