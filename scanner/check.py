@@ -30,6 +30,8 @@ class Applies(BaseModel):
 
     ``services``: routing names from discovery (smtp, smb, ...) — one target per open service.
     ``domains``: one target per ``--domain``. ``hosts``: one target per live host.
+    ``network``: one target per scan of addresses that found a live host,
+    ``Target(service="network")`` — for passive listening on the scanner's own segment.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -37,6 +39,7 @@ class Applies(BaseModel):
     services: frozenset[str] = frozenset()
     domains: bool = False
     hosts: bool = False
+    network: bool = False
 
     @field_validator("services", mode="before")
     @classmethod
@@ -64,12 +67,14 @@ class ProbeContext:
 
     ``nameservers`` are the DNS servers the user named (``--nameserver``); the scope guard lets
     a scan talk to them and to nothing else, so DNS probes must query exactly these.
+    ``listen_seconds`` is the profile's passive listening window.
     """
 
     timeouts: TimeoutConfig
     intrusive_allowed: bool = False
     settings: Mapping[str, Any] | None = None
     nameservers: tuple[str, ...] = ()
+    listen_seconds: float = 0.0  # the profile's passive listening window (0: do not listen)
 
 
 class Probe(ABC, Generic[FactsT]):
@@ -77,6 +82,9 @@ class Probe(ABC, Generic[FactsT]):
 
     #: Short stable name, used in evidence ``method`` and in error messages.
     name: ClassVar[str] = ""
+    #: A passive probe that listens for ``ctx.listen_seconds``: the runner adds that window to
+    #: its deadline (``timeouts.probe`` then bounds only what comes after the listening).
+    listens: ClassVar[bool] = False
 
     @abstractmethod
     def collect(self, target: Target, ctx: ProbeContext) -> FactsT:

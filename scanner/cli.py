@@ -29,7 +29,7 @@ from scanner.errors import GapscanError, InputError
 from scanner.framework import load_framework
 from scanner.models import ScanRun, Severity, Status
 from scanner.output import ResultSink, load_scan_json
-from scanner.profiles import load_profile, shipped_profiles
+from scanner.profiles import LoadedProfile, load_profile, shipped_profiles
 from scanner.registry import Registry, load_registry
 from scanner.scope import load_scope_file
 
@@ -229,6 +229,17 @@ def _store_run(run: ScanRun, client: str, db: str | None, sign_key: Path | None 
                   highlight=False)
 
 
+LISTEN_OPTION = typer.Option("--listen-seconds", min=0, max=3600,
+                             help="Passive listening window for LAN-sync announcements (0: do not listen); "
+                                  "overrides the profile")
+
+
+def _with_listen_window(loaded: LoadedProfile, seconds: float | None) -> LoadedProfile:
+    if seconds is None:
+        return loaded
+    return loaded.model_copy(update={"profile": loaded.profile.model_copy(update={"listen_seconds": seconds})})
+
+
 def _fail_on_hit(run: ScanRun, threshold: Severity | None) -> bool:
     if threshold is None:
         return False
@@ -262,6 +273,7 @@ def scan(
     ] = None,
     allow_public: Annotated[bool, typer.Option("--allow-public", help="Allow globally routable targets")] = False,
     authorized_by: Annotated[str | None, typer.Option("--authorized-by", help="Who authorized this scan")] = None,
+    listen_seconds: Annotated[float | None, LISTEN_OPTION] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary table")] = False,
     db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
     sign_key: Annotated[Path | None, typer.Option("--sign-key", help=SIGN_KEY_HELP)] = None,
@@ -290,7 +302,7 @@ def scan(
         if client:
             _signer(sign_key)  # a bad signing key is refused before the scan, not after
         registry = _registry()
-        loaded = load_profile(profile, registry)
+        loaded = _with_listen_window(load_profile(profile, registry), listen_seconds)
         for warning in loaded.warnings:
             err.print(f"note: {loaded.source}: {warning}", highlight=False)
         request = ScanRequest(
@@ -673,6 +685,7 @@ def rescan(
         Severity | None, typer.Option("--fail-on", help="Exit 3 if a failed finding is at/above this")
     ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No drift table")] = False,
+    listen_seconds: Annotated[float | None, LISTEN_OPTION] = None,
     sign_key: Annotated[Path | None, typer.Option("--sign-key", help=SIGN_KEY_HELP)] = None,
 ) -> None:
     """Repeat the client's last stored scope and profile, store the run, and print the drift.
@@ -693,7 +706,7 @@ def rescan(
             history_runs = store.client_runs(client)
         scope = previous.scope
         registry = _registry()
-        loaded = load_profile(previous.profile, registry)
+        loaded = _with_listen_window(load_profile(previous.profile, registry), listen_seconds)
         request = ScanRequest(
             profile=loaded, targets=scope.targets, domains=scope.domains, exclusions=scope.exclusions,
             nameservers=scope.nameservers, client=client, allow_public=scope.allow_public,

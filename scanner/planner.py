@@ -39,6 +39,9 @@ def service_targets(hosts: Iterable[Host]) -> list[Target]:
     ]
 
 
+NETWORK_TARGET = Target(service="network")
+
+
 def plan_checks(registry: Registry, enabled: Iterable[str], hosts: Iterable[Host],
                 domains: Iterable[str]) -> Plan:
     hosts = list(hosts)
@@ -57,4 +60,6 @@ def plan_checks(registry: Registry, enabled: Iterable[str], hosts: Iterable[Host
             planned.extend(PlannedCheck(check, t) for t in domain_targets)
         if applies.hosts:
             planned.extend(PlannedCheck(check, t) for t in host_targets)
+        if applies.network and hosts:
+            planned.append(PlannedCheck(check, NETWORK_TARGET))
     return Plan(tuple(planned))

@@ -96,8 +96,9 @@ def validate_check_class(obj: Any, source: str) -> type[Check]:
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             raise RegistryError(f"{source}: invalid check metadata: {problems}") from exc
         obj.meta = meta
-    if not meta.applies_to.services and not meta.applies_to.domains and not meta.applies_to.hosts:
-        raise RegistryError(f"{source}: check {meta.id!r} applies to nothing (services, domains or hosts)")
+    applies = meta.applies_to
+    if not (applies.services or applies.domains or applies.hosts or applies.network):
+        raise RegistryError(f"{source}: check {meta.id!r} applies to nothing (services, domains, hosts or network)")
     for probe in obj.probes:
         if not isinstance(probe, type) or not issubclass(probe, Probe):
             raise RegistryError(f"{source}: check {meta.id!r} lists {probe!r} among its probes, not a Probe")

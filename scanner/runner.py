@@ -183,16 +183,17 @@ class ProbeExecutor:
         loop = asyncio.get_running_loop()
         host_key = target.host or target.domain or ""
         name = probe_cls.name or probe_cls.__name__
+        deadline = self.ctx.timeouts.probe + (self.ctx.listen_seconds if probe_cls.listens else 0.0)
         async with self._global, self._per_host[host_key]:
             outcome: Any = None
             for _attempt in range(1 + self.ctx.timeouts.retries):
                 future = loop.run_in_executor(self._pool, probe_cls().collect, target, self.ctx)
                 try:
-                    return await asyncio.wait_for(future, timeout=self.ctx.timeouts.probe)
+                    return await asyncio.wait_for(future, timeout=deadline)
                 except TimeoutError:
                     # The probe overran its own deadline: a bug in its timeouts, not a slow
                     # network; retrying would only stack up more stuck threads.
-                    return ProbeError(f"probe {name} did not finish within {self.ctx.timeouts.probe:.0f} s",
+                    return ProbeError(f"probe {name} did not finish within {deadline:.0f} s",
                                       ErrorReason.TIMEOUT)
                 except OutOfScopeError as exc:
                     return ProbeError(str(exc), ErrorReason.OUT_OF_SCOPE)
@@ -210,7 +211,7 @@ async def execute_plan(plan: Plan, profile: LoadedProfile, state: _RunState,
                        settings: dict[str, Any], nameservers: tuple[str, ...] = ()) -> None:
     prof = profile.profile
     ctx = ProbeContext(timeouts=prof.timeouts, intrusive_allowed=prof.intrusive, settings=settings,
-                       nameservers=nameservers)
+                       nameservers=nameservers, listen_seconds=prof.listen_seconds)
     executor = ProbeExecutor(ctx, prof.concurrency.global_limit, prof.concurrency.per_host)
 
     def record(index: int, results: Iterable[CheckResult]) -> None:

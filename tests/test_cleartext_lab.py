@@ -25,7 +25,8 @@ HOSTS = sorted({h.address for cid in IDS for h in topology.hosts_failing(cid) + 
 @pytest.fixture(scope="module")
 def scan(lab: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     out = tmp_path_factory.mktemp("cleartext-scan")
-    proc = lab.run_in_scanner([GAPSCAN, "scan", *HOSTS, "--out", str(out), "-q", "--format", "json"], timeout=240)
+    proc = lab.run_in_scanner([GAPSCAN, "scan", *HOSTS, "--listen-seconds", "0",
+                               "--out", str(out), "-q", "--format", "json"], timeout=240)
     assert proc.returncode == 0, f"gapscan scan failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
     yield json.loads((out / "scan.json").read_text())
 
@@ -88,7 +89,8 @@ def snmp_scan(lab: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[di
     profile.write_text(SNMP_PROFILE)
     hosts = sorted(h.address for h in topology.hosts_failing("snmp.default_community")
                    + topology.hosts_passing("snmp.default_community"))
-    proc = lab.run_in_scanner([GAPSCAN, "scan", *hosts, "--profile", str(profile), "--out", str(out), "-q",
+    proc = lab.run_in_scanner([GAPSCAN, "scan", *hosts, "--listen-seconds", "0",
+                               "--profile", str(profile), "--out", str(out), "-q",
                                "--format", "json"], timeout=120)
     assert proc.returncode == 0, f"gapscan scan failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
     yield json.loads((out / "scan.json").read_text())

@@ -37,7 +37,8 @@ SERVICE_OF = {"smb": "smb", "ftp": "ftp", "nfs": "rpcbind"}  # the service each 
 
 
 def _scan(lab: Any, out: Path, *extra: str) -> dict[str, Any]:
-    proc = lab.run_in_scanner([GAPSCAN, "scan", *FILE_HOSTS, "--out", str(out), "-q", "--format", "json", *extra],
+    proc = lab.run_in_scanner([GAPSCAN, "scan", *FILE_HOSTS, "--listen-seconds", "0",
+                               "--out", str(out), "-q", "--format", "json", *extra],
                               timeout=240)
     assert proc.returncode == 0, f"gapscan scan failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
     return json.loads((out / "scan.json").read_text())  # type: ignore[no-any-return]

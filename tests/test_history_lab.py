@@ -72,7 +72,8 @@ def test_fix_rescan_diff_decide_verify(lab: Any, tmp_path: Path) -> None:
     original = conf.read_text(encoding="utf-8")
     assert "server signing = disabled" in original
 
-    _ok(_gapscan(lab, "scan", HOST.address, "--out", str(tmp_path / "1"), "--format", "json", "-q",
+    _ok(_gapscan(lab, "scan", "--listen-seconds", "0",
+                 HOST.address, "--out", str(tmp_path / "1"), "--format", "json", "-q",
                  "--client", CLIENT, "--db", db, "--authorized-by", "lab test"))
     first = _scan(tmp_path / "1")
     assert _status(first, SIGNING) == "fail"
@@ -80,7 +81,8 @@ def test_fix_rescan_diff_decide_verify(lab: Any, tmp_path: Path) -> None:
         conf.write_text(original.replace("server signing = disabled", "server signing = mandatory"),
                         encoding="utf-8")
         _reload(lab, conf)
-        _ok(_gapscan(lab, "rescan", "--client", CLIENT, "--db", db, "--out", str(tmp_path / "2"), "-q"))
+        _ok(_gapscan(lab, "rescan", "--listen-seconds", "0",
+                     "--client", CLIENT, "--db", db, "--out", str(tmp_path / "2"), "-q"))
     finally:
         conf.write_text(original, encoding="utf-8")
         _reload(lab, conf)
@@ -103,7 +105,8 @@ def test_fix_rescan_diff_decide_verify(lab: Any, tmp_path: Path) -> None:
     declined = next(r for r in second["results"] if r["status"] == "fail" and r["check_id"] == "smb.v1_enabled")
     _ok(_local("decide", declined["fingerprint"], "--client", CLIENT, "--db", db, "--decision", "declined",
                "--by", "Dr. Lee, owner", "--note", "cost"))
-    _ok(_gapscan(lab, "rescan", "--client", CLIENT, "--db", db, "--out", str(tmp_path / "3"), "-q",
+    _ok(_gapscan(lab, "rescan", "--listen-seconds", "0",
+                 "--client", CLIENT, "--db", db, "--out", str(tmp_path / "3"), "-q",
                  "--format", "json,html,tickets"))
     third = _scan(tmp_path / "3")
     assert _status(third, SIGNING) == "fail", "the gap is back after the restore"

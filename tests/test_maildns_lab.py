@@ -37,7 +37,8 @@ EXTRA_SELECTOR = "practice2026"
 
 
 def _scan(lab: Any, out: Path, *args: str) -> dict[str, Any]:
-    argv = [GAPSCAN, "scan", *args, "--nameserver", topology.NAMESERVER, "--out", str(out), "-q", "--format", "json"]
+    argv = [GAPSCAN, "scan", *args, "--listen-seconds", "0",
+            "--nameserver", topology.NAMESERVER, "--out", str(out), "-q", "--format", "json"]
     proc = lab.run_in_scanner(argv, timeout=300)
     assert proc.returncode == 0, f"gapscan scan failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
     data: dict[str, Any] = json.loads((out / "scan.json").read_text())

@@ -34,7 +34,8 @@ def _run(lab: Any, argv: list[str], timeout: float = 240) -> subprocess.Complete
 @pytest.fixture(scope="module")
 def practice_scan(lab: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     out = tmp_path_factory.mktemp("practice-scan")
-    proc = _run(lab, [GAPSCAN, "scan", topology.PRACTICE_NET, "--out", str(out), "--format", "json,csv",
+    proc = _run(lab, [GAPSCAN, "scan", topology.PRACTICE_NET, "--listen-seconds", "0",
+                      "--out", str(out), "--format", "json,csv",
                       "--client", "Lab Dental", "--authorized-by", "lab test", "-q"])
     assert proc.returncode == 0, f"gapscan scan failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
     yield json.loads((out / "scan.json").read_text())
@@ -101,7 +102,8 @@ def test_excluded_host_receives_no_packet(lab: Any, tmp_path: Path) -> None:
         _nft(lab, ns, "add chain inet gapscan_count input { type filter hook input priority -300 ; }")
         _nft(lab, ns, f"add rule inet gapscan_count input ip saddr {topology.SCANNER_ADDRESS} counter")
     try:
-        proc = _run(lab, [GAPSCAN, "scan", f"{inside.address}-{excluded.address.rsplit('.', 1)[1]}",
+        proc = _run(lab, [GAPSCAN, "scan", "--listen-seconds", "0",
+                          f"{inside.address}-{excluded.address.rsplit('.', 1)[1]}",
                           "--exclude", excluded.address, "--out", str(tmp_path), "-q"])
         assert proc.returncode == 0, proc.stderr
         for host in (inside, excluded):

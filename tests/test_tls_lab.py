@@ -32,7 +32,8 @@ TLS_HOSTS = sorted({h.address for cid in TLS_IDS for h in topology.hosts_failing
 @pytest.fixture(scope="module")
 def tls_scan(lab: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     out = tmp_path_factory.mktemp("tls-scan")
-    proc = lab.run_in_scanner([GAPSCAN, "scan", *TLS_HOSTS, "--out", str(out), "-q", "--format", "json"],
+    proc = lab.run_in_scanner([GAPSCAN, "scan", *TLS_HOSTS, "--listen-seconds", "0",
+                               "--out", str(out), "-q", "--format", "json"],
                               timeout=240)
     assert proc.returncode == 0, f"gapscan scan failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
     yield json.loads((out / "scan.json").read_text())

@@ -87,7 +87,7 @@ def required_binaries(parts: Iterable[str]) -> set[str]:
     """Programs the lab runs for these parts (for the preflight check)."""
     kinds = {s.daemon for h in hosts_for(parts) for s in h.services}
     names = {"ganesha": "ganesha.nfsd", "sshd": "sshd", "postfix": "postfix", "inetd": "inetutils-inetd",
-             "xvnc": "Xvnc"}
+             "xvnc": "Xvnc", "dropbox-emitter": "python3"}
     extra = {"ip", "nft", "smbpasswd", "ssh-keygen", "nsd-checkconf", "openssl", "sysctl"}
     return {names.get(k, k) for k in kinds} | extra
 

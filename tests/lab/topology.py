@@ -84,6 +84,8 @@ CHECK_IDS: frozenset[str] = frozenset(
         "dns.mta_sts_missing",
         "dns.tls_rpt_missing",
         "dns.dnssec_missing",
+        "cloudsync.syncthing",
+        "cloudsync.dropbox_lansync",
     }
 )
 
@@ -313,12 +315,37 @@ HOSTS: tuple[LabHost, ...] = (
         services=(_svc(22, "ssh", "sshd"), _svc(23, "telnet", "inetd"), _svc(3389, "ms-wbt-server", "xrdp"),
                   _svc(5900, "vnc", "xvnc")),
         gaps=_ids("cleartext.vnc"),
-        hardened=frozenset(),
+        # No sync client runs here: the cloudsync checks must not name this host (tests exclude the senders).
+        hardened=_ids("cloudsync.syncthing", "cloudsync.dropbox_lansync"),
         notes="OpenSSH with its own host keys; a front-desk PC with remote admin; inetutils telnetd (inetd) on 23 "
         "(cleartext.telnet always FAILs where Telnet answers: it has no hardened twin, only hosts without it); "
         "xrdp 3389 with Standard RDP Security (rdp.nla_not_required FAILs; xrdp has no NLA, so no lab twin); "
         "Xvnc 5900 with security type None.",
         dns_name="ws-frontdesk.lab.test",
+    ),
+    LabHost(
+        name="sync",
+        address="198.18.0.50",
+        role="staff PC with Syncthing",
+        namespace="gs-sync",
+        services=(_svc(22000, "syncthing", "syncthing"), _svc(21027, "syncthing-discovery", "syncthing", "udp")),
+        gaps=_ids("cloudsync.syncthing"),
+        hardened=frozenset(),
+        notes="Debian's Syncthing with a throwaway home: local discovery broadcasts on UDP 21027 every 30 s, "
+        "sync port 22000; global discovery, relays, NAT traversal, usage reporting and upgrades off.",
+        dns_name="pc-billing.lab.test",
+    ),
+    LabHost(
+        name="dropbox",
+        address="198.18.0.51",
+        role="staff PC with Dropbox (emitter)",
+        namespace="gs-dropbox",
+        services=(_svc(17500, "dropbox", "dropbox-emitter"), _svc(17500, "dropbox-lansync", "dropbox-emitter", "udp")),
+        gaps=_ids("cloudsync.dropbox_lansync"),
+        hardened=frozenset(),
+        notes="A Python emitter (the client cannot run here): the documented LAN sync JSON (host_int, version, "
+        "displayname, port, 3 fake namespaces) broadcast to UDP 17500 every 2 s, TCP 17500 accepts.",
+        dns_name="pc-reception.lab.test",
     ),
 )
 

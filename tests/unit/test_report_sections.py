@@ -94,3 +94,26 @@ def test_report_without_client_file_still_reads(tmp_path: Path) -> None:
     html = render_html(lab_run(), tmp_path / "r.html").read_text(encoding="utf-8")
     assert "Demo Dental (lab)" in html  # the run's own client name
     assert "No client file was given" in html and "practice&#39;s decision maker" in html
+
+
+def test_cloud_sync_vendors_come_only_from_what_was_heard() -> None:
+    from datetime import UTC, datetime
+
+    from reports.view import third_parties
+    from scanner.models import CheckResult, ScanRun, ScopeRecord, Severity, Status, Target, fingerprint, summarize
+
+    def result(check_id: str, status: Status, detail: str) -> CheckResult:
+        target = Target(service="network")
+        return CheckResult(check_id=check_id, status=status, severity=Severity.HIGH, title="Cloud sync seen",
+                           target=target, detail=detail, fingerprint=fingerprint(check_id, target, detail))
+
+    results = (
+        result("cloudsync.dropbox_lansync", Status.FAIL,
+               "198.18.0.51 announces Dropbox LAN sync (version 2.0, 3 namespaces). Remove the client."),
+        result("cloudsync.syncthing", Status.PASS, "no Syncthing local discovery announcement heard in 65 s"),
+    )
+    now = datetime.now(UTC)
+    run = ScanRun(tool_version="t", run_id="r", profile="onboarding", started_at=now, scope=ScopeRecord(),
+                  results=results, summary=summarize(results))
+    parties, _ = third_parties(run)
+    assert [(p.vendor, p.consumer) for p in parties] == [("Dropbox", True)]

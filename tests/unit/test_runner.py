@@ -174,3 +174,41 @@ def test_no_targets_only_domains_runs_no_discovery(tmp_path: Path) -> None:
 
     run = run_scan(request, registry, ResultSink(tmp_path), discover=boom)
     assert run.results == () and run.hosts == ()
+
+
+class ListeningProbe(Probe[Facts]):
+    name = "listening"
+    listens = True
+
+    def collect(self, target: Target, ctx: ProbeContext) -> Facts:
+        time.sleep(0.8)  # longer than timeouts.probe (0.5 s), shorter than 0.5 + listen_seconds
+        return Facts(port=target.port or 0)
+
+
+class SlowProbe(ListeningProbe):
+    name = "slow"
+    listens = False
+
+
+class UsesListening(Check):
+    meta = _meta("test.listening")
+    probes = (ListeningProbe,)
+
+    def evaluate(self, target: Target, facts: Mapping[type[Probe[Any]], Any]) -> Iterator[Finding | Skip]:
+        yield self.finding(target, passed=True, detail="heard the whole window")
+
+
+class UsesSlow(UsesListening):
+    meta = _meta("test.slow")
+    probes = (SlowProbe,)
+
+
+def test_a_listening_probe_gets_its_window_added_to_the_deadline(tmp_path: Path) -> None:
+    registry = load_registry(load_framework(), extra=[(UsesListening, "t"), (UsesSlow, "t")])
+    profile = Profile(name="t", description="test", checks={"include": ["test.*"]},  # type: ignore[arg-type]
+                      listen_seconds=1.0, timeouts={"connect": 0.5, "read": 0.5, "probe": 0.5})  # type: ignore[arg-type]
+    request = ScanRequest(profile=select_checks(profile, registry, "test"), targets=("198.18.0.50",))
+    run = run_scan(request, registry, ResultSink(tmp_path), discover=_discover([1]))
+    status = {r.check_id: (r.status, r.reason) for r in run.results}
+    assert status["test.listening"] == (Status.PASS, None)
+    assert status["test.slow"] == (Status.ERROR, "timeout")

@@ -72,7 +72,23 @@ def write(path: Path, text: str, mode: int = 0o644) -> Path:
 
 def builders() -> dict[str, Builder]:
     """Daemon kind (as named in LabService.daemon) -> builder. Imported lazily: cheap to import."""
-    from . import dovecot, nfs, nginx, nsd, postfix, postgres, samba, snmpd, sshd, telnetd, vsftpd, xrdp, xvnc
+    from . import (
+        dovecot,
+        dropbox_emitter,
+        nfs,
+        nginx,
+        nsd,
+        postfix,
+        postgres,
+        samba,
+        snmpd,
+        sshd,
+        syncthing,
+        telnetd,
+        vsftpd,
+        xrdp,
+        xvnc,
+    )
 
     return {
         "smbd": samba.build,
@@ -89,4 +105,6 @@ def builders() -> dict[str, Builder]:
         "xrdp": xrdp.build,  # xrdp, Standard RDP Security (rdp.nla_not_required)
         "xvnc": xvnc.build,  # TigerVNC Xvnc (cleartext.vnc)
         "inetd": telnetd.build,  # inetutils-inetd + telnetd (cleartext.telnet)
+        "syncthing": syncthing.build,  # Debian's Syncthing, local discovery only (cloudsync.syncthing)
+        "dropbox-emitter": dropbox_emitter.build,  # Dropbox LAN sync broadcasts + TCP 17500 (cloudsync.dropbox_lansync)
     }

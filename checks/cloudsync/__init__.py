@@ -1,0 +1,1 @@
+"""Consumer cloud-sync clients heard on the wire (issue 7): Syncthing, Dropbox LAN sync."""

@@ -1,0 +1,273 @@
+"""One passive listening window per scan for LAN-sync discovery broadcasts.
+
+Syncthing local discovery (UDP 21027; IPv4 broadcast, IPv6 multicast ff12::8384): a 4-byte magic
+0x2EA7D90B then a protobuf ``Announce {bytes id = 1; repeated string addresses = 2; int64
+instance_id = 3}``. Dropbox LAN sync (UDP 17500): a JSON object with host_int, version,
+displayname, port and namespaces. Listening sends nothing: a cooked AF_PACKET socket (root or
+CAP_NET_RAW) sees every datagram on the scanner's interfaces for the window; without the
+privilege the facts say so and the checks skip with reason ``permission``. Hostile payloads
+(garbage, wrong magic, oversized) are counted as ignored, never parsed further.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import ipaddress
+import json
+import socket
+import struct
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from scanner import scope as scope_mod
+from scanner.check import Probe, ProbeContext
+from scanner.models import Evidence, Target, utcnow
+from scanner.netio import sanitize
+
+SYNCTHING_PORT = 21027
+DROPBOX_PORT = 17500
+SYNCTHING_MAGIC = 0x2EA7D90B
+MAX_PAYLOAD = 4096  # real announcements are a few hundred bytes; anything larger is ignored
+ETH_P_ALL = 0x0003
+PACKET_OUTGOING = 4
+# Syncthing announces every 30 s (a constant in its source), the Dropbox client about every 30 s:
+# silence in a shorter window proves nothing.
+ANNOUNCE_INTERVAL = 30.0
+
+
+class AnnouncementError(ValueError):
+    """A datagram on a discovery port that is not a well-formed announcement."""
+
+
+def _varint(data: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if pos >= len(data) or shift > 63:
+            raise AnnouncementError("truncated varint")
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+        shift += 7
+
+
+def parse_syncthing(payload: bytes) -> tuple[bytes, tuple[str, ...]]:
+    """(device id bytes, addresses) of a Syncthing local discovery v2 packet."""
+    if len(payload) > MAX_PAYLOAD:
+        raise AnnouncementError("oversized")
+    if len(payload) < 4 or struct.unpack(">I", payload[:4])[0] != SYNCTHING_MAGIC:
+        raise AnnouncementError("wrong magic")
+    data, pos = payload[4:], 0
+    device = b""
+    addresses: list[str] = []
+    while pos < len(data):
+        key, pos = _varint(data, pos)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            _, pos = _varint(data, pos)
+        elif wire == 1:
+            pos += 8
+        elif wire == 5:
+            pos += 4
+        elif wire == 2:
+            length, pos = _varint(data, pos)
+            if pos + length > len(data):
+                raise AnnouncementError("truncated field")
+            value, pos = data[pos:pos + length], pos + length
+            if number == 1:
+                device = value
+            elif number == 2 and len(addresses) < 32:
+                addresses.append(sanitize(value.decode("utf-8", "replace"), 120))
+        else:
+            raise AnnouncementError(f"wire type {wire}")
+        if pos > len(data):
+            raise AnnouncementError("truncated field")
+    if len(device) != 32:
+        raise AnnouncementError("no 32-byte device id")
+    return device, tuple(addresses)
+
+
+def short_device_id(device: bytes) -> str:
+    """The first group of Syncthing's device id (base32 of the SHA-256 of its certificate)."""
+    return base64.b32encode(device).decode()[:7]
+
+
+def short_hash(values: Any) -> str:
+    return hashlib.sha256(repr(values).encode()).hexdigest()[:8]
+
+
+@dataclass(frozen=True)
+class DropboxAnnouncement:
+    host_hash: str  # short hash of host_int
+    version: str
+    displayname: str
+    port: int | None
+    namespace_count: int
+    namespaces_hash: str  # short hash of the sorted namespace ids: never the ids themselves
+
+
+def parse_dropbox(payload: bytes) -> DropboxAnnouncement:
+    if len(payload) > MAX_PAYLOAD:
+        raise AnnouncementError("oversized")
+    try:
+        doc = json.loads(payload.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise AnnouncementError("not JSON") from exc
+    if not isinstance(doc, dict) or "host_int" not in doc or not isinstance(doc.get("namespaces"), list):
+        raise AnnouncementError("not a Dropbox LAN sync announcement")
+    namespaces = sorted({n for n in doc["namespaces"] if isinstance(n, int) and not isinstance(n, bool)})
+    version = doc.get("version")
+    if isinstance(version, list):
+        version = ".".join(str(v) for v in version[:4] if isinstance(v, int))
+    port = doc.get("port")
+    return DropboxAnnouncement(
+        host_hash=short_hash(doc["host_int"]),
+        version=sanitize(str(version or ""), 20),
+        displayname=sanitize(str(doc.get("displayname") or ""), 60),
+        port=port if isinstance(port, int) and 0 < port < 65536 else None,
+        namespace_count=len(namespaces),
+        namespaces_hash=short_hash(namespaces),
+    )
+
+
+def parse_ip_udp(frame: bytes) -> tuple[str, int, bytes] | None:
+    """(source address, destination port, payload) of an IPv4/IPv6 UDP packet, else None."""
+    if len(frame) < 28:
+        return None
+    if frame[0] >> 4 == 4:
+        ihl = (frame[0] & 0x0F) * 4
+        if frame[9] != 17 or ihl < 20 or len(frame) < ihl + 8 or struct.unpack(">H", frame[6:8])[0] & 0x3FFF:
+            return None  # not UDP, or a fragment
+        src, udp = socket.inet_ntop(socket.AF_INET, frame[12:16]), frame[ihl:]
+    elif frame[0] >> 4 == 6 and len(frame) >= 48 and frame[6] == 17:
+        src, udp = socket.inet_ntop(socket.AF_INET6, frame[8:24]), frame[40:]
+    else:
+        return None
+    dport, length = struct.unpack(">HH", udp[2:6])
+    return src, dport, udp[8:max(8, min(length, len(udp)))]
+
+
+@dataclass(frozen=True)
+class Heard:
+    """One sender of one kind, aggregated over the window."""
+
+    kind: str  # "syncthing" | "dropbox"
+    sender: str
+    count: int
+    summary: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class LanSyncFacts:
+    window_s: float  # effective listening window (0: not listened)
+    requested_s: float
+    denied: str = ""  # why listening was impossible (no CAP_NET_RAW), "" when it ran
+    heard: tuple[Heard, ...] = ()
+    ignored: int = 0  # datagrams on the discovery ports that did not parse
+    out_of_scope: int = 0  # announcements from senders outside the authorized scope (not reported)
+
+    def of(self, kind: str) -> tuple[Heard, ...]:
+        return tuple(h for h in self.heard if h.kind == kind)
+
+    def evidence(self, kind: str, sender: Heard | None = None) -> Evidence:
+        data: dict[str, Any] = {"window_s": self.window_s, "ignored_datagrams": self.ignored,
+                                "out_of_scope_senders": self.out_of_scope}
+        if sender is not None:
+            data.update(sender=sender.sender, announcements=sender.count, **sender.summary)
+            summary = f"{sender.count} {kind} announcement(s) from {sender.sender}"
+        else:
+            summary = f"no {kind} announcement in {self.window_s:.0f} s"
+        port = SYNCTHING_PORT if kind == "syncthing" else DROPBOX_PORT
+        return Evidence(kind="passive-capture", summary=summary, data=data, collected_at=utcnow(),
+                        method=f"passive listen on UDP {port} (AF_PACKET, nothing sent) for {self.window_s:.0f} s")
+
+
+def _in_scope(address: str) -> bool:
+    scope = scope_mod.active_scope()
+    if scope is None:
+        return True
+    try:
+        return scope.contains(str(ipaddress.ip_address(address)))
+    except ValueError:
+        return False
+
+
+def decode(captured: list[tuple[str, int, bytes]]) -> tuple[tuple[Heard, ...], int, int]:
+    """Aggregate captured (source, port, payload) datagrams into senders."""
+    counts: dict[tuple[str, str], int] = {}
+    summaries: dict[tuple[str, str], dict[str, Any]] = {}
+    ignored = 0
+    outside: set[str] = set()
+    for src, port, payload in captured:
+        try:
+            if port == SYNCTHING_PORT:
+                device, addresses = parse_syncthing(payload)
+                key = ("syncthing", src)
+                summary: dict[str, Any] = {"device_id_short": short_device_id(device),
+                                           "addresses": list(addresses[:8])}
+            elif port == DROPBOX_PORT:
+                ann = parse_dropbox(payload)
+                key = ("dropbox", src)
+                summary = {"displayname": ann.displayname, "version": ann.version, "port": ann.port,
+                           "host_int_hash": ann.host_hash, "namespace_count": ann.namespace_count,
+                           "namespaces_hash": ann.namespaces_hash}
+            else:
+                continue
+        except AnnouncementError:
+            ignored += 1
+            continue
+        if not _in_scope(src):
+            outside.add(src)
+            continue
+        counts[key] = counts.get(key, 0) + 1
+        summaries[key] = summary
+    heard = tuple(Heard(kind, src, counts[(kind, src)], summaries[(kind, src)])
+                  for kind, src in sorted(counts))
+    return heard, ignored, len(outside)
+
+
+def capture(seconds: float, ports: tuple[int, ...] = (SYNCTHING_PORT, DROPBOX_PORT)) -> list[tuple[str, int, bytes]]:
+    """Incoming UDP datagrams to ``ports`` for ``seconds``. PermissionError without CAP_NET_RAW."""
+    sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_ALL))
+    out: list[tuple[str, int, bytes]] = []
+    with sock:
+        deadline = time.monotonic() + seconds
+        while (remaining := deadline - time.monotonic()) > 0 and len(out) < 10_000:
+            sock.settimeout(min(remaining, 1.0))
+            try:
+                frame, addr = sock.recvfrom(65535)
+            except TimeoutError:
+                continue
+            if addr[2] == PACKET_OUTGOING or addr[1] not in (0x0800, 0x86DD):
+                continue
+            parsed = parse_ip_udp(frame)
+            if parsed and parsed[1] in ports:
+                out.append(parsed)
+    return out
+
+
+class LanSyncAnnouncements(Probe[LanSyncFacts]):
+    """Runs once per scan (one network target) for both cloud-sync checks."""
+
+    name = "lan-sync-listen"
+    listens = True  # the runner's deadline for this probe is timeouts.probe + listen_seconds
+
+    @classmethod
+    def applies(cls, target: Target) -> bool:
+        return target.service == "network" and target.host is None
+
+    def collect(self, target: Target, ctx: ProbeContext) -> LanSyncFacts:
+        requested = float(ctx.listen_seconds)
+        window = max(0.0, requested)
+        if window <= 0:
+            return LanSyncFacts(window_s=0.0, requested_s=requested)
+        try:
+            captured = capture(window)
+        except PermissionError as exc:
+            return LanSyncFacts(window_s=0.0, requested_s=requested, denied=f"no raw socket: {exc.strerror}")
+        heard, ignored, outside = decode(captured)
+        return LanSyncFacts(window_s=window, requested_s=requested, heard=heard, ignored=ignored,
+                            out_of_scope=outside)
