@@ -18,7 +18,8 @@ from typing import Any, ClassVar, Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from scanner.config import TimeoutConfig
-from scanner.models import Evidence, Finding, Severity, Skip, SkipReason, Target
+from scanner.credentials import CredentialStore
+from scanner.models import ErrorReason, Evidence, Finding, Severity, Skip, SkipReason, Target, Undetermined
 
 FactsT = TypeVar("FactsT")
 
@@ -75,6 +76,8 @@ class ProbeContext:
     settings: Mapping[str, Any] | None = None
     nameservers: tuple[str, ...] = ()
     listen_seconds: float = 0.0  # the profile's passive listening window (0: do not listen)
+    # The resolved credentials file (--credentials) for the endpoint collectors; never serialised.
+    credentials: CredentialStore | None = None
 
 
 class Probe(ABC, Generic[FactsT]):
@@ -104,8 +107,10 @@ class Check(ABC):
     probes: ClassVar[tuple[type[Probe[Any]], ...]] = ()
 
     @abstractmethod
-    def evaluate(self, target: Target, facts: Mapping[type[Probe[Any]], Any]) -> Iterable[Finding | Skip]:
-        """Yield at least one Finding or Skip. No I/O here."""
+    def evaluate(
+        self, target: Target, facts: Mapping[type[Probe[Any]], Any]
+    ) -> Iterable[Finding | Skip | Undetermined]:
+        """Yield at least one Finding, Skip or Undetermined. No I/O here."""
 
     # Helpers that keep check modules short.
     def finding(
@@ -129,3 +134,8 @@ class Check(ABC):
 
     def skip(self, target: Target, reason: SkipReason, detail: str) -> Skip:
         return Skip(target=target, reason=reason, detail=detail)
+
+    def undetermined(self, target: Target, reason: ErrorReason, detail: str,
+                     evidence: Iterable[Evidence] = (), discriminator: str = "") -> Undetermined:
+        return Undetermined(target=target, reason=reason, detail=detail, evidence=tuple(evidence),
+                            discriminator=discriminator)

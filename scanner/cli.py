@@ -9,7 +9,6 @@ or above that severity; 4 ``verify`` found a record that does not match its dige
 from __future__ import annotations
 
 import os
-import stat
 import sys
 import traceback
 from collections.abc import Callable, Iterator
@@ -105,17 +104,6 @@ def _split_formats(value: str) -> list[str]:
         raise InputError(f"format {', '.join(unknown)} is not available; choose from "
                          f"{', '.join(available_formats())}", source="--format")
     return formats
-
-
-def _check_credentials_file(path: Path) -> None:
-    """Secrets files must be private: refuse one that group or others can read."""
-    try:
-        mode = path.stat().st_mode
-    except OSError as exc:
-        raise InputError(f"cannot read credentials file ({exc.strerror or exc})", source=str(path)) from exc
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise InputError(f"credentials file is readable by others (mode {stat.S_IMODE(mode):o}); "
-                         "run: chmod 600 " + str(path), source=str(path))
 
 
 def _load_client_file(path: Path | None) -> tuple[Any, str | None]:
@@ -260,7 +248,9 @@ def scan(
     dkim_selector: Annotated[
         list[str] | None, typer.Option("--dkim-selector", help="DKIM selector to look for besides the common ones")
     ] = None,
-    credentials: Annotated[Path | None, typer.Option(help="Credentials YAML (mode 0600)")] = None,
+    credentials: Annotated[
+        Path | None, typer.Option(help="Credentials YAML (mode 0600) for endpoint checks; secrets from env/file/prompt")
+    ] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Output directory")] = None,
     formats: Annotated[
         str, typer.Option("--format", help="Comma-separated: json,html,pdf,csv,tickets")
@@ -297,8 +287,11 @@ def scan(
             who = who or file_who
         if not all_targets and not domain:
             raise InputError("nothing to scan: give targets, --scope-file or --domain", source="command line")
+        creds = None
         if credentials is not None:
-            _check_credentials_file(credentials)
+            from scanner.credentials import load_credentials
+
+            creds = load_credentials(credentials)  # secrets resolved now, before any packet
         if client:
             _signer(sign_key)  # a bad signing key is refused before the scan, not after
         registry = _registry()
@@ -310,7 +303,7 @@ def scan(
             exclusions=tuple(all_exclusions), nameservers=tuple(nameserver or ()), client=client,
             allow_public=allow_public, authorized_by=who,
             scope_file=str(scope_file) if scope_file else None,
-            settings={"dkim_selectors": _dkim_selectors(dkim_selector or [])},
+            settings={"dkim_selectors": _dkim_selectors(dkim_selector or [])}, credentials=creds,
         )
         target_dir = out_dir or Path("gapscan-out")
         sink = ResultSink(target_dir)

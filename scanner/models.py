@@ -74,6 +74,8 @@ class ErrorReason(StrEnum):
     MISSING_DEPENDENCY = "missing_dependency"
     OUT_OF_SCOPE = "out_of_scope"
     INTERRUPTED = "interrupted"
+    AUTH_FAILED = "auth_failed"  # the credentials were refused (never shows which secret)
+    HOST_KEY_REFUSED = "host_key_refused"  # SSH host key changed, or unknown where a known one is required
     BUG = "bug"
 
 
@@ -177,6 +179,17 @@ class Skip(Frozen):
     target: Target
     reason: SkipReason
     detail: str
+
+
+class Undetermined(Frozen):
+    """A check saying, from the facts, that it cannot judge (a command missing, an unreadable
+    setting, a refusal to proceed): an ``error`` result with a reason, never a PASS."""
+
+    target: Target
+    reason: ErrorReason
+    detail: str
+    evidence: tuple[Evidence, ...] = ()
+    discriminator: str = ""
 
 
 class CheckResult(Frozen):

@@ -24,6 +24,7 @@ from typing import Any, Protocol
 from scanner import __version__
 from scanner import scope as scope_mod
 from scanner.check import Probe, ProbeContext
+from scanner.credentials import CredentialStore
 from scanner.errors import OutOfScopeError, ProbeError
 from scanner.models import (
     CheckResult,
@@ -35,6 +36,7 @@ from scanner.models import (
     ScopeRecord,
     Skip,
     SkipReason,
+    Undetermined,
     Status,
     Target,
     fingerprint,
@@ -77,6 +79,7 @@ class ScanRequest:
     authorized_by: str | None = None
     scope_file: str | None = None
     settings: dict[str, Any] = field(default_factory=dict)
+    credentials: CredentialStore | None = None  # resolved --credentials; secrets never reach the run record
 
 
 DiscoverFn = Callable[..., Any]
@@ -96,8 +99,16 @@ class _RunState:
     done: set[int] = field(default_factory=set)
 
 
-def result_from_finding(planned: PlannedCheck, item: Finding | Skip, started: datetime) -> CheckResult:
+def result_from_finding(planned: PlannedCheck, item: Finding | Skip | Undetermined, started: datetime) -> CheckResult:
     meta = planned.check.meta
+    if isinstance(item, Undetermined):
+        return CheckResult(
+            check_id=meta.id, status=Status.ERROR, severity=meta.severity, title=meta.title,
+            target=item.target, detail=sanitize(item.detail, 400), evidence=item.evidence,
+            hipaa=planned.check.hipaa, remediation=meta.remediation,
+            fingerprint=fingerprint(meta.id, item.target, item.discriminator),
+            reason=item.reason.value, started_at=started, finished_at=utcnow(),
+        )
     if isinstance(item, Skip):
         return CheckResult(
             check_id=meta.id, status=Status.SKIPPED, severity=meta.severity, title=meta.title,
@@ -208,10 +219,13 @@ class ProbeExecutor:
 
 async def execute_plan(plan: Plan, profile: LoadedProfile, state: _RunState,
                        on_result: Callable[[CheckResult], None], progress: ProgressReporter,
-                       settings: dict[str, Any], nameservers: tuple[str, ...] = ()) -> None:
+                       settings: dict[str, Any], nameservers: tuple[str, ...] = (),
+                       credentials: CredentialStore | None = None) -> None:
     prof = profile.profile
-    ctx = ProbeContext(timeouts=prof.timeouts, intrusive_allowed=prof.intrusive, settings=settings,
-                       nameservers=nameservers, listen_seconds=prof.listen_seconds)
+    # Profile settings (per area, e.g. endpoint.screen_lock_max_minutes) under the run's own.
+    merged: dict[str, Any] = {**prof.settings, **settings}
+    ctx = ProbeContext(timeouts=prof.timeouts, intrusive_allowed=prof.intrusive, settings=merged,
+                       nameservers=nameservers, listen_seconds=prof.listen_seconds, credentials=credentials)
     executor = ProbeExecutor(ctx, prof.concurrency.global_limit, prof.concurrency.per_host)
 
     def record(index: int, results: Iterable[CheckResult]) -> None:
@@ -306,7 +320,7 @@ def run_scan(request: ScanRequest, registry: Registry, sink: ResultSink, *,
                 )
             plan = plan_checks(registry, request.profile.check_ids, hosts, request.domains)
             asyncio.run(execute_plan(plan, request.profile, state, sink.write, progress, request.settings,
-                                     request.nameservers))
+                                     request.nameservers, request.credentials))
     except KeyboardInterrupt:
         sink.finish(build(complete=False))
         raise

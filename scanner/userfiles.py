@@ -52,8 +52,10 @@ def _key_line(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
     return None
 
 
-def describe_validation_error(exc: ValidationError, source: str, root: yaml.Node | None) -> InputError:
-    """One readable paragraph for every problem pydantic found."""
+def describe_validation_error(exc: ValidationError, source: str, root: yaml.Node | None, *,
+                              show_values: bool = True) -> InputError:
+    """One readable paragraph for every problem pydantic found. ``show_values=False`` for files
+    that may hold secrets: the offending value is then never echoed."""
     problems = []
     for err in exc.errors():
         loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
@@ -67,7 +69,7 @@ def describe_validation_error(exc: ValidationError, source: str, root: yaml.Node
             msg = "unknown key (check the spelling)"
         else:
             msg = err["msg"]
-            if "input" in err and err["type"] not in ("missing",):
+            if show_values and "input" in err and err["type"] not in ("missing",):
                 shown = repr(err["input"])
                 if len(shown) <= 60:
                     msg += f" (got {shown})"

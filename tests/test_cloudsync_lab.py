@@ -1,14 +1,26 @@
-"""cloudsync.* against the lab's real senders, heard from the scanner namespace across the bridge.
+"""cloudsync.* through the real CLI: `gapscan scan` run inside gs-scan against the lab's senders.
 
-- real Syncthing (gs-sync, 198.18.0.50) and the Dropbox LAN sync emitter (gs-dropbox, .51) each
-  FAIL with evidence after one listening window long enough for Syncthing's 30 s interval;
-- with the senders excluded from the scope, nothing is reported about them: PASS;
-- without CAP_NET_RAW (root with every capability dropped by setpriv): skipped/permission;
-- nmap's broadcast-dropbox-listener hears the same Dropbox facts.
+The lab's senders: real Syncthing (gs-sync, 198.18.0.50: IPv4 broadcast every 30 s, sync port
+22000), the Dropbox LAN sync emitter (gs-dropbox, .51: broadcast every 2 s, TCP 17500) and the
+Resilio discovery emitter (gs-resilio, .52: an opaque datagram to 239.192.0.0:3838 every 2 s).
+Five runs start together so the module costs about one Syncthing interval:
 
-The runner does not yet hand the profile's ``listen_seconds`` to probes (scanner/runner.py builds
-the ProbeContext), so these tests run the probe and both checks in gs-scan directly, under the
-scope guard exactly as a scan would.
+- ``full``: the practice network with a 33 s window (one Syncthing interval plus a margin): each
+  sender FAILs once with evidence (shortened device id; namespace count and hash; the group), the
+  hosts that send nothing are not named, and each discovered sync port is a skip pointing at
+  that one finding (a host is never reported twice for one client);
+- ``excluded``: the same network with the senders excluded from the scope: PASS, and the
+  evidence shows they *were* heard (``out_of_scope_senders``), so the PASS is not deafness. The
+  senders are not stopped: the lab is shared with concurrent runs, and stopping a daemon would
+  make every other session's lab unhealthy;
+- ``no_window``: the senders with ``--listen-seconds 0``: the network-level checks skip, and the
+  TCP sync ports alone still report Syncthing (verified: BEP over TLS) and Dropbox (port only);
+- ``unprivileged``: root with every capability dropped (setpriv): the listening checks skip with
+  reason ``permission``, the TCP ports are still judged;
+- nmap's broadcast-dropbox-listener on the same traffic agrees with the Dropbox facts.
+
+The lab links have no IPv6 (tests/lab/netns.py disables it), so Syncthing's ff12::8384
+announcements cannot be heard here; their parsing and attribution are unit-tested on built frames.
 """
 
 from __future__ import annotations
@@ -26,111 +38,150 @@ from tests.lab import topology
 
 pytestmark = pytest.mark.lab
 REPO = Path(__file__).resolve().parents[1]
-PYTHON = str(REPO / ".venv" / "bin" / "python")
-
-LISTEN = """
-import json, sys
-sys.path.insert(0, __REPO__)
-from checks.cloudsync.checks import DropboxLanSync, SyncthingAnnounces
-from checks.cloudsync.listen import LanSyncAnnouncements
-from scanner import scope
-from scanner.check import ProbeContext
-from scanner.config import TimeoutConfig
-from scanner.planner import NETWORK_TARGET
-window, excluded = float(sys.argv[1]), json.loads(sys.argv[2])
-with scope.enforce(scope.build_scope([__NET__], excluded)):
-    ctx = ProbeContext(timeouts=TimeoutConfig(probe=window + 10), listen_seconds=window)
-    facts = LanSyncAnnouncements().collect(NETWORK_TARGET, ctx)
-out = []
-for check in (SyncthingAnnounces(), DropboxLanSync()):
-    for r in check.evaluate(NETWORK_TARGET, {LanSyncAnnouncements: facts}):
-        out.append({"check": check.meta.id, "type": type(r).__name__, **r.model_dump(mode="json")})
-print(json.dumps(out))
-""".replace("__REPO__", repr(str(REPO))).replace("__NET__", repr(topology.PRACTICE_NET))
+GAPSCAN = str(REPO / ".venv" / "bin" / "gapscan")
+WINDOW = 33  # Syncthing's fixed 30 s interval plus a margin: the shortest honest window
+CHECKS = ("cloudsync.syncthing", "cloudsync.dropbox_lansync", "cloudsync.resilio")
+SENDERS = {c: topology.hosts_failing(c) for c in CHECKS}
+SENDER_ADDRESSES = sorted(h.address for hosts in SENDERS.values() for h in hosts)
+SYNC_PORTS = {"cloudsync.syncthing": 22000, "cloudsync.dropbox_lansync": 17500}
+DROP_CAPS = ["setpriv", "--inh-caps=-all", "--ambient-caps=-all", "--bounding-set=-all", "--no-new-privs"]
 
 
-def _listen(lab: Any, window: float, excluded: list[str], *, drop_caps: bool = False) -> subprocess.Popen[str]:
-    argv = [PYTHON, "-c", LISTEN, str(window), json.dumps(excluded)]
-    if drop_caps:
-        argv = ["setpriv", "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", *argv]
+def _scan(lab: Any, out: Path, targets: list[str], window: float, *extra: str,
+          prefix: tuple[str, ...] = ()) -> subprocess.Popen[str]:
+    argv = [*prefix, GAPSCAN, "scan", *targets, "--listen-seconds", str(window), "--out", str(out),
+            "--format", "json", "-q", *extra]
     return subprocess.Popen(lab.scanner_cmd(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _results(popen: subprocess.Popen[str], timeout: float) -> list[dict[str, Any]]:
-    out, err = popen.communicate(timeout=timeout)
-    assert popen.returncode == 0, err
-    return list(json.loads(out))
-
-
-SENDERS = {"cloudsync.syncthing": topology.hosts_failing("cloudsync.syncthing"),
-           "cloudsync.dropbox_lansync": topology.hosts_failing("cloudsync.dropbox_lansync")}
-
-
 @pytest.fixture(scope="module")
-def windows(lab: Any) -> dict[str, list[dict[str, Any]]]:
-    """The three listening runs, started together so the module costs one Syncthing interval."""
-    senders = sorted(h.address for hosts in SENDERS.values() for h in hosts)
-    runs = {"full": _listen(lab, 33, []), "excluded": _listen(lab, 33, senders),
-            "unprivileged": _listen(lab, 2, [], drop_caps=True)}
-    return {name: _results(p, 60) for name, p in runs.items()}
+def runs(lab: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The four scans and nmap, started together; scan.json of each, nmap's output."""
+    root = tmp_path_factory.mktemp("cloudsync")
+    excluded = [a for address in SENDER_ADDRESSES for a in ("--exclude", address)]
+    popens = {
+        "full": _scan(lab, root / "full", [topology.PRACTICE_NET], WINDOW),
+        "excluded": _scan(lab, root / "excluded", [topology.PRACTICE_NET], WINDOW, *excluded),
+        "no_window": _scan(lab, root / "no_window", SENDER_ADDRESSES, 0),
+        "unprivileged": _scan(lab, root / "unprivileged", SENDER_ADDRESSES, 5, prefix=tuple(DROP_CAPS)),
+        "nmap": subprocess.Popen(lab.scanner_cmd(["nmap", "-n", "--script", "broadcast-dropbox-listener"]),
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True),
+    }
+    done: dict[str, Any] = {}
+    for name, popen in popens.items():
+        out, err = popen.communicate(timeout=240)
+        assert popen.returncode == 0, f"{name} exited {popen.returncode}:\n{out[-2000:]}\n{err[-2000:]}"
+        done[name] = out if name == "nmap" else json.loads((root / name / "scan.json").read_text())
+    return done
 
 
-@pytest.mark.parametrize("check_id", sorted(SENDERS))
-def test_each_sender_fails_with_evidence(windows: dict[str, list[dict[str, Any]]], check_id: str) -> None:
-    results = [r for r in windows["full"] if r["check"] == check_id]
-    failing = {r["discriminator"]: r for r in results if r["type"] == "Finding" and not r["passed"]}
-    assert set(failing) == {h.address for h in SENDERS[check_id]}, results
+def _cloudsync(scan: dict[str, Any], check_id: str) -> list[dict[str, Any]]:
+    return [r for r in scan["results"] if r["check_id"] == check_id]
+
+
+def _network(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in results if r["target"].get("service") == "network" and not r["target"].get("host")]
+
+
+def _failing_hosts(results: list[dict[str, Any]]) -> list[str]:
+    """Every host a FAIL names, whichever target it is on (network-level: the evidence's sender)."""
+    hosts = []
+    for r in results:
+        if r["status"] == "fail":
+            hosts.append(r["target"].get("host") or r["evidence"][0]["data"]["sender"])
+    return hosts
+
+
+@pytest.mark.parametrize("check_id", CHECKS)
+def test_each_sender_fails_once_with_evidence(runs: dict[str, Any], check_id: str) -> None:
+    results = _cloudsync(runs["full"], check_id)
+    failing = _failing_hosts(results)
+    assert sorted(failing) == sorted(h.address for h in SENDERS[check_id]), results  # once each, nobody else
     for hardened in topology.hosts_passing(check_id):
         assert hardened.address not in failing
-    for r in failing.values():
+    for r in (r for r in _network(results) if r["status"] == "fail"):
         data = r["evidence"][0]["data"]
-        assert data["announcements"] >= 1 and data["window_s"] == 33
-        assert "BAA" in r["detail"] or "Business Associate" in r["detail"]
+        assert data["announcements"] >= 1 and data["window_s"] == WINDOW
+        assert "Business Associate" in r["detail"]
+        assert r["hipaa"] and {"164.308(b)(1)", "164.314(a)(1)"} <= set(r["hipaa"])
         if check_id == "cloudsync.dropbox_lansync":
-            assert data["namespace_count"] == 3 and len(data["namespaces_hash"]) == 8
+            assert data["namespace_count"] == 3 and re.fullmatch(r"[0-9a-f]{8}", data["namespaces_hash"])
+            assert data["port"] == 17500  # the TCP port the client announces
+            assert "3 shared namespace(s)" in r["detail"] and data["namespaces_hash"] in r["detail"]
             assert "1234567890" not in json.dumps(r)  # namespace ids never leave the probe
+        elif check_id == "cloudsync.syncthing":
+            assert re.fullmatch(r"[A-Z2-7]{7}", data["device_id_short"]) and data["device_id_short"] in r["detail"]
+            assert f"tcp://{data['sender']}:22000" in data["addresses"]  # the announced sync port
         else:
-            assert re.fullmatch(r"[A-Z2-7]{7}", data["device_id_short"])
+            assert data["group"] == "239.192.0.0:3838" and data["payload_decoded"] is False
+            assert "payload not decoded" in r["detail"]
 
 
-def test_syncthing_device_id_matches_what_syncthing_logged(lab: Any, windows: dict[str, Any]) -> None:
+@pytest.mark.parametrize("check_id", sorted(SYNC_PORTS))
+def test_a_sync_port_of_a_host_heard_announcing_is_not_a_second_finding(runs: dict[str, Any], check_id: str) -> None:
+    port = SYNC_PORTS[check_id]
+    on_ports = [r for r in _cloudsync(runs["full"], check_id) if r["target"].get("port") == port]
+    assert {r["target"]["host"] for r in on_ports} == {h.address for h in SENDERS[check_id]}
+    for r in on_ports:
+        assert r["status"] == "skipped" and r["reason"] == "not_applicable" and "reported once" in r["detail"]
+
+
+def test_syncthing_device_id_matches_what_syncthing_logged(lab: Any, runs: dict[str, Any]) -> None:
     (sender,) = SENDERS["cloudsync.syncthing"]
-    log = next(Path(lab.workdir).glob(f"{sender.name}/syncthing/console.log")).read_text()
-    device = re.search(r"My ID: ([A-Z2-7]{7})-", log)
-    assert device, log
-    (r,) = [r for r in windows["full"] if r["check"] == "cloudsync.syncthing" and r["discriminator"] == sender.address]
-    assert r["evidence"][0]["data"]["device_id_short"] == device.group(1)
+    log = (Path(lab.workdir) / sender.name / "syncthing" / "console.log").read_text()
+    logged = re.search(r"My ID: ([A-Z2-7]{7})-", log)
+    assert logged, log
+    (heard,) = [r for r in _network(_cloudsync(runs["full"], "cloudsync.syncthing")) if r["status"] == "fail"]
+    (on_port,) = [r for r in _cloudsync(runs["no_window"], "cloudsync.syncthing") if r["status"] == "fail"]
+    assert heard["evidence"][0]["data"]["device_id_short"] == logged.group(1)
+    assert on_port["evidence"][0]["data"]["device_id_short"] == logged.group(1)  # from the TLS certificate
 
 
-def test_senders_excluded_pass(windows: dict[str, list[dict[str, Any]]]) -> None:
-    results = windows["excluded"]
-    assert {r["check"] for r in results} == set(SENDERS)
-    assert all(r["type"] == "Finding" and r["passed"] for r in results), results
-    dropbox = next(r for r in results if r["check"] == "cloudsync.dropbox_lansync")
-    assert dropbox["evidence"][0]["data"]["out_of_scope_senders"] >= 1  # heard, but not ours to report
+def test_senders_out_of_scope_pass_though_heard(runs: dict[str, Any]) -> None:
+    scan = runs["excluded"]
+    assert not set(SENDER_ADDRESSES) & {h["address"] for h in scan["hosts"]}
+    for check_id in CHECKS:
+        (r,) = _network(_cloudsync(scan, check_id))
+        assert r["status"] == "pass", r
+        assert f"{WINDOW} s" in r["detail"]
+        assert r["evidence"][0]["data"]["out_of_scope_senders"] >= 1, r  # heard, but not ours to report
 
 
-def test_without_cap_net_raw_skipped_permission(windows: dict[str, list[dict[str, Any]]]) -> None:
-    results = windows["unprivileged"]
-    assert len(results) == 2
-    assert all(r["type"] == "Skip" and r["reason"] == "permission" for r in results), results
+def test_without_a_window_the_tcp_ports_still_report(runs: dict[str, Any]) -> None:
+    scan = runs["no_window"]
+    for check_id in CHECKS:
+        (r,) = _network(_cloudsync(scan, check_id))
+        assert r["status"] == "skipped" and r["reason"] == "disabled_by_profile", r
+    (st,) = [r for r in _cloudsync(scan, "cloudsync.syncthing") if r["target"].get("port") == 22000]
+    assert st["status"] == "fail" and st["severity"] == "medium"
+    expected = {"verified": True, "tls": True, "alpn": "bep/1.0", "certificate_cn": "syncthing"}
+    assert expected.items() <= st["evidence"][0]["data"].items()
+    (db,) = [r for r in _cloudsync(scan, "cloudsync.dropbox_lansync") if r["target"].get("port") == 17500]
+    assert db["status"] == "fail" and db["severity"] == "low" and "protocol not identified" in db["detail"]
 
 
-def test_nmap_broadcast_dropbox_listener_agrees(lab: Any, windows: dict[str, Any]) -> None:
-    proc = lab.run_in_scanner(["nmap", "-n", "--script", "broadcast-dropbox-listener"], timeout=90)
-    assert proc.returncode == 0, proc.stderr
-    rows = [line.split() for line in proc.stdout.splitlines() if "198.18." in line and "|" in line]
-    ours = {r["discriminator"]: r["evidence"][0]["data"] for r in windows["full"]
-            if r["check"] == "cloudsync.dropbox_lansync" and not r["passed"]}
+def test_without_cap_net_raw_listening_is_skipped_permission(runs: dict[str, Any]) -> None:
+    scan = runs["unprivileged"]
+    for check_id in CHECKS:
+        (r,) = _network(_cloudsync(scan, check_id))
+        assert r["status"] == "skipped" and r["reason"] == "permission", r
+    # The sync ports need no privilege: still judged, so nothing is lost but the passive part.
+    assert {r["status"] for r in _cloudsync(scan, "cloudsync.syncthing") if r["target"].get("port")} == {"fail"}
+
+
+def test_nmap_broadcast_dropbox_listener_agrees(runs: dict[str, Any]) -> None:
+    rows = [line.split() for line in runs["nmap"].splitlines() if "198.18." in line and "|" in line]
+    ours = {r["evidence"][0]["data"]["sender"]: r["evidence"][0]["data"]
+            for r in _network(_cloudsync(runs["full"], "cloudsync.dropbox_lansync")) if r["status"] == "fail"}
     theirs = {}
     for row in rows:
         cells = [c for c in row if c not in ("|", "|_")]
         ip = next(c for c in cells if c.startswith("198.18."))
         rest = cells[cells.index(ip) + 1:]  # port, version, host_int, namespaces...
         theirs[ip] = {"port": int(rest[0]), "version": rest[1], "namespace_count": len(rest) - 3}
-    assert set(theirs) == set(ours), proc.stdout
+    assert set(theirs) == set(ours), runs["nmap"]
     for ip, facts in theirs.items():
-        assert facts == {k: ours[ip][k] for k in ("port", "version", "namespace_count")}, proc.stdout
+        assert facts == {k: ours[ip][k] for k in ("port", "version", "namespace_count")}, runs["nmap"]
 
 
 if __name__ == "__main__":  # pragma: no cover

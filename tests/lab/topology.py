@@ -54,6 +54,13 @@ DENSE_OPEN_PORTS: tuple[int, ...] = (21, 22, 80, 139, 443, 445, 8080)
 # Every check id the lab plants a FAIL and a PASS case for (stable ids, see the check issues).
 CHECK_IDS: frozenset[str] = frozenset(
     {
+        "endpoint.disk_encryption_off",
+        "endpoint.screen_lock_missing",
+        "endpoint.firewall_off",
+        "endpoint.antimalware_missing",
+        "endpoint.os_unsupported",
+        "endpoint.ssh_host_key_changed",
+        "cloudsync.client_installed",
         "smb.signing_not_required",
         "smb.v1_enabled",
         "smb.guest_access",
@@ -86,6 +93,7 @@ CHECK_IDS: frozenset[str] = frozenset(
         "dns.dnssec_missing",
         "cloudsync.syncthing",
         "cloudsync.dropbox_lansync",
+        "cloudsync.resilio",
     }
 )
 
@@ -172,6 +180,13 @@ MAIL_IDS = (
     "pop3.cleartext_login",
 )
 TLS_IDS = ("tls.legacy_protocol", "tls.weak_cipher", "tls.certificate_problem")
+ENDPOINT_IDS = ("endpoint.disk_encryption_off", "endpoint.screen_lock_missing", "endpoint.firewall_off",
+                "endpoint.antimalware_missing", "endpoint.os_unsupported")
+# The credentialed laptops' lab account (exists only inside their mount namespaces). The password is
+# a canary: tests grep every artifact of a scan for it.
+ENDPOINT_USER = "gslab"
+ENDPOINT_UID = 64101
+ENDPOINT_PASSWORD = "Canary-5f3e9a-gslab-NeverInOutput"
 FILE_SERVICES = (
     _svc(21, "ftp", "vsftpd"),
     _svc(111, "rpcbind", "rpcbind"),
@@ -330,9 +345,9 @@ HOSTS: tuple[LabHost, ...] = (
         namespace="gs-sync",
         services=(_svc(22000, "syncthing", "syncthing"), _svc(21027, "syncthing-discovery", "syncthing", "udp")),
         gaps=_ids("cloudsync.syncthing"),
-        hardened=frozenset(),
+        hardened=_ids("cloudsync.resilio"),
         notes="Debian's Syncthing with a throwaway home: local discovery broadcasts on UDP 21027 every 30 s, "
-        "sync port 22000; global discovery, relays, NAT traversal, usage reporting and upgrades off.",
+        "sync port 22000 (BEP over TLS); global discovery, relays, NAT traversal, usage reporting and upgrades off.",
         dns_name="pc-billing.lab.test",
     ),
     LabHost(
@@ -342,10 +357,49 @@ HOSTS: tuple[LabHost, ...] = (
         namespace="gs-dropbox",
         services=(_svc(17500, "dropbox", "dropbox-emitter"), _svc(17500, "dropbox-lansync", "dropbox-emitter", "udp")),
         gaps=_ids("cloudsync.dropbox_lansync"),
-        hardened=frozenset(),
+        hardened=_ids("cloudsync.resilio"),
         notes="A Python emitter (the client cannot run here): the documented LAN sync JSON (host_int, version, "
         "displayname, port, 3 fake namespaces) broadcast to UDP 17500 every 2 s, TCP 17500 accepts.",
         dns_name="pc-reception.lab.test",
+    ),
+    LabHost(
+        name="resilio",
+        address="198.18.0.52",
+        role="staff PC with Resilio Sync (emitter)",
+        namespace="gs-resilio",
+        services=(_svc(3838, "resilio-discovery", "resilio-emitter", "udp"),),
+        gaps=_ids("cloudsync.resilio"),
+        hardened=_ids("cloudsync.syncthing", "cloudsync.dropbox_lansync"),
+        notes="A Python emitter (the client is not packaged): an opaque placeholder datagram to Resilio's documented "
+        "LAN discovery group 239.192.0.0:3838 every 2 s, TTL 1 (the format is unpublished: only the group is "
+        "asserted).",
+        dns_name="pc-nurse.lab.test",
+    ),
+    LabHost(
+        name="laptop-weak",
+        address="198.18.0.41",
+        role="Linux laptop, credentialed (gaps)",
+        namespace="gs-laptop-weak",
+        services=(_svc(22, "ssh", "endpoint-sshd"),),
+        gaps=_ids(*ENDPOINT_IDS, "cloudsync.client_installed"),
+        hardened=_ids("endpoint.ssh_host_key_changed"),
+        notes="Real sshd, sudo, lsblk in private mount+PID namespaces (account gslab, password auth): data on a "
+        "real unencrypted loop ext4 at /srv/patient-data and / on the VM's disk; empty nftables ruleset; GNOME "
+        "lock off (dconf); no AV running; planted: Debian 10 os-release, ~/.dropbox-dist + autostart entry.",
+        dns_name="laptop-dr-lee.lab.test",
+    ),
+    LabHost(
+        name="laptop-good",
+        address="198.18.0.42",
+        role="Linux laptop, credentialed (hardened)",
+        namespace="gs-laptop-good",
+        services=(_svc(22, "ssh", "endpoint-sshd"),),
+        gaps=frozenset(),
+        hardened=_ids(*ENDPOINT_IDS, "endpoint.ssh_host_key_changed", "cloudsync.client_installed"),
+        notes="Same real sshd/sudo (key auth); nftables input policy drop; GNOME lock after 5 min; ClamAV clamd "
+        "running with a lab signature; real Debian 12; lsblk replaced by a constructed LUKS laptop listing "
+        "(no device-mapper in this kernel).",
+        dns_name="laptop-front.lab.test",
     ),
 )
 

@@ -1,10 +1,12 @@
 """Parsing of LAN-sync announcements: real bytes recorded in the lab (Debian's Syncthing 1.19.2
-local discovery v2 from 198.18.0.50; the lab's Dropbox emitter from 198.18.0.51), hostile payloads."""
+local discovery from 198.18.0.50; the lab's Dropbox emitter from 198.18.0.51), hostile payloads,
+IPv4/IPv6 frames, Resilio's discovery group, IPv6 announcements attributed by device id."""
 
 from __future__ import annotations
 
 import base64
 import json
+import socket
 import struct
 
 import pytest
@@ -75,24 +77,39 @@ def test_dropbox_odd_fields_are_sanitized() -> None:
     assert len(ann.displayname) <= 61  # 60 + an ellipsis
 
 
-def _udp4(src: str, dport: int, payload: bytes) -> bytes:
+def _udp4(src: str, dport: int, payload: bytes, dst: str = "255.255.255.255") -> bytes:
     udp = struct.pack(">HHHH", 40000, dport, 8 + len(payload), 0) + payload
     ip = struct.pack(">BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0, 64, 17, 0,
-                     bytes(int(x) for x in src.split(".")), bytes([255, 255, 255, 255]))
+                     socket.inet_aton(src), socket.inet_aton(dst))
+    return ip + udp
+
+
+def _udp6(src: str, dst: str, dport: int, payload: bytes, next_header: int = 17) -> bytes:
+    udp = struct.pack(">HHHH", 40000, dport, 8 + len(payload), 0) + payload
+    ip = struct.pack(">IHBB16s16s", 6 << 28, len(udp), next_header, 1,
+                     socket.inet_pton(socket.AF_INET6, src), socket.inet_pton(socket.AF_INET6, dst))
     return ip + udp
 
 
 def test_ip_udp_parsing_and_garbage_frames() -> None:
-    assert parse_ip_udp(_udp4("198.18.0.50", 21027, b"x" * 30)) == ("198.18.0.50", 21027, b"x" * 30)
+    assert parse_ip_udp(_udp4("198.18.0.50", 21027, b"x" * 30)) == ("198.18.0.50", "255.255.255.255", 21027,
+                                                                    b"x" * 30)
     for frame in (b"", b"\x45" * 10, b"\x60" + b"\x00" * 10, b"\x45" + b"\x00" * 60, bytes(range(64))):
         parsed = parse_ip_udp(frame)
-        assert parsed is None or isinstance(parsed[2], bytes)
+        assert parsed is None or isinstance(parsed[3], bytes)
+
+
+def test_ipv6_multicast_frame_is_parsed_and_extension_headers_are_not_guessed() -> None:
+    frame = _udp6("fe80::1", "ff12::8384", 21027, SYNCTHING)
+    assert parse_ip_udp(frame) == ("fe80::1", "ff12::8384", 21027, SYNCTHING)
+    assert parse_ip_udp(_udp6("fe80::1", "ff12::8384", 21027, SYNCTHING, next_header=0)) is None  # hop-by-hop
 
 
 def test_decode_aggregates_senders_counts_garbage_and_respects_scope() -> None:
-    captured = [("198.18.0.50", 21027, SYNCTHING)] * 2 + [("198.18.0.51", 17500, DROPBOX),
-                                                          ("198.18.0.52", 17500, b"junk"),
-                                                          ("198.18.0.53", 21027, b"\x00" * 40)]
+    bcast = "198.18.0.255"
+    captured = [("198.18.0.50", bcast, 21027, SYNCTHING)] * 2 + [("198.18.0.51", bcast, 17500, DROPBOX),
+                                                                 ("198.18.0.52", bcast, 17500, b"junk"),
+                                                                 ("198.18.0.53", bcast, 21027, b"\x00" * 40)]
     heard, ignored, outside = decode(captured)
     assert [(h.kind, h.sender, h.count) for h in heard] == [("dropbox", "198.18.0.51", 1),
                                                            ("syncthing", "198.18.0.50", 2)]
@@ -102,3 +119,30 @@ def test_decode_aggregates_senders_counts_garbage_and_respects_scope() -> None:
     with scope_mod.enforce(scope):
         heard, ignored, outside = decode(captured)
     assert [h.sender for h in heard] == ["198.18.0.50"] and outside == 1
+
+
+def test_resilio_is_the_documented_group_and_port_only() -> None:
+    payload = b"\x00opaque"
+    captured = [("198.18.0.52", "239.192.0.0", 3838, payload), ("198.18.0.52", "239.192.0.0", 3838, payload * 3),
+                ("198.18.0.53", "198.18.0.255", 3838, payload),  # same port, another destination: not Resilio
+                ("198.18.0.54", "239.192.0.1", 3838, payload)]
+    heard, ignored, outside = decode(captured)
+    assert [(h.kind, h.sender, h.count) for h in heard] == [("resilio", "198.18.0.52", 2)]
+    assert heard[0].summary == {"group": "239.192.0.0:3838", "payload_decoded": False,
+                                "largest_datagram": len(payload * 3)}
+    assert (ignored, outside) == (0, 0)
+
+
+def test_ipv6_announcement_is_attributed_to_the_ipv4_sender_with_the_same_device() -> None:
+    v6 = parse_ip_udp(_udp6("fe80::9c38:f2ff:fe08:78fa", "ff12::8384", 21027, SYNCTHING))
+    assert v6 is not None
+    captured = [("198.18.0.50", "198.18.0.255", 21027, SYNCTHING), v6]
+    scope = scope_mod.build_scope(["198.18.0.0/24"], [], allow_public=False, nameservers=(), source="test")
+    with scope_mod.enforce(scope):
+        heard, _, outside = decode(captured)
+        (sender,) = heard
+        assert (sender.sender, sender.count, outside) == ("198.18.0.50", 2, 0)
+        assert sender.summary["ipv6_sources"] == ["fe80::9c38:f2ff:fe08:78fa"]
+        # Heard over IPv6 only: a link-local address is not in an IPv4 scope, so it is not reported.
+        heard, _, outside = decode([v6])
+        assert heard == () and outside == 1

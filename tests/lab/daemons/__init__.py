@@ -75,11 +75,13 @@ def builders() -> dict[str, Builder]:
     from . import (
         dovecot,
         dropbox_emitter,
+        endpoint,
         nfs,
         nginx,
         nsd,
         postfix,
         postgres,
+        resilio_emitter,
         samba,
         snmpd,
         sshd,
@@ -100,6 +102,7 @@ def builders() -> dict[str, Builder]:
         "nsd": nsd.build,
         "nginx": nginx.build,
         "sshd": sshd.build,
+        "endpoint-sshd": endpoint.build,  # credentialed laptops: sshd in private mount+PID namespaces (issue 8)
         "postgres": postgres.build,  # PostgreSQL 15 (db.cleartext_exposed)
         "snmpd": snmpd.build,  # net-snmp (snmp.default_community)
         "xrdp": xrdp.build,  # xrdp, Standard RDP Security (rdp.nla_not_required)
@@ -107,4 +110,5 @@ def builders() -> dict[str, Builder]:
         "inetd": telnetd.build,  # inetutils-inetd + telnetd (cleartext.telnet)
         "syncthing": syncthing.build,  # Debian's Syncthing, local discovery only (cloudsync.syncthing)
         "dropbox-emitter": dropbox_emitter.build,  # Dropbox LAN sync broadcasts + TCP 17500 (cloudsync.dropbox_lansync)
+        "resilio-emitter": resilio_emitter.build,  # UDP to Resilio's group 239.192.0.0:3838 (cloudsync.resilio)
     }

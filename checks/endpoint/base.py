@@ -1,0 +1,55 @@
+"""What every endpoint check does before judging: no credentials → skipped, a refused host key
+or an unreadable section → ``error`` with the reason (never PASS)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
+
+from scanner.check import Check, Probe
+from scanner.models import ErrorReason, Finding, Skip, SkipReason, Target, Undetermined
+
+from .inventory import EndpointInventory
+from .probe import EndpointCollector, EndpointFacts
+
+Item = Finding | Skip | Undetermined
+
+
+def reason_for(why: str) -> ErrorReason:
+    """The error reason a missing section stands for, from the collector's words."""
+    text = why.lower()
+    if "sudo" in text or "needs root" in text or "permission denied" in text or "access denied" in text:
+        return ErrorReason.PERMISSION
+    if "not found" in text or "not installed" in text:
+        return ErrorReason.MISSING_DEPENDENCY
+    if "did not finish" in text or "timed out" in text:
+        return ErrorReason.TIMEOUT
+    return ErrorReason.PROTOCOL
+
+
+class EndpointCheck(Check):
+    """Subclasses set ``section`` and implement ``judge``."""
+
+    section: ClassVar[str]
+    probes = (EndpointCollector,)
+
+    def evaluate(self, target: Target, facts: Mapping[type[Probe[Any]], Any]) -> Iterator[Item]:
+        ep: EndpointFacts = facts[EndpointCollector]
+        if ep.no_credentials:
+            yield self.skip(target, SkipReason.NO_CREDENTIALS, ep.no_credentials)
+            return
+        if ep.refused or ep.inventory is None:
+            yield self.undetermined(target, ErrorReason.HOST_KEY_REFUSED,
+                                    f"{ep.refused or 'nothing collected'}; nothing on this endpoint was judged")
+            return
+        inv = ep.inventory
+        value = getattr(inv, self.section)
+        if value is None:
+            why = inv.why_missing(self.section)
+            yield self.undetermined(target, reason_for(why),
+                                    f"could not read this on {ep.host} ({ep.credential}): {why}")
+            return
+        yield from self.judge(target, ep, inv, value)
+
+    def judge(self, target: Target, ep: EndpointFacts, inv: EndpointInventory, value: Any) -> Iterator[Item]:
+        raise NotImplementedError

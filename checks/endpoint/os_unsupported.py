@@ -1,0 +1,45 @@
+"""endpoint.os_unsupported — the operating system no longer receives security updates.
+
+Unpatchable systems are a known risk the risk analysis must list and risk management reduce
+(164.308(a)(1)(ii)(A)/(B)). Dates come from ``data/os_eol.yaml`` (vendor lifecycle pages, compiled
+on the date it says); a release the table does not know is ``error``, never assumed supported.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from scanner.check import Applies, CheckMeta
+from scanner.models import ErrorReason, Severity, Target, utcnow
+
+from . import eol
+from .base import EndpointCheck, Item
+from .inventory import EndpointInventory, OsInfo, evidence_of
+from .probe import EndpointFacts
+
+
+class OsUnsupported(EndpointCheck):
+    meta = CheckMeta(
+        id="endpoint.os_unsupported",
+        title="Operating system past end of support",
+        severity=Severity.HIGH,
+        applies_to=Applies(hosts=True),
+        remediation=(
+            "Upgrade to a release the vendor still patches (or, where a paid extended-support program is "
+            "bought, record the contract in the risk analysis); isolate machines that cannot be upgraded."
+        ),
+        description="Compares the OS release read from the endpoint with the vendors' published end-of-support dates.",
+    )
+    section = "os"
+
+    def judge(self, target: Target, ep: EndpointFacts, inv: EndpointInventory, value: object) -> Iterator[Item]:
+        osinfo: OsInfo = value  # type: ignore[assignment]
+        status = eol.support_status(osinfo, utcnow().date())
+        build = f" (build {osinfo.build})" if osinfo.build else ""
+        ev = evidence_of("endpoint-os", f"{osinfo.name}{build}", osinfo.observations,
+                         f"{inv.collector} collector as {inv.account}")
+        text = f"{ep.host}: {osinfo.name}{build} — {status.detail}"
+        if status.supported is None:
+            yield self.undetermined(target, ErrorReason.PROTOCOL, text, evidence=[ev])
+        else:
+            yield self.finding(target, passed=status.supported, evidence=[ev], detail=text)

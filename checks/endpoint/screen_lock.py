@@ -1,0 +1,60 @@
+"""endpoint.screen_lock_missing — no inactivity lock, or one slower than the profile's limit.
+
+Automatic logoff (164.312(a)(2)(iii), addressable) and workstation security (164.310(c)): an
+unattended, unlocked session shows and changes ePHI under someone else's name. The limit is the
+profile's ``settings.endpoint.screen_lock_max_minutes`` (default 15).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from scanner.check import Applies, CheckMeta
+from scanner.models import Severity, SkipReason, Target
+
+from .base import EndpointCheck, Item
+from .inventory import EndpointInventory, ScreenLock, evidence_of
+from .probe import EndpointFacts
+
+
+def _minutes(seconds: int) -> str:
+    return f"{seconds // 60} min" + (f" {seconds % 60} s" if seconds % 60 else "")
+
+
+class ScreenLockMissing(EndpointCheck):
+    meta = CheckMeta(
+        id="endpoint.screen_lock_missing",
+        title="No screen lock after inactivity",
+        severity=Severity.MEDIUM,
+        applies_to=Applies(hosts=True),
+        remediation=(
+            "Lock the screen after at most 15 minutes of inactivity and require the password to unlock, "
+            "enforced centrally: Windows Group Policy 'Interactive logon: Machine inactivity limit' "
+            "(InactivityTimeoutSecs), macOS configuration profile (screensaver idleTime + askForPassword), "
+            "GNOME dconf lock (org/gnome/desktop/session idle-delay, org/gnome/desktop/screensaver lock-enabled)."
+        ),
+        description="Reads the lock setting and idle timeout (gsettings, sysadminctl, registry policy).",
+    )
+    section = "screen_lock"
+
+    def judge(self, target: Target, ep: EndpointFacts, inv: EndpointInventory, value: object) -> Iterator[Item]:
+        lock: ScreenLock = value  # type: ignore[assignment]
+        if lock.not_applicable:
+            yield self.skip(target, SkipReason.NOT_APPLICABLE, f"{ep.host}: {lock.not_applicable}")
+            return
+        limit = ep.screen_lock_max_seconds
+        ev = evidence_of("endpoint-screen-lock", f"lock_enabled={lock.lock_enabled} idle_seconds={lock.idle_seconds}",
+                         lock.observations, f"{inv.collector} collector as {inv.account}")
+        source = f" (source: {lock.source})" if lock.source else ""
+        if not lock.lock_enabled:
+            yield self.finding(target, passed=False, evidence=[ev],
+                               detail=f"{ep.host}: the screen does not lock when idle{source}")
+        elif lock.idle_seconds is None:
+            yield self.finding(target, passed=False, evidence=[ev],
+                               detail=f"{ep.host}: screen lock is on but no idle timeout triggers it{source}")
+        else:
+            passed = lock.idle_seconds <= limit
+            yield self.finding(
+                target, passed=passed, evidence=[ev],
+                detail=f"{ep.host}: screen locks after {_minutes(lock.idle_seconds)} idle "
+                       f"({'within' if passed else 'longer than'} the {_minutes(limit)} limit){source}")
