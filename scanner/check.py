@@ -88,6 +88,9 @@ class Probe(ABC, Generic[FactsT]):
     #: A passive probe that listens for ``ctx.listen_seconds``: the runner adds that window to
     #: its deadline (``timeouts.probe`` then bounds only what comes after the listening).
     listens: ClassVar[bool] = False
+    #: Seconds the runner allows on top of ``timeouts.probe``: for probes that run a bounded series
+    #: of exchanges (a credentialed collection runs ~20 commands, each with its own timeout).
+    extra_seconds: ClassVar[float] = 0.0
 
     @abstractmethod
     def collect(self, target: Target, ctx: ProbeContext) -> FactsT:

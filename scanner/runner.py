@@ -194,7 +194,8 @@ class ProbeExecutor:
         loop = asyncio.get_running_loop()
         host_key = target.host or target.domain or ""
         name = probe_cls.name or probe_cls.__name__
-        deadline = self.ctx.timeouts.probe + (self.ctx.listen_seconds if probe_cls.listens else 0.0)
+        deadline = (self.ctx.timeouts.probe + (self.ctx.listen_seconds if probe_cls.listens else 0.0)
+                    + probe_cls.extra_seconds)
         async with self._global, self._per_host[host_key]:
             outcome: Any = None
             for _attempt in range(1 + self.ctx.timeouts.retries):

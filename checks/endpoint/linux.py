@@ -68,7 +68,7 @@ def followups(results: Results, login_home: str | None) -> tuple[Command, ...]:
     homes = []
     home_list = results.get("homes")
     if home_list is not None and home_list.ok:
-        homes = [f"/home/{h}" for h in home_list.stdout.split() if SAFE_NAME.match(h)][:50]
+        homes = [f"/home/{h}" for h in home_list.stdout.splitlines() if SAFE_NAME.match(h)][:50]
     if login_home and re.fullmatch(r"/[A-Za-z0-9._/-]{1,200}", login_home) and login_home not in homes:
         homes.append(login_home)
     paths = list(sync_clients.PROBE_PATHS.get(OsFamily.LINUX, ()))

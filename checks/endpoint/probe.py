@@ -88,6 +88,8 @@ def collect_over_ssh(host: str, cred: Credential, limits: SessionLimits, known_h
 
 class EndpointCollector(Probe[EndpointFacts]):
     name = "endpoint"
+    # ~20 commands (or registry reads and two WMI queries), each bounded by its own timeout.
+    extra_seconds = 150.0
 
     @classmethod
     def applies(cls, target: Target) -> bool:

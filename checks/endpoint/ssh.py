@@ -174,7 +174,8 @@ class SshSession:
         stderr = err.decode("utf-8", "replace")
         if with_sudo and status != 0 and any(s in stderr for s in SUDO_REFUSED):
             return CommandResult(command, status, "", stderr, started, via_sudo=True,
-                                 not_run="sudo refused (sudo -n: no password-less sudo for this account)")
+                                 not_run="sudo -n refused: not installed, or not allowed password-less for this "
+                                         "account in sudoers")
         return CommandResult(command, status, stdout, stderr, started, via_sudo=with_sudo)
 
     def _after_marker(self, text: str) -> str:

@@ -367,4 +367,17 @@ def test_logon_never_shows_secrets() -> None:
     assert logon.account == "CLINIC\\admin" and logon.hashes() == ("", "")
     for bad in ({"password": None}, {"password": "x", "nt_hash": "0" * 32}, {"nt_hash": "zz"}):
         with pytest.raises(ValueError):
-            WindowsLogon("admin", **bad)  # type: ignore[arg-type]
+            WindowsLogon("admin", **bad)
+
+
+@pytest.mark.parametrize("fixture, supported", [
+    ("os-windows-10-22h2-pro", False), ("os-windows-11-23h2-enterprise", True),
+    ("os-windows-server-2019-standard", True), ("os-windows-7-sp1-pro", False),
+])
+def test_os_ids_are_known_to_the_end_of_support_table(fixture: str, supported: bool) -> None:
+    from datetime import date
+
+    from checks.endpoint.eol import support_status
+
+    status = support_status(parse.os_from_registry(reg(fixture)), date(2026, 11, 1))
+    assert status.supported is supported, status.detail

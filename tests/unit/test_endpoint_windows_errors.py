@@ -6,7 +6,6 @@ tests/test_endpoint_windows_lab.py; these cover the statuses the lab cannot prod
 
 from __future__ import annotations
 
-import socket
 import threading
 
 import pytest
@@ -56,7 +55,7 @@ def test_transport_errors() -> None:
     refused = OSError("Connection error (198.18.0.10:445)", ConnectionRefusedError(111, "Connection refused"))
     assert map_error(refused, "x", LOGON).reason is ErrorReason.REFUSED
     assert map_error(nmb.NetBIOSTimeout(), "x", LOGON).reason is ErrorReason.TIMEOUT
-    assert map_error(socket.timeout(), "x", LOGON).reason is ErrorReason.TIMEOUT
+    assert map_error(TimeoutError(), "x", LOGON).reason is ErrorReason.TIMEOUT
 
 
 def test_secrets_are_scrubbed_from_any_message() -> None:

@@ -36,6 +36,7 @@ FIXED_READS: tuple[tuple[str, tuple[str, ...] | None], ...] = (
     (f"{antimalware.DEFENDER_POLICY}\\{antimalware.RTP}", ("DisableRealtimeMonitoring",)),
     (antimalware.WINDEFEND, ("Start",)),
 )
+_UNREACHED = frozenset({ErrorReason.REFUSED, ErrorReason.UNREACHABLE, ErrorReason.TIMEOUT})
 WMI_QUERIES = (
     (bitlocker.BITLOCKER_NAMESPACE, bitlocker.BITLOCKER_QUERY),
     ("root\\cimv2", bitlocker.LOGICAL_DISK_QUERY),
@@ -109,9 +110,11 @@ def collect_windows(host: str, creds: WindowsLogon, timeout: float) -> EndpointI
     try:
         wmi = run_queries(host, creds, timeout, WMI_QUERIES)
     except ProbeError as exc:
-        if exc.reason is ErrorReason.AUTH_FAILED or (registry_error is not None and snapshot is None
-                                                     and exc.reason in _UNREACHED):
-            raise (registry_error if registry_error and exc.reason in _UNREACHED else exc) from exc
+        if exc.reason is ErrorReason.AUTH_FAILED:
+            raise
+        if snapshot is None and exc.reason in _UNREACHED:
+            # Neither transport got anywhere: the collection failed as a whole (the registry's reason).
+            raise (registry_error or exc) from exc
         wmi = [exc] * len(WMI_QUERIES)
     volumes, disks, security_center = wmi
     for section in ("os", "screen_lock", "firewall", "sync_clients"):
@@ -135,9 +138,6 @@ def collect_windows(host: str, creds: WindowsLogon, timeout: float) -> EndpointI
     return EndpointInventory(collector="windows", os=os_info, disk=disk, screen_lock=lock, firewall=wall,
                              antimalware=antimalware_section, sync_clients=sync, missing=tuple(missing),
                              account=creds.account)
-
-
-_UNREACHED = frozenset({ErrorReason.REFUSED, ErrorReason.UNREACHABLE, ErrorReason.TIMEOUT})
 
 
 def _antimalware(result: WmiResult | ProbeError, reg: RegistrySnapshot | None, registry_error: ProbeError | None,

@@ -2,8 +2,9 @@
 
 - Machine: ``HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Policies\\System\\InactivityTimeoutSecs``
   ("Interactive logon: Machine inactivity limit"; 0 means no limit). Windows locks every session
-  after that many idle seconds.
-  https://learn.microsoft.com/en-us/previous-versions/windows/it-pro/windows-10/security/threat-protection/security-policy-settings/interactive-logon-machine-inactivity-limit
+  after that many idle seconds. Registry path, type (REG_DWORD) and "0 is effectively disabled"
+  as stated by DISA's Windows Server 2019 STIG V-92961 (published as InSpec in
+  https://github.com/mitre/microsoft-windows-server-2019-stig-baseline/blob/master/controls/V-92961.rb).
 - Per user: ``HKU\\<SID>\\Control Panel\\Desktop`` ScreenSaveActive, ScreenSaverIsSecure (password
   on resume), ScreenSaveTimeOut (seconds), all REG_SZ; the Group Policy variants under
   ``HKU\\<SID>\\Software\\Policies\\Microsoft\\Windows\\Control Panel\\Desktop`` win when present

@@ -100,6 +100,10 @@ def _home(d: Path, weak: bool) -> Path:
     (home / ".config" / "dconf").mkdir(parents=True, exist_ok=True)
     subprocess.run(["dconf", "compile", str(home / ".config" / "dconf" / "user"), str(keyfiles)], check=True,
                    timeout=20)
+    # A chatty login script (bash reads ~/.bashrc even for `ssh host command`): the collector must
+    # cut it off, or lsblk's JSON would not parse.
+    write(home / ".bashrc", 'echo "Welcome to the practice laptop - managed by Example MSP"\n'
+          'echo "unauthorised use prohibited" >&2\n')
     if weak:
         (home / ".dropbox-dist").mkdir(exist_ok=True)
         write(home / ".config" / "autostart" / "dropbox.desktop",

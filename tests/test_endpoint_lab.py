@@ -1,0 +1,199 @@
+"""Credentialed endpoint checks end to end (issue 8, "done when"): ``gapscan scan --credentials``
+from gs-scan against the lab's two Linux laptops (real sshd, sudo, lsblk, nftables, dconf,
+clamd in private mount+PID namespaces; see tests/lab/daemons/endpoint.py for what is planted).
+
+Asserted: every planted gap FAILs and every hardened twin PASSes with evidence and the time of
+collection; the lab password (a canary) appears in no artifact of the run — scan.json, the
+partial results file, report.html, the CSVs, the history database, stdout and stderr — not even
+after a failed logon; a changed host key is a FAIL and a refusal to log on (sshd never sees an
+authentication attempt); wrong credentials and a credential without sudo give ``error`` results
+with the right reason, never PASS.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.lab import topology
+
+pytestmark = pytest.mark.lab
+REPO = Path(__file__).resolve().parents[1]
+GAPSCAN = str(REPO / ".venv" / "bin" / "gapscan")
+WEAK = next(h for h in topology.HOSTS if h.name == "laptop-weak")
+GOOD = next(h for h in topology.HOSTS if h.name == "laptop-good")
+ENDPOINT_CHECKS = (*topology.ENDPOINT_IDS, "endpoint.ssh_host_key_changed", "cloudsync.client_installed")
+CANARY = topology.ENDPOINT_PASSWORD
+WRONG_CANARY = "Canary-WRONG-77d1c0-NeverInOutput"
+
+
+def _workdir(lab: Any) -> Path:
+    workdir = lab.workdir
+    if workdir is None:  # another process's lab: its state file records the work directory
+        workdir = Path(json.loads(Path("/run/gapscan-lab/state.json").read_text())["workdir"])
+    return Path(workdir)
+
+
+def _write_private(path: Path, text: str) -> Path:
+    path.write_text(text)
+    path.chmod(stat.S_IRUSR | stat.S_IWUSR)
+    return path
+
+
+@pytest.fixture()
+def creds(lab: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A credentials file: password (canary, from the environment) for the weak laptop, the lab's
+    client key for the hardened one; both may use sudo for the allow-listed commands."""
+    key = tmp_path / "client_key"
+    shutil.copy(_workdir(lab) / GOOD.name / "endpoint" / "client_ed25519", key)
+    key.chmod(0o600)
+    monkeypatch.setenv("GS_LAB_PASSWORD", CANARY)
+    return _write_private(tmp_path / "credentials.yaml", f"""\
+credentials:
+  - name: lab-weak
+    kind: ssh
+    targets: [{WEAK.address}]
+    username: {topology.ENDPOINT_USER}
+    password_env: GS_LAB_PASSWORD
+    sudo: true
+  - name: lab-good
+    kind: ssh
+    targets: [{GOOD.address}]
+    username: {topology.ENDPOINT_USER}
+    key_file: {key}
+    sudo: true
+""")
+
+
+def _scan(lab: Any, out: Path, creds: Path, *targets: str, extra: tuple[str, ...] = ()) -> tuple[
+        dict[str, Any], str]:
+    proc = lab.run_in_scanner([GAPSCAN, "scan", *targets, "--credentials", str(creds), "--profile", "quick",
+                               "--listen-seconds", "0", "--out", str(out), *extra], timeout=240)
+    assert proc.returncode in (0, 3), f"exit {proc.returncode}:\n{proc.stdout}\n{proc.stderr}"
+    return json.loads((out / "scan.json").read_text()), proc.stdout + proc.stderr
+
+
+def _by_check(data: dict[str, Any], host: str) -> dict[str, list[dict[str, Any]]]:
+    found: dict[str, list[dict[str, Any]]] = {}
+    for r in data["results"]:
+        if r["target"].get("host") == host and r["check_id"] in ENDPOINT_CHECKS:
+            found.setdefault(r["check_id"], []).append(r)
+    return found
+
+
+def _files(root: Path) -> Iterator[Path]:
+    for path in root.rglob("*"):
+        if path.is_file():
+            yield path
+
+
+def test_planted_gaps_fail_hardened_twins_pass_and_the_canary_never_leaks(
+        lab: Any, creds: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    out = tmp_path / "out"
+    data, console = _scan(lab, out, creds, WEAK.address, GOOD.address,
+                          extra=("--client", "Lab Clinic", "--format", "json,html,csv,tickets"))
+    for host, expect in ((WEAK, "fail"), (GOOD, "pass")):
+        results = _by_check(data, host.address)
+        planted = host.gaps if expect == "fail" else host.hardened
+        for check_id in sorted(planted & set(ENDPOINT_CHECKS)):
+            statuses = {r["status"] for r in results.get(check_id, [])}
+            assert statuses, f"{host.name}: no result for {check_id}"
+            if expect == "fail":
+                assert "fail" in statuses, (host.name, check_id, results[check_id])
+            else:
+                assert statuses == {"pass"}, (host.name, check_id, results[check_id])
+            for r in results[check_id]:
+                assert r["evidence"] and r["evidence"][0]["collected_at"], (check_id, r)
+    weak = _by_check(data, WEAK.address)
+    mounts = {r["detail"].split("(")[1].split(";")[0] for r in weak["endpoint.disk_encryption_off"]}
+    assert {"/srv/patient-data", "/"} <= mounts  # the real loop filesystem and the VM's root
+    fw = weak["endpoint.firewall_off"][0]
+    sources = [o["source"] for o in fw["evidence"][0]["data"]["observations"]]
+    assert any("sudo -n nft list ruleset" in s for s in sources), sources
+    good = _by_check(data, GOOD.address)
+    assert "ClamAV" in good["endpoint.antimalware_missing"][0]["detail"]
+    assert "policy drop" in good["endpoint.firewall_off"][0]["detail"]
+    assert any("Dropbox" in r["detail"] for r in weak["cloudsync.client_installed"])
+    # The canary: nowhere in what the run wrote, printed or stored.
+    db = tmp_path / "data" / "gapscan" / "gapscan.db"
+    assert db.is_file()
+    artifacts = [*list(_files(out)), db]
+    assert any(p.name == "report.html" for p in artifacts)
+    for path in artifacts:
+        assert CANARY.encode() not in path.read_bytes(), f"the lab password leaked into {path}"
+    assert CANARY not in console
+
+
+def test_changed_host_key_is_a_finding_and_nothing_is_sent(lab: Any, creds: Path, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    data_home = tmp_path / "data"
+    monkeypatch.setenv("XDG_DATA_HOME", str(data_home))
+    store = data_home / "gapscan" / "known_hosts"
+    store.parent.mkdir(parents=True)
+    # Another real key (the hardened laptop's) on record for the weak laptop: as after a reinstall.
+    impostor_line = (_workdir(lab) / GOOD.name / "endpoint" / "ssh_host_ed25519_key.pub").read_text().split()[1]
+    store.write_text(f"{WEAK.address} ssh-ed25519 {impostor_line}\n")
+    log = _workdir(lab) / WEAK.name / "endpoint" / "console.log"
+    before = log.read_text()
+    data, console = _scan(lab, tmp_path / "out", creds, WEAK.address)
+    results = _by_check(data, WEAK.address)
+    (key_result,) = results["endpoint.ssh_host_key_changed"]
+    assert key_result["status"] == "fail" and "refused to log on" in key_result["detail"]
+    assert key_result["evidence"][0]["data"]["status"] == "changed"
+    for check_id in topology.ENDPOINT_IDS:
+        assert {r["status"] for r in results[check_id]} == {"error"}, results[check_id]
+        assert {r["reason"] for r in results[check_id]} == {"host_key_refused"}
+    # The key on record was not replaced, and sshd saw no authentication attempt at all.
+    assert impostor_line in store.read_text()
+    new_lines = log.read_text()[len(before):]
+    assert "Accepted" not in new_lines and "Failed password" not in new_lines, new_lines
+    assert CANARY not in console
+
+
+def test_wrong_password_is_auth_failed_and_not_echoed(lab: Any, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("GS_WRONG", WRONG_CANARY)
+    creds = _write_private(tmp_path / "wrong.yaml", f"""\
+credentials:
+  - name: wrong
+    kind: ssh
+    targets: [{WEAK.address}]
+    username: {topology.ENDPOINT_USER}
+    password_env: GS_WRONG
+""")
+    out = tmp_path / "out"
+    data, console = _scan(lab, out, creds, WEAK.address)
+    results = _by_check(data, WEAK.address)
+    for check_id in topology.ENDPOINT_IDS:
+        assert [(r["status"], r["reason"]) for r in results[check_id]] == [("error", "auth_failed")]
+    for path in _files(out):
+        assert WRONG_CANARY.encode() not in path.read_bytes(), path
+    assert WRONG_CANARY not in console
+
+
+def test_without_sudo_the_firewall_is_an_error_not_a_verdict(lab: Any, creds: Path, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    no_sudo = _write_private(tmp_path / "nosudo.yaml", creds.read_text().replace("sudo: true", "sudo: false"))
+    data, _ = _scan(lab, tmp_path / "out", no_sudo, GOOD.address)
+    results = _by_check(data, GOOD.address)
+    (fw,) = results["endpoint.firewall_off"]
+    assert (fw["status"], fw["reason"]) == ("error", "permission"), fw
+    assert "sudo" in fw["detail"]
+    # What needs no root is still judged.
+    assert {r["status"] for r in results["endpoint.screen_lock_missing"]} == {"pass"}
+
+
+def test_the_lab_password_is_only_in_the_environment(creds: Path) -> None:
+    text = creds.read_text()
+    assert CANARY not in text and "password_env" in text
+    assert os.environ["GS_LAB_PASSWORD"] == CANARY

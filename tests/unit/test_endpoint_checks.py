@@ -1,0 +1,169 @@
+"""The endpoint checks and cloudsync.client_installed judged on hand-built facts (pure), and the
+host-key store (trust on first use, known, changed, strict)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import paramiko
+import pytest
+
+from checks.cloudsync.client_installed import SyncClientInstalled
+from checks.endpoint import hostkeys
+from checks.endpoint.antimalware import AntiMalwareMissing
+from checks.endpoint.disk_encryption import DiskEncryptionOff
+from checks.endpoint.firewall import FirewallOff
+from checks.endpoint.host_key import SshHostKeyChanged
+from checks.endpoint.hostkeys import HostKeyCheck, KeyStatus
+from checks.endpoint.inventory import (
+    AntiMalware,
+    AntiMalwareProduct,
+    DiskEncryption,
+    EncryptionState,
+    EndpointInventory,
+    Firewall,
+    Observation,
+    OsFamily,
+    OsInfo,
+    ScreenLock,
+    SyncClients,
+    SyncClientSeen,
+    Volume,
+)
+from checks.endpoint.os_unsupported import OsUnsupported
+from checks.endpoint.probe import EndpointCollector, EndpointFacts
+from checks.endpoint.screen_lock import ScreenLockMissing
+from scanner.check import Check
+from scanner.models import ErrorReason, Finding, Skip, SkipReason, Target, Undetermined
+
+TARGET = Target(host="192.0.2.40")
+OBS = (Observation(source="ssh: test", output="recorded"),)
+
+
+def inventory(**sections: Any) -> EndpointInventory:
+    base: dict[str, Any] = {"os": None, "disk": None, "screen_lock": None, "firewall": None, "antimalware": None,
+                            "sync_clients": None}
+    base.update(sections)
+    missing = tuple((k, "not collected in this test") for k, v in base.items() if v is None)
+    return EndpointInventory(collector="ssh", missing=missing, account="tech", **base)
+
+
+def facts(inv: EndpointInventory | None = None, **kw: Any) -> dict[Any, Any]:
+    ep = EndpointFacts(host=TARGET.host or "", screen_lock_max_seconds=900, credential="credential 'x'",
+                       inventory=inv, **kw)
+    return {EndpointCollector: ep}
+
+
+def run(check: Check, f: dict[Any, Any]) -> list[Finding | Skip | Undetermined]:
+    return list(check.evaluate(TARGET, f))
+
+
+def test_no_credentials_is_a_skip_for_every_endpoint_check() -> None:
+    for check in (DiskEncryptionOff(), ScreenLockMissing(), FirewallOff(), AntiMalwareMissing(), OsUnsupported(),
+                  SshHostKeyChanged(), SyncClientInstalled()):
+        (item,) = run(check, facts(no_credentials="no credential set covers 192.0.2.40"))
+        assert isinstance(item, Skip) and item.reason is SkipReason.NO_CREDENTIALS
+
+
+def test_refused_host_key_makes_the_others_errors() -> None:
+    check = HostKeyCheck("192.0.2.40", "ssh-ed25519", "SHA256:new", KeyStatus.CHANGED, "SHA256:old", "store")
+    f = facts(None, host_key=check, refused="host key changed; refused to log on")
+    (item,) = run(DiskEncryptionOff(), f)
+    assert isinstance(item, Undetermined) and item.reason is ErrorReason.HOST_KEY_REFUSED
+    (key,) = run(SshHostKeyChanged(), f)
+    assert isinstance(key, Finding) and not key.passed and "SHA256:old" in key.detail
+
+
+def test_missing_section_is_an_error_with_a_fitting_reason() -> None:
+    inv = replace(inventory(), missing=(("firewall", "nft list ruleset: needs root; this credential does not allow "
+                                                     "sudo"), ("disk", "lsblk: command not found on the endpoint")))
+    (fw,) = run(FirewallOff(), facts(inv))
+    assert isinstance(fw, Undetermined) and fw.reason is ErrorReason.PERMISSION
+    (disk,) = run(DiskEncryptionOff(), facts(inv))
+    assert isinstance(disk, Undetermined) and disk.reason is ErrorReason.MISSING_DEPENDENCY
+
+
+def test_disk_one_result_per_volume_and_unknown_is_never_pass() -> None:
+    disk = DiskEncryption(volumes=(
+        Volume("C:", "C:", EncryptionState.ENCRYPTED, method="XTS-AES 128"),
+        Volume("D:", "D:", EncryptionState.SUSPENDED),
+        Volume("E:", "E:", EncryptionState.IN_PROGRESS),
+        Volume("F:", "F:", EncryptionState.UNKNOWN, note="locked"),
+    ), observations=OBS)
+    items = run(DiskEncryptionOff(), facts(inventory(disk=disk)))
+    verdicts = {i.discriminator: (i.passed if isinstance(i, Finding) else "error") for i in items}  # type: ignore[union-attr]
+    assert verdicts == {"C:": True, "D:": False, "E:": False, "F:": "error"}
+    assert "SUSPENDED" in next(i.detail for i in items if i.discriminator == "D:")  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("lock, idle, passed", [(False, 60, False), (True, None, False), (True, 1200, False),
+                                                (True, 900, True), (True, 300, True)])
+def test_screen_lock_against_the_limit(lock: bool, idle: int | None, passed: bool) -> None:
+    sl = ScreenLock(OBS, lock_enabled=lock, idle_seconds=idle, source="test")
+    (item,) = run(ScreenLockMissing(), facts(inventory(screen_lock=sl)))
+    assert isinstance(item, Finding) and item.passed is passed
+
+
+def test_screen_lock_headless_is_not_applicable() -> None:
+    (item,) = run(ScreenLockMissing(), facts(inventory(screen_lock=ScreenLock(OBS, not_applicable="no desktop"))))
+    assert isinstance(item, Skip) and item.reason is SkipReason.NOT_APPLICABLE
+
+
+def test_antimalware_running_stale_and_stopped() -> None:
+    def judge(*products: AntiMalwareProduct) -> Finding:
+        (item,) = run(AntiMalwareMissing(), facts(inventory(antimalware=AntiMalware(products, OBS))))
+        assert isinstance(item, Finding)
+        return item
+
+    assert judge().passed is False
+    assert judge(AntiMalwareProduct("Defender", running=False)).passed is False
+    assert judge(AntiMalwareProduct("Defender", running=True, up_to_date=False)).passed is False
+    assert judge(AntiMalwareProduct("Defender", running=True, up_to_date=True)).passed is True
+
+
+def test_firewall_verdicts() -> None:
+    (off,) = run(FirewallOff(), facts(inventory(firewall=Firewall(OBS, enabled=False, detail="empty ruleset"))))
+    (on,) = run(FirewallOff(), facts(inventory(firewall=Firewall(OBS, enabled=True, detail="policy drop"))))
+    assert isinstance(off, Finding) and not off.passed and isinstance(on, Finding) and on.passed
+
+
+def test_os_support_from_the_table_and_unknown_release_is_error() -> None:
+    old = OsInfo(OsFamily.LINUX, "Debian GNU/Linux 9", "debian", "9", observations=OBS)
+    (item,) = run(OsUnsupported(), facts(inventory(os=old)))
+    assert isinstance(item, Finding) and not item.passed
+    odd = OsInfo(OsFamily.LINUX, "Hobby OS 1", "hobbyos", "1", observations=OBS)
+    (unknown,) = run(OsUnsupported(), facts(inventory(os=odd)))
+    assert isinstance(unknown, Undetermined)
+
+
+def test_sync_clients_one_fail_per_client_with_how_it_was_seen() -> None:
+    seen = SyncClients(seen=(SyncClientSeen("Dropbox", "process", "dropbox"),
+                             SyncClientSeen("Dropbox", "install path", "/home/a/.dropbox-dist"),
+                             SyncClientSeen("MEGA", "autostart entry", "megasync.desktop")), observations=OBS)
+    items = run(SyncClientInstalled(), facts(inventory(sync_clients=seen)))
+    assert [(i.discriminator, i.passed) for i in items] == [("Dropbox", False), ("MEGA", False)]  # type: ignore[union-attr]
+    assert "process: dropbox" in items[0].detail and "Business Associate Agreement" in items[0].detail
+    (none,) = run(SyncClientInstalled(), facts(inventory(sync_clients=SyncClients((), OBS))))
+    assert isinstance(none, Finding) and none.passed
+
+
+def _key() -> paramiko.PKey:
+    return paramiko.ECDSAKey.generate(bits=256)
+
+
+def test_host_key_store_tofu_known_changed_strict(tmp_path: Path) -> None:
+    store = tmp_path / "known_hosts"
+    first, other = _key(), _key()
+    assert hostkeys.verify("192.0.2.40", 22, first, store=store).status is KeyStatus.FIRST_USE
+    assert oct(store.stat().st_mode & 0o777) == "0o600"
+    assert hostkeys.verify("192.0.2.40", 22, first, store=store).status is KeyStatus.KNOWN
+    changed = hostkeys.verify("192.0.2.40", 22, other, store=store)
+    assert changed.status is KeyStatus.CHANGED and changed.recorded_fingerprint == hostkeys.fingerprint(first)
+    assert store.read_text().count("192.0.2.40") == 1  # never overwritten
+    assert hostkeys.verify("[192.0.2.40]:2222", 2222, other, store=store, tofu=False).status is \
+        KeyStatus.UNKNOWN_REFUSED
+    extra = tmp_path / "user_known_hosts"
+    extra.write_text(f"192.0.2.41 {other.get_name()} {other.get_base64()}\n")
+    assert hostkeys.verify("192.0.2.41", 22, other, store=store, extra=extra, tofu=False).status is KeyStatus.KNOWN
