@@ -2,7 +2,8 @@
 
 The lab's senders: real Syncthing (gs-sync, 198.18.0.50: IPv4 broadcast every 30 s, sync port
 22000), the Dropbox LAN sync emitter (gs-dropbox, .51: broadcast every 2 s, TCP 17500) and the
-Resilio discovery emitter (gs-resilio, .52: an opaque datagram to 239.192.0.0:3838 every 2 s).
+Resilio discovery emitter (gs-resilio, .52: an opaque datagram to 239.192.0.0:3838 every 2 s;
+both emitters' 2 s interval is the lab's, the real Dropbox client's is about 30 s).
 Five runs start together so the module costs about one Syncthing interval:
 
 - ``full``: the practice network with a 33 s window (one Syncthing interval plus a margin): each
@@ -19,8 +20,9 @@ Five runs start together so the module costs about one Syncthing interval:
   reason ``permission``, the TCP ports are still judged;
 - nmap's broadcast-dropbox-listener on the same traffic agrees with the Dropbox facts.
 
-The lab links have no IPv6 (tests/lab/netns.py disables it), so Syncthing's ff12::8384
-announcements cannot be heard here; their parsing and attribution are unit-tested on built frames.
+The lab links are IPv4 only except gs-sync's, which keeps an IPv6 link-local address: Syncthing's
+real ff12::8384 announcements are heard too and attributed to 198.18.0.50 by their device id
+(one finding, the IPv6 source in its evidence), never reported as a second sender.
 """
 
 from __future__ import annotations
@@ -135,6 +137,17 @@ def test_syncthing_device_id_matches_what_syncthing_logged(lab: Any, runs: dict[
     (on_port,) = [r for r in _cloudsync(runs["no_window"], "cloudsync.syncthing") if r["status"] == "fail"]
     assert heard["evidence"][0]["data"]["device_id_short"] == logged.group(1)
     assert on_port["evidence"][0]["data"]["device_id_short"] == logged.group(1)  # from the TLS certificate
+
+
+def test_syncthing_ipv6_announcements_are_heard_and_attributed(lab: Any, runs: dict[str, Any]) -> None:
+    (sender,) = SENDERS["cloudsync.syncthing"]
+    shown = lab.run_in(sender.namespace, ["ip", "-6", "-o", "addr", "show", "dev", "eth0", "scope", "link"])
+    link_local = re.search(r"inet6 (fe80::[0-9a-f:]+)/64", shown.stdout)
+    assert link_local, shown.stdout + shown.stderr
+    (heard,) = [r for r in _network(_cloudsync(runs["full"], "cloudsync.syncthing")) if r["status"] == "fail"]
+    data = heard["evidence"][0]["data"]
+    assert data["sender"] == sender.address and data["ipv6_sources"] == [link_local.group(1)]
+    assert data["announcements"] >= 2  # at least one over each family in one 30 s interval
 
 
 def test_senders_out_of_scope_pass_though_heard(runs: dict[str, Any]) -> None:

@@ -197,3 +197,34 @@ def test_the_lab_password_is_only_in_the_environment(creds: Path) -> None:
     text = creds.read_text()
     assert CANARY not in text and "password_env" in text
     assert os.environ["GS_LAB_PASSWORD"] == CANARY
+
+
+def test_windows_credential_against_samba_never_passes_and_never_leaks(
+        lab: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Windows collector through ``gapscan scan`` against real Samba (winreg over SMB; no WMI):
+    the logon works, but nothing Windows-specific can be read, so every endpoint check must say
+    ``error`` (or skip) — never PASS — and the password must appear nowhere."""
+    from tests.lab.daemons.samba import SMB_PASSWORD, SMB_USER
+
+    files = next(h for h in topology.HOSTS if h.name == "files-good")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setenv("GS_SMB_PASSWORD", SMB_PASSWORD)
+    creds = _write_private(tmp_path / "win.yaml", f"""\
+credentials:
+  - name: samba-as-windows
+    kind: windows
+    targets: [{files.address}]
+    domain: CLINIC
+    username: {SMB_USER}
+    password_env: GS_SMB_PASSWORD
+""")
+    out = tmp_path / "out"
+    data, console = _scan(lab, out, creds, files.address)
+    results = _by_check(data, files.address)
+    for check_id in topology.ENDPOINT_IDS:
+        statuses = {r["status"] for r in results[check_id]}
+        assert "pass" not in statuses and statuses <= {"error", "skipped"}, results[check_id]
+    assert {r["status"] for r in results["endpoint.ssh_host_key_changed"]} == {"skipped"}
+    for path in _files(out):
+        assert SMB_PASSWORD.encode() not in path.read_bytes(), path
+    assert SMB_PASSWORD not in console

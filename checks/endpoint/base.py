@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 from scanner.check import Check, Probe
 from scanner.models import ErrorReason, Finding, Skip, SkipReason, Target, Undetermined
 
-from .inventory import EndpointInventory
+from .inventory import EndpointInventory, evidence_of
 from .probe import EndpointCollector, EndpointFacts
 
 Item = Finding | Skip | Undetermined
@@ -48,6 +48,14 @@ class EndpointCheck(Check):
             why = inv.why_missing(self.section)
             yield self.undetermined(target, reason_for(why),
                                     f"could not read this on {ep.host} ({ep.credential}): {why}")
+            return
+        unknown = getattr(value, "unknown", None)
+        if unknown:
+            evidence = getattr(value, "observations", ())
+            yield self.undetermined(target, reason_for(unknown),
+                                    f"could not judge this on {ep.host} ({ep.credential}): {unknown}",
+                                    evidence=[evidence_of(f"endpoint-{self.section}", "undetermined", evidence,
+                                                          f"{inv.collector} collector as {inv.account}")])
             return
         yield from self.judge(target, ep, inv, value)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from scanner.check import Applies, CheckMeta
-from scanner.models import Severity, Target
+from scanner.models import ErrorReason, Severity, Target
 
 from .base import EndpointCheck, Item
 from .inventory import EndpointInventory, Firewall, evidence_of
@@ -36,6 +36,10 @@ class FirewallOff(EndpointCheck):
         fw: Firewall = value  # type: ignore[assignment]
         ev = evidence_of("endpoint-firewall", fw.detail or f"enabled={fw.enabled}", fw.observations,
                          f"{inv.collector} collector as {inv.account}")
+        if fw.enabled is None:
+            yield self.undetermined(target, ErrorReason.PROTOCOL, f"{ep.host}: firewall state not reported — "
+                                    f"{fw.detail or 'no reading'}", evidence=[ev])
+            return
         state = "on" if fw.enabled else "OFF"
         yield self.finding(target, passed=bool(fw.enabled), evidence=[ev],
                            detail=f"{ep.host}: host firewall {state} — {fw.detail}")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from scanner.check import Applies, CheckMeta
-from scanner.models import Severity, SkipReason, Target
+from scanner.models import ErrorReason, Severity, SkipReason, Target
 
 from .base import EndpointCheck, Item
 from .inventory import EndpointInventory, ScreenLock, evidence_of
@@ -46,7 +46,10 @@ class ScreenLockMissing(EndpointCheck):
         ev = evidence_of("endpoint-screen-lock", f"lock_enabled={lock.lock_enabled} idle_seconds={lock.idle_seconds}",
                          lock.observations, f"{inv.collector} collector as {inv.account}")
         source = f" (source: {lock.source})" if lock.source else ""
-        if not lock.lock_enabled:
+        if lock.lock_enabled is None:
+            yield self.undetermined(target, ErrorReason.PROTOCOL,
+                                    f"{ep.host}: whether the screen locks was not reported{source}", evidence=[ev])
+        elif not lock.lock_enabled:
             yield self.finding(target, passed=False, evidence=[ev],
                                detail=f"{ep.host}: the screen does not lock when idle{source}")
         elif lock.idle_seconds is None:

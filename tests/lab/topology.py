@@ -346,8 +346,9 @@ HOSTS: tuple[LabHost, ...] = (
         services=(_svc(22000, "syncthing", "syncthing"), _svc(21027, "syncthing-discovery", "syncthing", "udp")),
         gaps=_ids("cloudsync.syncthing"),
         hardened=_ids("cloudsync.resilio"),
-        notes="Debian's Syncthing with a throwaway home: local discovery broadcasts on UDP 21027 every 30 s, "
-        "sync port 22000 (BEP over TLS); global discovery, relays, NAT traversal, usage reporting and upgrades off.",
+        notes="Debian's Syncthing with a throwaway home: local discovery on UDP 21027 every 30 s (IPv4 broadcast, "
+        "and IPv6 multicast to ff12::8384: the only lab host with an IPv6 link-local address), sync port 22000 "
+        "(BEP over TLS); global discovery, relays, NAT traversal, usage reporting and upgrades off.",
         dns_name="pc-billing.lab.test",
     ),
     LabHost(

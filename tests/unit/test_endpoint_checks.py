@@ -106,6 +106,16 @@ def test_screen_lock_against_the_limit(lock: bool, idle: int | None, passed: boo
     assert isinstance(item, Finding) and item.passed is passed
 
 
+def test_unreported_states_and_section_unknowns_are_errors() -> None:
+    (fw,) = run(FirewallOff(), facts(inventory(firewall=Firewall(OBS, enabled=None))))
+    assert isinstance(fw, Undetermined)
+    (sl,) = run(ScreenLockMissing(), facts(inventory(screen_lock=ScreenLock(OBS, lock_enabled=None))))
+    assert isinstance(sl, Undetermined)
+    unknown = SyncClients((), OBS, unknown="Uninstall key not readable (access denied)")
+    (sc,) = run(SyncClientInstalled(), facts(inventory(sync_clients=unknown)))
+    assert isinstance(sc, Undetermined) and sc.reason is ErrorReason.PERMISSION
+
+
 def test_screen_lock_headless_is_not_applicable() -> None:
     (item,) = run(ScreenLockMissing(), facts(inventory(screen_lock=ScreenLock(OBS, not_applicable="no desktop"))))
     assert isinstance(item, Skip) and item.reason is SkipReason.NOT_APPLICABLE

@@ -330,8 +330,12 @@ def test_sync_clients_none_and_unreadable() -> None:
 
 
 def test_sync_clients_without_user_hives_says_so() -> None:
-    sync = parse.sync_clients_from_registry(RegistrySnapshot(keys={}))
+    machine = "HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\Uninstall"
+    sync = parse.sync_clients_from_registry(RegistrySnapshot(keys={machine: {}}))
     assert sync.unknown is None and any("no user hive loaded" in o.output for o in sync.observations)
+    # No machine Uninstall key at all (Samba's registry): nothing was listed, so no verdict.
+    empty = parse.sync_clients_from_registry(RegistrySnapshot(keys={}))
+    assert empty.unknown and "not a Windows registry" in empty.unknown
 
 
 # ---------------------------------------------------------------- records, logon

@@ -104,8 +104,13 @@ def from_registry(reg: RegistrySnapshot) -> SyncClients:
         if onedrive and reg.has_key(key):
             seen.append(SyncClientSeen(client=onedrive, how="personal account configured", where=key))
     unknown = None
+    machine = uninstall_roots([])[0]
     if unreadable:
         unknown = "not readable: " + ", ".join(f"{k} ({reg.error(k)})" for k in unreadable)
+    elif not reg.has_key(machine):
+        # Every Windows installation has this key: without it nothing was really listed (a
+        # registry that is not Windows', e.g. Samba's), so "none found" would be a false PASS.
+        unknown = f"{machine} does not exist: not a Windows registry, nothing to judge"
     elif not sids:
         # Machine-wide entries were read; per-user installs (OneDrive, Dropbox) live in user hives.
         observations.append(Observation(source="registry: HKU", output="no user hive loaded: per-user installs, "
