@@ -3,13 +3,16 @@ network and every lab domain from inside the scanner namespace, reports written,
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from .lab import Lab
 from .proc import LabError
-from .topology import DOMAINS, HOSTS, NAMESERVER, PRACTICE_NET, SCANNER_ADDRESS
+from .topology import DOMAINS, ENDPOINT_PASSWORD, ENDPOINT_USER, HOSTS, NAMESERVER, PRACTICE_NET, SCANNER_ADDRESS
 
 REPO = Path(__file__).resolve().parents[2]
 GAPSCAN = REPO / ".venv" / "bin" / "gapscan"
@@ -17,9 +20,11 @@ CLIENT = "Demo Dental (lab)"
 SCAN_TIMEOUT = 1200.0
 
 
-def scan_argv(out_dir: Path, formats: str) -> list[str]:
+def scan_argv(out_dir: Path, formats: str, credentials: Path | None = None) -> list[str]:
     # COLUMNS: the summary table is captured, not on a terminal; give it room to be readable.
     argv = ["env", "COLUMNS=160", str(GAPSCAN), "scan", PRACTICE_NET, "--listen-seconds", "35"]
+    if credentials is not None:
+        argv += ["--credentials", str(credentials)]
     for domain in DOMAINS:
         argv += ["--domain", domain.name]
     # The scanner's own address is in the range: leave it out, it is not a practice machine.
@@ -44,8 +49,35 @@ def _ids(ids: frozenset[str]) -> str:
     return ", ".join(sorted(ids)) or "-"
 
 
+def write_credentials(lab: Lab, where: Path) -> Path:
+    """The credentials a technician would give for the two lab laptops: the weak one's password
+    from the environment, the hardened one's SSH key (copied out of the lab, mode 0600)."""
+    workdir = lab.workdir
+    assert workdir is not None
+    key = where / "laptop_key"
+    shutil.copy(Path(workdir) / "laptop-good" / "endpoint" / "client_ed25519", key)
+    key.chmod(0o600)
+    os.environ["GS_DEMO_LAPTOP_PASSWORD"] = ENDPOINT_PASSWORD
+    text = "credentials:\n"
+    for host in HOSTS:
+        if host.name == "laptop-weak":
+            secret = "password_env: GS_DEMO_LAPTOP_PASSWORD"
+        elif host.name == "laptop-good":
+            secret = f"key_file: {key}"
+        else:
+            continue
+        text += (f"  - name: {host.name}\n    kind: ssh\n    targets: [{host.address}]\n"
+                 f"    username: {ENDPOINT_USER}\n    {secret}\n    sudo: true\n")
+    creds = where / "credentials.yaml"
+    creds.write_text(text)
+    creds.chmod(0o600)
+    return creds
+
+
 def _scan(lab: Lab, out_dir: Path) -> subprocess.CompletedProcess[str]:
-    return lab.run_in_scanner(scan_argv(out_dir, "json,html,csv"), timeout=SCAN_TIMEOUT)
+    with tempfile.TemporaryDirectory(prefix="gapscan-demo-") as private:
+        creds = write_credentials(lab, Path(private))
+        return lab.run_in_scanner(scan_argv(out_dir, "json,html,csv", creds), timeout=SCAN_TIMEOUT)
 
 
 def run_demo(out: str) -> int:
