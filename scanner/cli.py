@@ -106,6 +106,30 @@ def _split_formats(value: str) -> list[str]:
     return formats
 
 
+CREDENTIALS_OPTION = typer.Option(
+    "--credentials", help="Credentials YAML (mode 0600) for endpoint checks; secrets from env/file/prompt")
+
+
+def _credentials(path: Path | None) -> Any:
+    """Secrets are resolved now, before any packet (a missing variable is exit 2, not an error result)."""
+    if path is None:
+        return None
+    from scanner.credentials import load_credentials
+
+    return load_credentials(path)
+
+
+def _check_unattended_credentials(path: Path) -> None:
+    """A scheduled rescan has no terminal: refuse a credentials file that would prompt."""
+    from scanner.credentials import read_credentials_file
+
+    parsed = read_credentials_file(path)
+    prompting = [c.name for c in parsed.credentials if c.password_prompt]
+    if prompting:
+        raise InputError(f"credential(s) {', '.join(prompting)} use password_prompt, which an unattended rescan "
+                         "cannot answer: use password_file", source=str(path))
+
+
 def _load_client_file(path: Path | None) -> tuple[Any, str | None]:
     """The client file (practice, MSP, BAA register) and its MSP logo as a data: URI."""
     if path is None:
@@ -248,9 +272,7 @@ def scan(
     dkim_selector: Annotated[
         list[str] | None, typer.Option("--dkim-selector", help="DKIM selector to look for besides the common ones")
     ] = None,
-    credentials: Annotated[
-        Path | None, typer.Option(help="Credentials YAML (mode 0600) for endpoint checks; secrets from env/file/prompt")
-    ] = None,
+    credentials: Annotated[Path | None, CREDENTIALS_OPTION] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Output directory")] = None,
     formats: Annotated[
         str, typer.Option("--format", help="Comma-separated: json,html,pdf,csv,tickets")
@@ -287,11 +309,7 @@ def scan(
             who = who or file_who
         if not all_targets and not domain:
             raise InputError("nothing to scan: give targets, --scope-file or --domain", source="command line")
-        creds = None
-        if credentials is not None:
-            from scanner.credentials import load_credentials
-
-            creds = load_credentials(credentials)  # secrets resolved now, before any packet
+        creds = _credentials(credentials)
         if client:
             _signer(sign_key)  # a bad signing key is refused before the scan, not after
         registry = _registry()
@@ -680,6 +698,7 @@ def rescan(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No drift table")] = False,
     listen_seconds: Annotated[float | None, LISTEN_OPTION] = None,
     sign_key: Annotated[Path | None, typer.Option("--sign-key", help=SIGN_KEY_HELP)] = None,
+    credentials: Annotated[Path | None, CREDENTIALS_OPTION] = None,
 ) -> None:
     """Repeat the client's last stored scope and profile, store the run, and print the drift.
 
@@ -698,12 +717,13 @@ def rescan(
             previous = store.load_run(last[-1].run_id)
             history_runs = store.client_runs(client)
         scope = previous.scope
+        creds = _credentials(credentials)
         registry = _registry()
         loaded = _with_listen_window(load_profile(previous.profile, registry), listen_seconds)
         request = ScanRequest(
             profile=loaded, targets=scope.targets, domains=scope.domains, exclusions=scope.exclusions,
             nameservers=scope.nameservers, client=client, allow_public=scope.allow_public,
-            authorized_by=scope.authorized_by, scope_file=scope.scope_file,
+            authorized_by=scope.authorized_by, scope_file=scope.scope_file, credentials=creds,
         )
         target_dir = out_dir or Path("gapscan-out")
         sink = ResultSink(target_dir)
@@ -770,8 +790,12 @@ def schedule(
     ] = None,
     out_dir: Annotated[Path | None, typer.Option("--out", help="Output directory of each rescan")] = None,
     db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
+    credentials: Annotated[Path | None, CREDENTIALS_OPTION] = None,
 ) -> None:
-    """Write a systemd service + timer pair running gapscan rescan; print the crontab equivalent."""
+    """Write a systemd service + timer pair running gapscan rescan; print the crontab equivalent.
+
+    With --credentials the rescans run the endpoint checks too: the file (mode 0600) must take its
+    secrets from password_file or the unit's environment, never a prompt."""
     import shutil
     import subprocess
 
@@ -798,6 +822,9 @@ def schedule(
             raise InputError("cannot find the gapscan program to schedule (is it installed?)", source="gapscan")
         results_dir = (out_dir or Path("gapscan-out") / "rescans").expanduser().absolute()
         argv = [found, "rescan", "--client", client, "--db", url, "--out", str(results_dir), "-q"]
+        if credentials is not None:
+            _check_unattended_credentials(credentials)
+            argv += ["--credentials", str(credentials.expanduser().absolute())]
         plan = build(client, period, at, argv)
         config_home = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
         folder = units_dir or Path(config_home) / "systemd" / "user"

@@ -216,12 +216,8 @@ def _from_env(name: str, source: str, where: str) -> Secret:
     return Secret(value)
 
 
-def load_credentials(path: Path, *, prompt: Callable[[str], str] | None = None,
-                     interactive: bool | None = None) -> CredentialStore:
-    """Read and validate the file and resolve every secret now, before any packet is sent.
-
-    Errors name the file, credential and key — never a value (a mistyped key could hold a
-    password, so values are not echoed)."""
+def read_credentials_file(path: Path) -> CredentialsFile:
+    """Check the file is private and valid; resolve no secret (for ``schedule``, and the loader)."""
     source = str(path)
     _private_file(path, source, "credentials file")
     data, root = read_yaml(path)
@@ -236,6 +232,17 @@ def load_credentials(path: Path, *, prompt: Callable[[str], str] | None = None,
         parsed = CredentialsFile.model_validate(data)
     except ValidationError as exc:
         raise describe_validation_error(exc, source, root, show_values=False) from exc
+    return parsed
+
+
+def load_credentials(path: Path, *, prompt: Callable[[str], str] | None = None,
+                     interactive: bool | None = None) -> CredentialStore:
+    """Read and validate the file and resolve every secret now, before any packet is sent.
+
+    Errors name the file, credential and key — never a value (a mistyped key could hold a
+    password, so values are not echoed)."""
+    source = str(path)
+    parsed = read_credentials_file(path)
     ask = prompt or getpass.getpass
     can_prompt = interactive if interactive is not None else os.isatty(0)
     resolved = []

@@ -228,3 +228,24 @@ credentials:
     for path in _files(out):
         assert SMB_PASSWORD.encode() not in path.read_bytes(), path
     assert SMB_PASSWORD not in console
+
+
+def test_rescan_with_credentials_builds_the_proof_timeline(lab: Any, creds: Path, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The technician's proof months later: two stored runs of the hardened laptop, and
+    ``gapscan evidence`` listing the volume encrypted in each, with its run's digest."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    db = str(tmp_path / "history.db")
+    _scan(lab, tmp_path / "first", creds, GOOD.address, extra=("--client", "Lab Clinic", "--db", db))
+    proc = lab.run_in_scanner([GAPSCAN, "rescan", "--client", "Lab Clinic", "--db", db, "--credentials", str(creds),
+                               "--out", str(tmp_path / "second"), "-q"], timeout=240)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    timeline = lab.run_in_scanner([GAPSCAN, "evidence", "--client", "Lab Clinic", "--host", GOOD.address,
+                                   "--check", "endpoint.disk_encryption_off", "--db", db, "--json"])
+    assert timeline.returncode == 0, timeline.stderr
+    entries = json.loads(timeline.stdout)
+    assert len(entries) == 2 and all(len(e["sha256"]) == 64 for e in entries)
+    for entry in entries:
+        root = next(r for r in entry["results"] if "(/;" in r["detail"])
+        assert root["status"] == "pass" and "encrypted" in root["detail"]
+        assert root["evidence"][0]["collected_at"]

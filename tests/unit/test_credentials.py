@@ -12,6 +12,7 @@ from scanner.credentials import Secret, load_credentials
 from scanner.errors import InputError
 
 CANARY = "Canary-unit-3c1d-NeverInOutput"
+HEAD = "credentials:\n  - name: x\n    kind: ssh\n    targets: [192.0.2.1]\n    username: u\n"
 
 
 def write(tmp_path: Path, text: str, mode: int = 0o600, name: str = "creds.yaml") -> Path:
@@ -66,14 +67,14 @@ def test_file_readable_by_others_is_refused(tmp_path: Path) -> None:
 
 
 def test_password_written_in_the_file_is_refused_without_echo(tmp_path: Path) -> None:
-    text = f"credentials:\n  - name: x\n    kind: ssh\n    targets: [192.0.2.1]\n    username: u\n    password: {CANARY}\n"
+    text = HEAD + f"    password: {CANARY}\n"
     with pytest.raises(InputError) as info:
         load_credentials(write(tmp_path, text))
     assert "never written in the credentials file" in str(info.value) and CANARY not in str(info.value)
 
 
 def test_bad_values_are_not_echoed(tmp_path: Path) -> None:
-    text = f"credentials:\n  - name: x\n    kind: ssh\n    targets: [192.0.2.1]\n    username: u\n    password_env: GS\n    port: {CANARY}\n"
+    text = HEAD + f"    password_env: GS\n    port: {CANARY}\n"
     with pytest.raises(InputError) as info:
         load_credentials(write(tmp_path, text))
     assert "port" in str(info.value) and "line 7" in str(info.value) and CANARY not in str(info.value)
@@ -97,7 +98,7 @@ def test_secret_source_rules(tmp_path: Path, body: str, message: str) -> None:
 
 
 def test_prompt_needs_a_terminal_or_asks(tmp_path: Path) -> None:
-    text = "credentials:\n  - name: x\n    kind: ssh\n    targets: [192.0.2.1]\n    username: u\n    password_prompt: true\n"
+    text = HEAD + "    password_prompt: true\n"
     path = write(tmp_path, text)
     with pytest.raises(InputError, match="interactive terminal"):
         load_credentials(path, interactive=False)

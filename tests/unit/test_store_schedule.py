@@ -76,3 +76,19 @@ def test_schedule_refuses_a_password_in_the_database_url(tmp_path: Path) -> None
                               "--db", "postgresql+psycopg://gapscan:hunter2@/gapscan?host=/nonexistent"])
     assert result.exit_code == 2 and "holds a password" in result.output
     assert "hunter2" not in result.output and list(tmp_path.iterdir()) == []
+
+
+def test_schedule_passes_credentials_but_refuses_a_prompting_file(tmp_path: Path, db: str) -> None:
+    creds = tmp_path / "creds.yaml"
+    base = "credentials:\n  - name: x\n    kind: ssh\n    targets: [192.0.2.1]\n    username: u\n"
+    creds.write_text(base + "    password_file: /etc/gapscan/x.pw\n")
+    creds.chmod(0o600)
+    args = ["schedule", "--client", CLIENT, "--every", "weekly", "--units-dir", str(tmp_path / "u"), "--db", db,
+            "--credentials", str(creds)]
+    result = cli.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    service = next((tmp_path / "u").glob("*.service")).read_text()
+    assert f'"--credentials" "{creds}"' in service
+    creds.write_text(base + "    password_prompt: true\n")
+    refused = cli.invoke(app, [*args[:6], str(tmp_path / "u2"), *args[7:]])
+    assert refused.exit_code == 2 and "password_prompt" in refused.output
