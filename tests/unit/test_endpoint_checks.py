@@ -177,3 +177,15 @@ def test_host_key_store_tofu_known_changed_strict(tmp_path: Path) -> None:
     extra = tmp_path / "user_known_hosts"
     extra.write_text(f"192.0.2.41 {other.get_name()} {other.get_base64()}\n")
     assert hostkeys.verify("192.0.2.41", 22, other, store=store, extra=extra, tofu=False).status is KeyStatus.KNOWN
+
+
+def test_report_names_the_vendor_of_an_installed_client_and_never_of_a_pass() -> None:
+    from reports.view import third_party_rules
+
+    rule = next(r for r in third_party_rules() if r.matches("cloudsync.client_installed"))
+    seen = SyncClients(seen=(SyncClientSeen("Google Drive for desktop", "uninstall entry", "x"),), observations=OBS)
+    (fail,) = run(SyncClientInstalled(), facts(inventory(sync_clients=seen)))
+    (ok,) = run(SyncClientInstalled(), facts(inventory(sync_clients=SyncClients((), OBS))))
+    match = rule.pattern.search(fail.detail)  # type: ignore[union-attr]
+    assert match is not None and match.group("vendor") == "Google Drive for desktop"
+    assert rule.pattern.search(ok.detail) is None  # type: ignore[union-attr]
