@@ -20,9 +20,8 @@ from scanner.errors import ProbeError, ProbeTimeout, ProtocolError, translate_os
 
 SESSION_ERRORS = (smbconnection.SessionError, smb.SessionError, smb3.SessionError)
 
-# NT statuses (MS-ERREF 2.3) that mean "this identity may not do that": a verdict, not a failure.
-DENIALS = frozenset({
-    0xC0000022,  # STATUS_ACCESS_DENIED
+# NT statuses (MS-ERREF 2.3.1) that mean the logon itself was refused.
+LOGON_REFUSALS = frozenset({
     0xC000006D,  # STATUS_LOGON_FAILURE
     0xC000006A,  # STATUS_WRONG_PASSWORD
     0xC0000064,  # STATUS_NO_SUCH_USER
@@ -31,8 +30,14 @@ DENIALS = frozenset({
     0xC0000070,  # STATUS_INVALID_WORKSTATION
     0xC0000071,  # STATUS_PASSWORD_EXPIRED
     0xC0000072,  # STATUS_ACCOUNT_DISABLED
+    0xC0000193,  # STATUS_ACCOUNT_EXPIRED
+    0xC0000224,  # STATUS_PASSWORD_MUST_CHANGE
     0xC0000234,  # STATUS_ACCOUNT_LOCKED_OUT
     0xC000015B,  # STATUS_LOGON_TYPE_NOT_GRANTED
+})
+# NT statuses (MS-ERREF 2.3) that mean "this identity may not do that": a verdict, not a failure.
+DENIALS = LOGON_REFUSALS | frozenset({
+    0xC0000022,  # STATUS_ACCESS_DENIED
     0xC00000BB,  # STATUS_NOT_SUPPORTED (e.g. anonymous logon disabled)
     0xC00000CA,  # STATUS_NETWORK_ACCESS_DENIED
     0xC00000CC,  # STATUS_BAD_NETWORK_NAME (share hidden from this identity)

@@ -11,28 +11,14 @@ from __future__ import annotations
 
 from impacket.dcerpc.v5.rpcrt import DCERPCException
 
-from checks.smb.impacket_errors import SESSION_ERRORS, translate
+from checks.smb.impacket_errors import LOGON_REFUSALS, SESSION_ERRORS, translate
 from checks.smb.wire import nt_status_name
 from scanner.errors import ProbeError, ProbePermissionError, ProbeRefused
 from scanner.models import ErrorReason
 
 from .logon import WindowsLogon
 
-# NT statuses (MS-ERREF 2.3.1) that mean the logon itself was refused.
-LOGON_REFUSED = frozenset({
-    0xC000006D,  # STATUS_LOGON_FAILURE
-    0xC000006A,  # STATUS_WRONG_PASSWORD
-    0xC0000064,  # STATUS_NO_SUCH_USER
-    0xC000006E,  # STATUS_ACCOUNT_RESTRICTION
-    0xC000006F,  # STATUS_INVALID_LOGON_HOURS
-    0xC0000070,  # STATUS_INVALID_WORKSTATION
-    0xC0000071,  # STATUS_PASSWORD_EXPIRED
-    0xC0000072,  # STATUS_ACCOUNT_DISABLED
-    0xC0000193,  # STATUS_ACCOUNT_EXPIRED
-    0xC0000224,  # STATUS_PASSWORD_MUST_CHANGE
-    0xC0000234,  # STATUS_ACCOUNT_LOCKED_OUT
-    0xC000015B,  # STATUS_LOGON_TYPE_NOT_GRANTED
-})
+LOGON_REFUSED = LOGON_REFUSALS  # MS-ERREF 2.3.1; shared with the anonymous SMB checks
 ACCESS_DENIED = frozenset({
     0xC0000022,  # STATUS_ACCESS_DENIED
     0x00000005,  # ERROR_ACCESS_DENIED (Win32, from winreg) / rpc_s_access_denied (DCE)

@@ -165,42 +165,39 @@ class RemoteRegistry:
                 return None
             names: list[str] = []
             for index in range(MAX_SUBKEYS):
-                try:
-                    reply = rrp.hBaseRegEnumKey(self._dce, handle, index)
-                except DCERPCException as exc:
-                    if error_code(exc) == ERROR_NO_MORE_ITEMS:
-                        break
-                    raise KeyUnreadable(_why(error_code(exc), exc)) from exc
-                except Exception as exc:
-                    raise map_error(exc, f"registry {path}", self.logon) from exc
+                reply = self._call(f"registry {path}", ERROR_NO_MORE_ITEMS, rrp.hBaseRegEnumKey, handle, index)
+                if reply is None:
+                    break
                 names.append(str(reply["lpNameOut"]).rstrip("\x00"))
             return names
+
+    def _call(self, what: str, absent: int, call: Any, *args: Any) -> Any:
+        """One RRP call: None when it answers ``absent`` (no more items, no such value), an
+        unreadable key for any other Win32 error, the scanner's errors for everything else."""
+        try:
+            return call(self._dce, *args)
+        except DCERPCException as exc:
+            if error_code(exc) == absent:
+                return None
+            raise KeyUnreadable(_why(error_code(exc), exc)) from exc
+        except Exception as exc:
+            raise map_error(exc, what, self.logon) from exc
 
     def _named(self, path: str, handle: Any, names: tuple[str, ...]) -> dict[str, RegValue]:
         values: dict[str, RegValue] = {}
         for name in names:
-            try:
-                value_type, data = rrp.hBaseRegQueryValue(self._dce, handle, name)
-            except DCERPCException as exc:
-                if error_code(exc) == ERROR_FILE_NOT_FOUND:
-                    continue
-                raise KeyUnreadable(_why(error_code(exc), exc)) from exc
-            except Exception as exc:
-                raise map_error(exc, f"registry {path}\\{name}", self.logon) from exc
-            values[name] = decode(value_type, data)
+            found = self._call(f"registry {path}\\{name}", ERROR_FILE_NOT_FOUND, rrp.hBaseRegQueryValue, handle, name)
+            if found is not None:
+                value_type, data = found
+                values[name] = decode(value_type, data)
         return values
 
     def _all_values(self, path: str, handle: Any) -> dict[str, RegValue]:
         values: dict[str, RegValue] = {}
         for index in range(MAX_VALUES):
-            try:
-                reply = rrp.hBaseRegEnumValue(self._dce, handle, index)
-            except DCERPCException as exc:
-                if error_code(exc) == ERROR_NO_MORE_ITEMS:
-                    break
-                raise KeyUnreadable(_why(error_code(exc), exc)) from exc
-            except Exception as exc:
-                raise map_error(exc, f"registry {path}", self.logon) from exc
+            reply = self._call(f"registry {path}", ERROR_NO_MORE_ITEMS, rrp.hBaseRegEnumValue, handle, index)
+            if reply is None:
+                break
             name = str(reply["lpValueNameOut"]).rstrip("\x00")
             values[name] = decode(int(reply["lpType"]), reply["lpData"])
         return values
