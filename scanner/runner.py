@@ -223,7 +223,8 @@ async def execute_plan(plan: Plan, profile: LoadedProfile, state: _RunState,
                        settings: dict[str, Any], nameservers: tuple[str, ...] = (),
                        credentials: CredentialStore | None = None) -> None:
     prof = profile.profile
-    # Profile settings (per area, e.g. endpoint.screen_lock_max_minutes) under the run's own.
+    # Profile settings (per check id, e.g. endpoint.screen_lock_missing: {max_minutes: 15}) under the
+    # run's own (dkim_selectors from the command line).
     merged: dict[str, Any] = {**prof.settings, **settings}
     ctx = ProbeContext(timeouts=prof.timeouts, intrusive_allowed=prof.intrusive, settings=merged,
                        nameservers=nameservers, listen_seconds=prof.listen_seconds, credentials=credentials)

@@ -30,7 +30,8 @@ from .hostkeys import HostKeyCheck
 from .inventory import EndpointInventory, Unknown
 from .ssh import HostKeyRefused, SessionLimits, SshSession
 
-DEFAULT_SCREEN_LOCK_MAX_MINUTES = 15
+DEFAULT_SCREEN_LOCK_MAX_MINUTES = 15.0
+COMMAND_TIMEOUT = 20.0
 UNAME = Command("uname", ("uname", "-s"))
 HOME = Command("home", ("printenv", "HOME"))
 SECTIONS = ("os", "disk", "screen_lock", "firewall", "antimalware", "sync_clients")
@@ -47,9 +48,11 @@ class EndpointFacts:
     refused: str | None = None  # the host-key refusal, in words
 
 
-def _settings(ctx: ProbeContext) -> dict[str, Any]:
-    value = (ctx.settings or {}).get("endpoint") or {}
-    return dict(value) if isinstance(value, dict) else {}
+def _screen_lock_minutes(ctx: ProbeContext) -> float:
+    """The profile's ``settings: {endpoint.screen_lock_missing: {max_minutes: N}}`` (default 15)."""
+    value = (ctx.settings or {}).get("endpoint.screen_lock_missing") or {}
+    minutes = value.get("max_minutes", DEFAULT_SCREEN_LOCK_MAX_MINUTES) if isinstance(value, dict) else None
+    return float(minutes) if isinstance(minutes, int | float) and minutes > 0 else DEFAULT_SCREEN_LOCK_MAX_MINUTES
 
 
 def assemble(module: ModuleType, results: dict[str, CommandResult], *, collector: str,
@@ -97,17 +100,15 @@ class EndpointCollector(Probe[EndpointFacts]):
 
     def collect(self, target: Target, ctx: ProbeContext) -> EndpointFacts:
         assert target.host is not None
-        settings = _settings(ctx)
-        minutes = settings.get("screen_lock_max_minutes", DEFAULT_SCREEN_LOCK_MAX_MINUTES)
-        base = EndpointFacts(host=target.host, screen_lock_max_seconds=int(float(minutes) * 60))
+        base = EndpointFacts(host=target.host, screen_lock_max_seconds=int(_screen_lock_minutes(ctx) * 60))
         store = ctx.credentials
         if store is None:
             return _replace(base, no_credentials="no --credentials file was given for this scan")
         cred = store.for_host(target.host)
         if cred is None:
             return _replace(base, no_credentials=f"no credential set in {store.source} covers {target.host}")
-        limits = SessionLimits(connect=ctx.timeouts.connect,
-                               command=float(settings.get("command_timeout", max(ctx.timeouts.read, 20.0))))
+        # A command's own timeout: generous (lsblk on a sleepy disk, ps on a loaded laptop).
+        limits = SessionLimits(connect=ctx.timeouts.connect, command=max(ctx.timeouts.read, COMMAND_TIMEOUT))
         if cred.kind == "windows":
             inventory = _collect_windows(target.host, cred, limits)
             return _replace(base, credential=cred.describe(), inventory=inventory)

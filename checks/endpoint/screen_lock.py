@@ -2,7 +2,7 @@
 
 Automatic logoff (164.312(a)(2)(iii), addressable) and workstation security (164.310(c)): an
 unattended, unlocked session shows and changes ePHI under someone else's name. The limit is the
-profile's ``settings.endpoint.screen_lock_max_minutes`` (default 15).
+profile's ``settings: {endpoint.screen_lock_missing: {max_minutes: N}}`` (default 15).
 """
 
 from __future__ import annotations

@@ -11,10 +11,10 @@ import struct
 
 import pytest
 
-from checks.cloudsync import listen
-from checks.cloudsync.listen import (
+from checks.cloudsync import wire
+from checks.cloudsync.listen import decode
+from checks.cloudsync.wire import (
     AnnouncementError,
-    decode,
     parse_dropbox,
     parse_ip_udp,
     parse_syncthing,
@@ -49,10 +49,10 @@ def test_real_dropbox_announcement_keeps_no_namespace_id() -> None:
 @pytest.mark.parametrize("payload", [
     b"", b"\x00", b"garbage" * 10, b"\x2e\xa7\xd9\x0c" + SYNCTHING[4:],  # wrong magic
     SYNCTHING[:20],  # truncated field
-    struct.pack(">I", listen.SYNCTHING_MAGIC) + b"\xff" * 12,  # endless varint
-    struct.pack(">I", listen.SYNCTHING_MAGIC) + b"\x0f",  # wire type 7
-    struct.pack(">I", listen.SYNCTHING_MAGIC) + b"\x0a\x03abc",  # id not 32 bytes
-    SYNCTHING + b"\x0a" * listen.MAX_PAYLOAD,  # huge
+    struct.pack(">I", wire.SYNCTHING_MAGIC) + b"\xff" * 12,  # endless varint
+    struct.pack(">I", wire.SYNCTHING_MAGIC) + b"\x0f",  # wire type 7
+    struct.pack(">I", wire.SYNCTHING_MAGIC) + b"\x0a\x03abc",  # id not 32 bytes
+    SYNCTHING + b"\x0a" * wire.MAX_PAYLOAD,  # huge
 ])
 def test_hostile_syncthing_payloads_raise(payload: bytes) -> None:
     with pytest.raises(AnnouncementError):

@@ -189,3 +189,17 @@ def test_report_names_the_vendor_of_an_installed_client_and_never_of_a_pass() ->
     match = rule.pattern.search(fail.detail)  # type: ignore[union-attr]
     assert match is not None and match.group("vendor") == "Google Drive for desktop"
     assert rule.pattern.search(ok.detail) is None  # type: ignore[union-attr]
+
+
+def test_probe_takes_the_profile_limit_and_says_when_no_credential_covers_a_host() -> None:
+    from scanner.check import ProbeContext
+    from scanner.config import TimeoutConfig
+    from scanner.credentials import CredentialStore
+
+    ctx = ProbeContext(timeouts=TimeoutConfig(), settings={"endpoint.screen_lock_missing": {"max_minutes": 5}},
+                       credentials=CredentialStore(credentials=(), source="creds.yaml"))
+    got = EndpointCollector().collect(TARGET, ctx)
+    assert got.screen_lock_max_seconds == 300 and got.inventory is None
+    assert got.no_credentials == "no credential set in creds.yaml covers 192.0.2.40"
+    bare = EndpointCollector().collect(TARGET, ProbeContext(timeouts=TimeoutConfig()))
+    assert bare.screen_lock_max_seconds == 900 and "no --credentials" in (bare.no_credentials or "")
