@@ -30,6 +30,8 @@ GAPSCAN = str(REPO / ".venv" / "bin" / "gapscan")
 WEAK = next(h for h in topology.HOSTS if h.name == "laptop-weak")
 GOOD = next(h for h in topology.HOSTS if h.name == "laptop-good")
 ENDPOINT_CHECKS = (*topology.ENDPOINT_IDS, "endpoint.ssh_host_key_changed", "cloudsync.client_installed")
+# Judged on every collection: PASS when the key matches or is recorded on first use.
+KEY_CHECK = "endpoint.ssh_host_key_changed"
 CANARY = topology.ENDPOINT_PASSWORD
 WRONG_CANARY = "Canary-WRONG-77d1c0-NeverInOutput"
 
@@ -112,6 +114,8 @@ def test_planted_gaps_fail_hardened_twins_pass_and_the_canary_never_leaks(
                 assert statuses == {"pass"}, (host.name, check_id, results[check_id])
             for r in results[check_id]:
                 assert r["evidence"] and r["evidence"][0]["collected_at"], (check_id, r)
+    for host in (WEAK, GOOD):
+        assert [r["status"] for r in _by_check(data, host.address)[KEY_CHECK]] == ["pass"]
     weak = _by_check(data, WEAK.address)
     mounts = {r["detail"].split("(")[1].split(";")[0] for r in weak["endpoint.disk_encryption_off"]}
     assert {"/srv/patient-data", "/"} <= mounts  # the real loop filesystem and the VM's root

@@ -59,7 +59,6 @@ CHECK_IDS: frozenset[str] = frozenset(
         "endpoint.firewall_off",
         "endpoint.antimalware_missing",
         "endpoint.os_unsupported",
-        "endpoint.ssh_host_key_changed",
         "cloudsync.client_installed",
         "smb.signing_not_required",
         "smb.v1_enabled",
@@ -383,10 +382,11 @@ HOSTS: tuple[LabHost, ...] = (
         namespace="gs-laptop-weak",
         services=(_svc(22, "ssh", "endpoint-sshd"),),
         gaps=_ids(*ENDPOINT_IDS, "cloudsync.client_installed"),
-        hardened=_ids("endpoint.ssh_host_key_changed"),
+        hardened=frozenset(),
         notes="Real sshd, sudo, lsblk in private mount+PID namespaces (account gslab, password auth): data on a "
         "real unencrypted loop ext4 at /srv/patient-data and / on the VM's disk; empty nftables ruleset; GNOME "
-        "lock off (dconf); no AV running; planted: Debian 10 os-release, ~/.dropbox-dist + autostart entry.",
+        "lock off (dconf); no AV running; planted: Debian 10 os-release, ~/.dropbox-dist + autostart entry. "
+        "(endpoint.ssh_host_key_changed is planted by its test: another real key recorded for this host.)",
         dns_name="laptop-dr-lee.lab.test",
     ),
     LabHost(
@@ -396,7 +396,7 @@ HOSTS: tuple[LabHost, ...] = (
         namespace="gs-laptop-good",
         services=(_svc(22, "ssh", "endpoint-sshd"),),
         gaps=frozenset(),
-        hardened=_ids(*ENDPOINT_IDS, "endpoint.ssh_host_key_changed", "cloudsync.client_installed"),
+        hardened=_ids(*ENDPOINT_IDS, "cloudsync.client_installed"),
         notes="Same real sshd/sudo (key auth); nftables input policy drop; GNOME lock after 5 min; ClamAV clamd "
         "running with a lab signature; real Debian 12; lsblk replaced by a constructed LUKS laptop listing "
         "(no device-mapper in this kernel).",

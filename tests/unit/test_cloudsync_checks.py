@@ -234,3 +234,22 @@ def test_checks_map_to_business_associate_citations() -> None:
     registry = load_registry(load_framework())
     for check_id in ("cloudsync.syncthing", "cloudsync.dropbox_lansync", "cloudsync.resilio"):
         assert {"164.308(b)(1)", "164.314(a)(1)"} <= set(registry.get(check_id).hipaa)
+
+
+@pytest.mark.parametrize("check_id, detail, vendor", [
+    ("cloudsync.dropbox_lansync", "198.18.0.51 announces Dropbox LAN sync (3 namespaces", "Dropbox"),
+    ("cloudsync.dropbox_lansync", "198.18.0.51:17500 accepts TCP connections (IANA db-lsp, Dropbox LAN sync); "
+                                  "protocol not identified", "Dropbox"),
+    ("cloudsync.dropbox_lansync", "no Dropbox LAN sync announcement heard from the scope in 65 s", None),
+    ("cloudsync.syncthing", "198.18.0.50:22000 Syncthing (BEP over TLS: ALPN bep/1.0, certificate CN", "Syncthing"),
+    ("cloudsync.syncthing", "198.18.0.50:22000 is not Syncthing: TLS, but not Syncthing (ALPN none", None),
+    ("cloudsync.resilio", "198.18.0.52 announces Resilio Sync local discovery (group 239.192.0.0", "Resilio Sync"),
+    ("cloudsync.resilio", "no Resilio Sync local discovery announcement heard", None),
+])
+def test_report_third_parties_from_sync_findings(check_id: str, detail: str, vendor: str | None) -> None:
+    from reports.view import third_party_rules
+
+    rule = next(r for r in third_party_rules() if r.matches(check_id))
+    match = rule.pattern.search(detail)
+    found = next((v for k, v in match.groupdict().items() if v), None) if match else None
+    assert found == vendor

@@ -11,6 +11,7 @@ import socket
 import ssl
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -31,7 +32,7 @@ CTX = ProbeContext(timeouts=TimeoutConfig(connect=2, read=2))
 def _cert(tmp: Path, cn: str) -> tuple[Path, Path, bytes]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
             .serial_number(1).not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
             .sign(key, hashes.SHA256()))
@@ -42,7 +43,9 @@ def _cert(tmp: Path, cn: str) -> tuple[Path, Path, bytes]:
     return cert_path, key_path, cert.public_bytes(serialization.Encoding.DER)
 
 
-def _serve(handle: type[object] | None, tls: ssl.SSLContext | None = None, greeting: bytes = b"") -> Iterator[int]:
+@contextmanager
+def _serve(tls: ssl.SSLContext | None = None, greeting: bytes = b"") -> Iterator[int]:
+    """One connection served on a loopback port (TLS with ``tls``, else a cleartext greeting)."""
     server = socket.create_server(("127.0.0.1", 0))
     server.settimeout(5)
 
@@ -64,9 +67,11 @@ def _serve(handle: type[object] | None, tls: ssl.SSLContext | None = None, greet
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
-    yield server.getsockname()[1]
-    server.close()
-    thread.join(5)
+    try:
+        yield server.getsockname()[1]
+    finally:
+        server.close()
+        thread.join(5)
 
 
 def _target(port: int, service: str = "syncthing") -> Target:
@@ -83,7 +88,7 @@ def _tls_server(tmp: Path, cn: str, alpn: list[str]) -> tuple[ssl.SSLContext, by
 
 def test_a_syncthing_shaped_server_is_verified_with_its_device_id(tmp_path: Path) -> None:
     context, der = _tls_server(tmp_path, "syncthing", ["bep/1.0"])
-    for port in _serve(None, tls=context):
+    with _serve(tls=context) as port:
         facts = SyncListener().collect(_target(port), CTX)
     assert facts is not None and facts.verified and facts.tls
     assert (facts.alpn, facts.common_name) == ("bep/1.0", "syncthing")
@@ -92,20 +97,20 @@ def test_a_syncthing_shaped_server_is_verified_with_its_device_id(tmp_path: Path
 
 def test_another_tls_server_is_tls_but_not_syncthing(tmp_path: Path) -> None:
     context, _ = _tls_server(tmp_path, "portal.example.test", ["h2"])
-    for port in _serve(None, tls=context):
+    with _serve(tls=context) as port:
         facts = SyncListener().collect(_target(port), CTX)
     assert facts is not None and facts.tls and not facts.verified and facts.device_id_short is None
     assert "not Syncthing" in facts.note
 
 
 def test_a_service_that_greets_in_cleartext_is_not_syncthing() -> None:
-    for port in _serve(None, greeting=b"SSH-2.0-OpenSSH_9.2\r\n"):
+    with _serve(greeting=b"SSH-2.0-OpenSSH_9.2\r\n") as port:
         facts = SyncListener().collect(_target(port), CTX)
     assert facts is not None and not facts.tls and not facts.verified and "not Syncthing" in facts.note
 
 
 def test_dropbox_port_is_only_a_tcp_accept() -> None:
-    for port in _serve(None):
+    with _serve() as port:
         facts = SyncListener().collect(_target(port, "dropbox"), CTX)
     assert facts is not None and not facts.verified and "protocol not identified" in facts.note
 
