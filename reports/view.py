@@ -330,6 +330,33 @@ def not_tested(run: ScanRun, status: Status) -> list[CheckResult]:
                   key=lambda r: (r.reason or "", r.check_id, r.target.label()))
 
 
+@dataclass(frozen=True)
+class SkipGroup:
+    """Skips of one check for one reason, the same words on every target (e.g. no credentials)."""
+
+    check_id: str
+    reason: str
+    detail: str  # with each target's own address replaced by "this host"
+    targets: tuple[str, ...]
+
+
+def grouped_skips(run: ScanRun) -> list[SkipGroup]:
+    """The skipped results, one row per (check, reason, wording): a table that lists the same
+    "no credential covers this host" once per host and check would bury everything else."""
+    groups: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+    for r in not_tested(run, Status.SKIPPED):
+        detail = r.detail.replace(r.target.host, "this host") if r.target.host else r.detail
+        groups[(r.check_id, r.reason or "—", detail)].append(r.target.label())
+    return [SkipGroup(check, reason, detail, tuple(targets)) for (check, reason, detail), targets in groups.items()]
+
+
+def credentialed_hosts(run: ScanRun) -> list[str]:
+    """Hosts an endpoint collector logged on to (an endpoint result that is not a skip)."""
+    return sorted({r.target.host for r in run.results if r.target.host and r.status is not Status.SKIPPED
+                   and (r.check_id.startswith("endpoint.") or r.check_id == "cloudsync.client_installed")
+                   and r.reason not in ("auth_failed", "host_key_refused", "refused", "unreachable", "timeout")})
+
+
 # ------------------------------------------------------------------ recorded client decisions
 
 

@@ -203,3 +203,28 @@ def test_probe_takes_the_profile_limit_and_says_when_no_credential_covers_a_host
     assert got.no_credentials == "no credential set in creds.yaml covers 192.0.2.40"
     bare = EndpointCollector().collect(TARGET, ProbeContext(timeouts=TimeoutConfig()))
     assert bare.screen_lock_max_seconds == 900 and "no --credentials" in (bare.no_credentials or "")
+
+
+def test_report_groups_identical_skips_and_says_which_hosts_were_logged_on_to() -> None:
+    from reports import view
+    from scanner.models import CheckResult, Severity, Status
+    from tests.unit.test_store import lab_run
+
+    base = lab_run()
+
+    def result(host: str, status: Status, reason: str | None, detail: str) -> CheckResult:
+        target = Target(host=host)
+        return CheckResult(check_id="endpoint.firewall_off", status=status, severity=Severity.MEDIUM,
+                           title="Host firewall is off", target=target, detail=detail, fingerprint=host,
+                           reason=reason)
+
+    extra = [result(h, Status.SKIPPED, "no_credentials", f"no credential set in c.yaml covers {h}")
+             for h in ("192.0.2.1", "192.0.2.2", "192.0.2.3")]
+    extra += [result("192.0.2.9", Status.FAIL, None, "192.0.2.9: host firewall OFF"),
+              result("192.0.2.8", Status.ERROR, "auth_failed", "SSH logon failed")]
+    run = base.model_copy(update={"results": (*base.results, *extra)})
+    groups = [g for g in view.grouped_skips(run) if g.check_id == "endpoint.firewall_off"]
+    assert len(groups) == 1 and groups[0].targets == ("192.0.2.1", "192.0.2.2", "192.0.2.3")
+    assert groups[0].detail == "no credential set in c.yaml covers this host"
+    assert view.credentialed_hosts(run) == ["192.0.2.9"]
+    assert view.credentialed_hosts(base) == []
