@@ -253,3 +253,46 @@ def test_rescan_with_credentials_builds_the_proof_timeline(lab: Any, creds: Path
         root = next(r for r in entry["results"] if "(/;" in r["detail"])
         assert root["status"] == "pass" and "encrypted" in root["detail"]
         assert root["evidence"][0]["collected_at"]
+
+
+SESSION_PROBE = r"""
+import json, sys, pathlib
+from checks.endpoint.commands import Command
+from checks.endpoint.ssh import SessionLimits, SshSession
+from scanner.credentials import load_credentials
+from scanner.errors import ProbeError
+store = load_credentials(pathlib.Path(sys.argv[1]), interactive=False)
+cred = store.for_host(sys.argv[2])
+out = {}
+with SshSession(sys.argv[2], cred, SessionLimits(connect=3.0, command=1.5)) as s:
+    slow = s.run(Command("sleep", ("sleep", "30")))
+    out["slow"] = [slow.exit_status, slow.not_run]
+    quick = s.run(Command("uname", ("uname", "-s")))
+    out["after"] = [quick.exit_status, quick.stdout]
+for name, port in (("ftp", 21), ("closed", 2222)):
+    other = cred.__class__(**{**cred.__dict__, "port": port})
+    try:
+        SshSession(sys.argv[3], other, SessionLimits(connect=3.0)).open()
+        out[name] = "opened?!"
+    except ProbeError as exc:
+        out[name] = [exc.reason.value, str(exc)]
+print(json.dumps(out))
+"""
+
+
+def test_hung_command_garbage_server_and_closed_port(lab: Any, creds: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Against real servers: a command that hangs ends at its timeout and the session goes on; a
+    server that is not SSH (vsftpd's banner) is a protocol error; a closed port is refused."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    files = next(h for h in topology.HOSTS if h.name == "files-weak")
+    script = tmp_path / "probe.py"
+    script.write_text(SESSION_PROBE)
+    proc = lab.run_in_scanner([str(REPO / ".venv" / "bin" / "python"), str(script), str(creds), GOOD.address,
+                               files.address], timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["slow"][0] is None and "did not finish within 2 s" in out["slow"][1]
+    assert out["after"] == [0, "Linux\n"]
+    assert out["ftp"][0] == "protocol" and "SSH handshake" in out["ftp"][1]
+    assert out["closed"][0] == "refused"
