@@ -74,11 +74,14 @@ def verify(host: str, port: int, key: paramiko.PKey, *, store: Path | None = Non
     hid = host_id(host, port)
     fp = fingerprint(key)
     with _LOCK:
+        # The technician's own known_hosts, when it names the host, is the authority; gapscan's
+        # store (trust on first use) only for hosts it does not name.
         recorded: list[paramiko.PKey] = []
         for path in (extra, store):
             entry = _load(path).lookup(hid)
             if entry is not None:
                 recorded.extend(entry.values())
+                break
         same_type = [k for k in recorded if k.get_name() == key.get_name()]
         if any(k.asbytes() == key.asbytes() for k in recorded):
             return HostKeyCheck(hid, key.get_name(), fp, KeyStatus.KNOWN, store=str(store))

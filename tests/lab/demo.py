@@ -58,7 +58,18 @@ def write_credentials(lab: Lab, where: Path) -> Path:
     shutil.copy(Path(workdir) / "laptop-good" / "endpoint" / "client_ed25519", key)
     key.chmod(0o600)
     os.environ["GS_DEMO_LAPTOP_PASSWORD"] = ENDPOINT_PASSWORD
-    text = "credentials:\n"
+    # The lab makes new host keys at every `up`: trusting them on first use would leave keys in
+    # the technician's known_hosts that the next demo sees as *changed*. Give the lab's own keys,
+    # as a technician would give the practice's known_hosts, and require them.
+    known = where / "known_hosts"
+    lines = []
+    for host in HOSTS:
+        if host.name.startswith("laptop-"):
+            for pub in sorted((Path(workdir) / host.name / "endpoint").glob("ssh_host_*_key.pub")):
+                kind, blob = pub.read_text().split()[:2]
+                lines.append(f"{host.address} {kind} {blob}\n")
+    known.write_text("".join(lines))
+    text = f"known_hosts: {known}\ncredentials:\n"
     for host in HOSTS:
         if host.name == "laptop-weak":
             secret = "password_env: GS_DEMO_LAPTOP_PASSWORD"
@@ -67,7 +78,7 @@ def write_credentials(lab: Lab, where: Path) -> Path:
         else:
             continue
         text += (f"  - name: {host.name}\n    kind: ssh\n    targets: [{host.address}]\n"
-                 f"    username: {ENDPOINT_USER}\n    {secret}\n    sudo: true\n")
+                 f"    username: {ENDPOINT_USER}\n    {secret}\n    sudo: true\n    host_key: known_hosts\n")
     creds = where / "credentials.yaml"
     creds.write_text(text)
     creds.chmod(0o600)

@@ -129,3 +129,30 @@ def test_host_names_are_refused_as_targets(tmp_path: Path) -> None:
            "    password_env: A\n"
     with pytest.raises(InputError, match="host names are not matched"):
         load_credentials(write(tmp_path, text))
+
+
+def test_demo_credentials_require_the_labs_own_host_keys(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`make demo` twice must not meet its own earlier lab keys as "changed": the demo gives the
+    lab's keys as known_hosts and requires them (host_key: known_hosts)."""
+    import paramiko
+
+    from checks.endpoint import hostkeys
+    from tests.lab import demo
+
+    work = tmp_path / "lab"
+    keys = {}
+    for name in ("laptop-weak", "laptop-good"):
+        folder = work / name / "endpoint"
+        folder.mkdir(parents=True)
+        key = paramiko.ECDSAKey.generate(bits=256)
+        keys[name] = key
+        (folder / "ssh_host_ecdsa_key.pub").write_text(f"{key.get_name()} {key.get_base64()} lab\n")
+        (folder / "client_ed25519").write_text("not a real key\n")
+    monkeypatch.delenv("GS_DEMO_LAPTOP_PASSWORD", raising=False)
+    creds = demo.write_credentials(type("FakeLab", (), {"workdir": work})(), tmp_path)  # type: ignore[arg-type]
+    store = load_credentials(creds, interactive=False)
+    assert all(c.host_key == "known_hosts" for c in store.credentials) and store.known_hosts is not None
+    stale = tmp_path / "gapscan_known_hosts"
+    stale.write_text(f"198.18.0.41 {keys['laptop-good'].get_name()} {keys['laptop-good'].get_base64()}\n")
+    check = hostkeys.verify("198.18.0.41", 22, keys["laptop-weak"], store=stale, extra=store.known_hosts, tofu=False)
+    assert check.status is hostkeys.KeyStatus.KNOWN

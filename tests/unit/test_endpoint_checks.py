@@ -177,6 +177,10 @@ def test_host_key_store_tofu_known_changed_strict(tmp_path: Path) -> None:
     extra = tmp_path / "user_known_hosts"
     extra.write_text(f"192.0.2.41 {other.get_name()} {other.get_base64()}\n")
     assert hostkeys.verify("192.0.2.41", 22, other, store=store, extra=extra, tofu=False).status is KeyStatus.KNOWN
+    # The user's file names 192.0.2.41 with `other`: the store's differing record does not count.
+    store.write_text(store.read_text() + f"192.0.2.41 {first.get_name()} {first.get_base64()}\n")
+    assert hostkeys.verify("192.0.2.41", 22, other, store=store, extra=extra).status is KeyStatus.KNOWN
+    assert hostkeys.verify("192.0.2.41", 22, first, store=store, extra=extra).status is KeyStatus.CHANGED
 
 
 def test_report_names_the_vendor_of_an_installed_client_and_never_of_a_pass() -> None:
