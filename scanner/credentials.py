@@ -132,7 +132,7 @@ class CredentialSet(BaseModel):
 class CredentialsFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    known_hosts: Path | None = None  # an OpenSSH known_hosts file whose keys are trusted as well
+    known_hosts: Path | None = None  # an OpenSSH known_hosts file: for hosts it names, the keys accepted
     credentials: list[CredentialSet] = Field(min_length=1)
 
     @model_validator(mode="after")
