@@ -1,0 +1,157 @@
+"""Helpers of the commands that scan, render, store and compare runs (scan, report, rescan, diff)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rich.markup import escape
+
+from scanner.cli.common import err
+from scanner.errors import InputError
+from scanner.models import ScanRun, Severity, Status
+from scanner.profiles import LoadedProfile
+
+
+def _split_formats(value: str) -> list[str]:
+    from reports import available_formats
+
+    formats = [f.strip().lower() for f in value.split(",") if f.strip()]
+    unknown = [f for f in formats if f not in available_formats() and f != "json"]
+    if unknown:
+        raise InputError(f"format {', '.join(unknown)} is not available; choose from "
+                         f"{', '.join(available_formats())}", source="--format")
+    return formats
+
+
+def _check_pdf(formats: list[str]) -> None:
+    """Refuse --format pdf before scanning when the optional WeasyPrint extra is missing."""
+    from reports import INSTALL_HINT, pdf_available
+
+    if "pdf" in formats and not pdf_available():
+        raise InputError(f"PDF output needs WeasyPrint, which is not installed: {INSTALL_HINT}",
+                         source="--format")
+
+
+def _credentials(path: Path | None) -> Any:
+    """Secrets are resolved now, before any packet (a missing variable is exit 2, not an error result)."""
+    if path is None:
+        return None
+    from scanner.credentials import load_credentials
+
+    return load_credentials(path)
+
+
+def _check_unattended_credentials(path: Path) -> None:
+    """A scheduled rescan has no terminal: refuse a credentials file that would prompt."""
+    from scanner.credentials import read_credentials_file
+
+    parsed = read_credentials_file(path)
+    prompting = [c.name for c in parsed.credentials if c.password_prompt]
+    if prompting:
+        raise InputError(f"credential(s) {', '.join(prompting)} use password_prompt, which an unattended rescan "
+                         "cannot answer: use password_file", source=str(path))
+
+
+def _load_client_file(path: Path | None) -> tuple[Any, str | None]:
+    """The client file (practice, MSP, BAA register) and its MSP logo as a data: URI."""
+    if path is None:
+        return None, None
+    from reports.client_file import ClientFile, LogoError
+    from scanner.userfiles import load_model
+
+    client = load_model(path, ClientFile)
+    try:
+        logo = client.logo_data_uri(path.parent)
+    except LogoError as exc:
+        raise InputError(str(exc), source=str(path), where="key 'msp.logo'") from exc
+    return client, logo
+
+
+def _render(run: ScanRun, formats: list[str], out_dir: Path, client: Any = None,
+            logo: str | None = None, decisions: Any = None) -> list[Path]:
+    from reports import FILE_NAMES, RENDERERS
+
+    written = []
+    for fmt in formats:
+        if fmt == "json":
+            continue  # scan.json is always written by the sink
+        written.append(RENDERERS[fmt](run, out_dir / FILE_NAMES[fmt], client=client, logo=logo,
+                                      decisions=decisions))
+    return written
+
+
+def _report_decisions(run: ScanRun, client: str, db: str | None, *, strict: bool = False) -> dict[str, Any]:
+    """The client's latest decision on each of the run's fingerprints and check ids, as plain
+    ``reports.annotations.DecisionNote`` values (renderers never see the store). A client with no
+    stored run yet has none. ``strict``: an unusable store is an error, else a note on stderr."""
+    from datetime import date
+
+    from reports.annotations import DecisionNote
+    from scanner.decisions import latest
+    from scanner.store import Store, StoreError
+
+    subjects = {r.fingerprint for r in run.results} | {r.check_id for r in run.results}
+    try:
+        with Store.open(db) as store:
+            if client not in store.clients():
+                return {}
+            recorded = latest(store.decisions(client))
+    except StoreError as exc:
+        if strict:
+            raise
+        err.print(f"note: client decisions not shown in the report: {escape(str(exc))}", highlight=False)
+        return {}
+    today = date.today()
+    return {subject: DecisionNote(subject=subject, decision=d.decision.value, decided_by=d.decided_by,
+                                  decided_on=d.decided_at[:10], note=d.note,
+                                  until=d.until.isoformat() if d.until else None, expired=d.expired(today))
+            for subject, d in recorded.items() if subject in subjects}
+
+
+def _signer(sign_key: Path | None) -> Any:
+    from scanner.store_signing import default_key_path, load_key
+
+    if sign_key is not None:
+        return load_key(sign_key)
+    default = default_key_path()
+    return load_key(default) if default.exists() else None
+
+
+def _store_run(run: ScanRun, client: str, db: str | None, sign_key: Path | None = None) -> None:
+    from scanner.store import Store
+
+    signer = _signer(sign_key)
+    with Store.open(db) as store:
+        info = store.store_run(run, client, signer=signer)
+        signed = f", signed with key {info.signed_by}" if info.signed_by else ""
+        err.print(f"stored run {info.run_id} as #{info.seq} of client {client!r} in {store.url}{signed}",
+                  highlight=False)
+
+
+def _with_listen_window(loaded: LoadedProfile, seconds: float | None) -> LoadedProfile:
+    if seconds is None:
+        return loaded
+    return loaded.model_copy(update={"profile": loaded.profile.model_copy(update={"listen_seconds": seconds})})
+
+
+def _fail_on_hit(run: ScanRun, threshold: Severity | None) -> bool:
+    if threshold is None:
+        return False
+    return any(r.status is Status.FAIL and r.severity.rank >= threshold.rank for r in run.results)
+
+
+def _write_drift(directory: Path, drift: dict[str, Any], trend_rows: list[dict[str, Any]],
+                 client: str | None) -> None:
+    """DIR/drift.json (the drift, its client and trend) and DIR/drift.html, each written atomically."""
+    import json
+
+    from reports.drift_report import render_drift_html
+
+    directory.mkdir(parents=True, exist_ok=True)
+    drift_file = directory / "drift.json"
+    tmp = drift_file.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(drift | {"client": client, "trend": trend_rows}, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(drift_file)
+    html = render_drift_html(drift, trend_rows, directory / "drift.html", client=client)
+    err.print(f"wrote {drift_file}, {html}", highlight=False)

@@ -1,0 +1,171 @@
+"""Reading the history database (issue 10): gapscan history, diff, evidence and verify."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from scanner.cli.common import DB_HELP, EXIT_OK, EXIT_TAMPERED, _exit_with, err, out
+from scanner.cli.runs import _write_drift
+from scanner.models import ScanRun
+from scanner.output import load_scan_json
+
+
+def _load_for_diff(ref: str, db: str | None, opened: dict[str, Any]) -> tuple[ScanRun, str | None]:
+    """A run id from the store, or a path to a scan.json; returns the run and its stored client."""
+    from scanner.store import Store
+
+    path = Path(ref)
+    if path.is_file() or ref.endswith(".json"):
+        return load_scan_json(path), None
+    if "store" not in opened:
+        opened["store"] = Store.open(db)
+    store = opened["store"]
+    info = store.run_info(ref)
+    return store.load_run(ref), info.client
+
+
+def history(
+    client: Annotated[str | None, typer.Option("--client", help="Only this client's runs")] = None,
+    db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print runs as JSON")] = False,
+) -> None:
+    """List stored runs (oldest first per client), with their digests."""
+    import json
+    from dataclasses import asdict
+
+    from scanner.store import Store
+
+    def work() -> int:
+        with Store.open(db) as store:
+            infos = store.list_runs(client)
+            if as_json:
+                out.print_json(json.dumps([asdict(i) for i in infos]))
+                return EXIT_OK
+            table = Table(title=f"gapscan history ({store.url})")
+            for col in ("client", "#", "run", "started", "profile", "failed", "results", "sha256"):
+                table.add_column(col, overflow="fold")
+            for i in infos:
+                table.add_row(escape(i.client), str(i.seq), escape(i.run_id), i.started_at[:19], escape(i.profile),
+                              str(i.failed), str(i.results) + ("" if i.complete else " (incomplete)"), i.digest[:16])
+            out.print(table)
+            if not infos:
+                err.print("no runs stored yet: gapscan scan ... --client NAME stores one", highlight=False)
+        return EXIT_OK
+
+    _exit_with(work)
+
+
+def diff(
+    run_a: Annotated[str, typer.Argument(help="Older run: a stored run id or a scan.json path")],
+    run_b: Annotated[str, typer.Argument(help="Newer run: a stored run id or a scan.json path")],
+    db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the drift as JSON")] = False,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Also write DIR/drift.json and DIR/drift.html (with the trend chart)")
+    ] = None,
+) -> None:
+    """Drift between two runs: new, resolved, persisting, regressed, changed evidence; hosts and services."""
+    import json
+
+    from scanner.drift import compare, runs_before, trend
+
+    def work() -> int:
+        opened: dict[str, Any] = {}
+        history_runs: list[ScanRun] = []
+        try:
+            a, _ = _load_for_diff(run_a, db, opened)
+            b, client_b = _load_for_diff(run_b, db, opened)
+            earlier: list[ScanRun] = []
+            if client_b is not None:
+                history_runs = opened["store"].client_runs(client_b)
+                earlier = runs_before(history_runs, b)
+        finally:
+            if "store" in opened:
+                opened["store"].close()
+        drift = compare(a, b, earlier)
+        if out_dir is not None:
+            upto = [r for r in history_runs if r.started_at <= b.started_at] or [a, b]
+            _write_drift(out_dir, drift.as_dict(), trend(upto), client_b or b.client)
+        if as_json:
+            out.print_json(json.dumps(drift.as_dict()))
+            return EXIT_OK
+        table = Table(title=f"drift {a.run_id} -> {b.run_id}")
+        for col in ("class", "severity", "check", "target", "before", "after", "detail"):
+            table.add_column(col, overflow="fold")
+        for item in drift.items:
+            if item.kind != "persisting":
+                table.add_row(item.kind, item.severity, escape(item.check_id), escape(item.target),
+                              item.before or "-", item.after or "-", escape(item.detail))
+        out.print(table)
+        out.print(", ".join(f"{n} {k.replace('_', ' ')}" for k, n in drift.counts.items()), highlight=False,
+                  soft_wrap=True)
+        for label, values in (("hosts appeared", drift.hosts_appeared), ("hosts vanished", drift.hosts_vanished),
+                              ("services appeared", drift.services_appeared),
+                              ("services vanished", drift.services_vanished)):
+            if values:
+                out.print(f"{label}: {', '.join(values)}", highlight=False, soft_wrap=True)
+        if client_b is None:
+            err.print("note: run B is a file, not a stored run: 'regressed' needs the client's history "
+                      "(give stored run ids)", highlight=False)
+        return EXIT_OK
+
+    _exit_with(work)
+
+
+def verify(
+    client: Annotated[str | None, typer.Option("--client", help="Only this client's chains")] = None,
+    db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
+) -> None:
+    """Recompute the run and decision hash chains; exit 4 naming the first record that does not match."""
+    from scanner.store import Store
+
+    def work() -> int:
+        with Store.open(db) as store:
+            report = store.verify(client)
+        for problem in report.problems:
+            err.print(f"TAMPERED: {problem}", highlight=False)
+        if not report.ok:
+            return EXIT_TAMPERED
+        err.print(f"ok: {report.runs} run(s) and {report.decisions} decision(s) of {report.clients} client(s) "
+                  "match their digests and chains", highlight=False)
+        return EXIT_OK
+
+    _exit_with(work)
+
+
+def evidence(
+    client: Annotated[str, typer.Option("--client", help="Practice (client) name")],
+    host: Annotated[str, typer.Option("--host", help="The host's address")],
+    check: Annotated[str | None, typer.Option("--check", help="Only this check id")] = None,
+    db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the timeline as JSON")] = False,
+) -> None:
+    """Timeline of one host's state across the client's runs, with each run's SHA-256."""
+    import json
+
+    from scanner.store import Store
+
+    def work() -> int:
+        with Store.open(db) as store:
+            timeline = store.host_timeline(client, host, check)
+        if as_json:
+            out.print_json(json.dumps([
+                {"run_id": e.run_id, "seq": e.seq, "started_at": e.started_at, "sha256": e.digest,
+                 "results": [r.model_dump(mode="json") for r in e.results]} for e in timeline]))
+            return EXIT_OK
+        for entry in timeline:
+            out.print(f"#{entry.seq} {entry.started_at[:19]} run {entry.run_id} sha256 {entry.digest}",
+                      highlight=False, soft_wrap=True)
+            if not entry.results:
+                out.print("    (host not seen in this run)", highlight=False)
+            for r in entry.results:
+                out.print(f"    {r.status.value:<7} {r.check_id} {r.target.label()}: {r.detail}", highlight=False,
+                          soft_wrap=True, markup=False)
+        return EXIT_OK
+
+    _exit_with(work)
