@@ -129,6 +129,8 @@ class Target(Frozen):
         """Human-readable form: ``198.18.0.10:25/smtp`` or ``example-practice.com``."""
         if self.domain and not self.host:
             return self.domain
+        if not self.host and self.service == "network":
+            return "scanned network (passive listening)"
         text = self.host or "?"
         if self.port is not None:
             text += f":{self.port}"

@@ -17,6 +17,7 @@ def test_target_labels() -> None:
     assert Target(host="198.18.0.20", port=25, service="smtp").label() == "198.18.0.20:25/smtp"
     assert Target(domain="example-practice.com").label() == "example-practice.com"
     assert Target(host="198.18.0.5").label() == "198.18.0.5"
+    assert Target(service="network").label() == "scanned network (passive listening)"
 
 
 def test_summary_counts_open_gaps_by_severity() -> None:
