@@ -22,6 +22,7 @@ from .inventory import (
     DiskEncryption,
     EncryptionState,
     Firewall,
+    Observation,
     OsFamily,
     OsInfo,
     ScreenLock,
@@ -48,6 +49,7 @@ CLAMAV_DB = Command("clamav_db", ("ls", "-l", "--time-style=+%Y-%m-%d", "/var/li
 COMMANDS: tuple[Command, ...] = (LSBLK, FINDMNT, OS_RELEASE, PS, NFT, UFW, FIREWALLD, SESSIONS, GNOME_LOCK,
                                  GNOME_IDLE, GNOME_DELAY, HOMES, CLAMAV_DB)
 
+KDE_SYSTEM_FILE = "/etc/xdg/kscreenlockerrc"
 SAFE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 NOT_DATA = ("/boot", "/boot/efi", "/efi")
 
@@ -78,6 +80,9 @@ def followups(results: Results, login_home: str | None) -> tuple[Command, ...]:
         concrete.append(f"{home}/.config/autostart")
     concrete.append("/etc/xdg/autostart")
     out.append(Command("sync_paths", ("ls", "-1d", *concrete)))
+    if login_home and re.fullmatch(r"/[A-Za-z0-9._/-]{1,200}", login_home):
+        # KDE Plasma's screen locker settings: the system default, then the account's own file.
+        out.append(Command("kde_lock", ("cat", KDE_SYSTEM_FILE, f"{login_home}/.config/kscreenlockerrc")))
     autostart_dirs = [f"{h}/.config/autostart" for h in homes] + ["/etc/xdg/autostart"]
     out.append(Command("autostart", ("ls", "-1", *autostart_dirs)))
     return tuple(out)
@@ -272,7 +277,9 @@ def parse_screen_lock(results: Results) -> ScreenLock:
         return ScreenLock(tuple(observations), not_applicable="no graphical session type installed "
                           "(/usr/share/xsessions, /usr/share/wayland-sessions empty or absent): no screen to lock")
     if not any("gnome" in d or "ubuntu" in d or "pop" in d for d in desktops):
-        raise Unknown(f"desktop sessions {', '.join(desktops)}: only GNOME settings are read by this version")
+        if any("plasma" in d or "kde" in d for d in desktops):
+            return _kde_screen_lock(results, tuple(observations))
+        raise Unknown(f"desktop sessions {', '.join(desktops)}: only GNOME and KDE Plasma settings are read")
     lock = need(results, "gnome_lock").stdout.strip()
     idle = need(results, "gnome_idle").stdout.strip()
     delay_result = results.get("gnome_delay")
@@ -290,6 +297,36 @@ def parse_screen_lock(results: Results) -> ScreenLock:
                       idle_seconds=None if idle_s == 0 else idle_s + delay,
                       source="GNOME settings of the collecting account (gsettings: screensaver lock-enabled, "
                              "session idle-delay + screensaver lock-delay)")
+
+
+def _kde_screen_lock(results: Results, observations: tuple[Observation, ...]) -> ScreenLock:
+    """KDE Plasma: ``kscreenlockerrc`` [Daemon] Autolock (default true), Timeout in minutes
+    (default 5) and LockGrace in seconds (default 5: unlocking without a password until then), per
+    the kscreenlocker configuration schema (kscreenlockersettings.kcfg). A missing file means the
+    defaults; the account's file overrides the system one (KConfig cascading)."""
+    conf = results.get("kde_lock")
+    if conf is None or conf.not_run or conf.exit_status not in (0, 1):
+        raise Unknown(conf.why_failed() if conf is not None else "kscreenlockerrc not collected")
+    values: dict[str, str] = {}
+    group = ""
+    for raw in conf.stdout.splitlines():
+        line = raw.strip()
+        if line.startswith("[") and line.endswith("]"):
+            group = line[1:-1]
+        elif group == "Daemon" and "=" in line:
+            key, _, value = line.partition("=")
+            values[key.strip().split("[", 1)[0]] = value.strip()
+    try:
+        autolock = values.get("Autolock", "true").lower()
+        timeout_min = int(values.get("Timeout", "5"))
+        grace = int(values.get("LockGrace", "5"))
+    except ValueError as exc:
+        raise Unknown(f"kscreenlockerrc has a value this parser does not read ({exc})") from exc
+    if autolock not in ("true", "false"):
+        raise Unknown(f"kscreenlockerrc Autolock={autolock[:20]!r}")
+    return ScreenLock((*observations, conf.observation()), lock_enabled=autolock == "true",
+                      idle_seconds=None if timeout_min <= 0 else timeout_min * 60 + max(grace, 0),
+                      source="KDE Plasma kscreenlockerrc of the collecting account (Autolock, Timeout + LockGrace)")
 
 
 def parse_sync_clients(results: Results) -> SyncClients:

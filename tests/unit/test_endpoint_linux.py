@@ -140,8 +140,32 @@ def test_screen_lock_headless_is_not_applicable_and_odd_output_is_unknown() -> N
         linux.parse_screen_lock({"sessions": result("sessions", "/usr/share/xsessions:\ngnome.desktop\n"),
                                  "gnome_lock": result("gnome_lock", "wahr\n"),
                                  "gnome_idle": result("gnome_idle", "uint32 300\n")})
-    with pytest.raises(Unknown, match="only GNOME"):
-        linux.parse_screen_lock({"sessions": result("sessions", "/usr/share/xsessions:\nplasma.desktop\n")})
+    with pytest.raises(Unknown, match="only GNOME and KDE Plasma"):
+        linux.parse_screen_lock({"sessions": result("sessions", "/usr/share/xsessions:\nxfce.desktop\n")})
+
+
+PLASMA = "/usr/share/wayland-sessions:\nplasma.desktop\n"
+
+
+@pytest.mark.parametrize("files, lock, idle", [
+    ("", True, 305),  # no file anywhere: kscreenlocker's defaults (Autolock, 5 min, 5 s grace)
+    ("[Daemon]\nAutolock=false\n", False, 305),
+    ("[Daemon]\nTimeout=10\n[Daemon]\nTimeout=30\nLockGrace=0\n", True, 1800),  # the account's file wins
+    ("[Greeter]\nTimeout=1\n", True, 305),  # another group: not the locker's timeout
+])
+def test_kde_plasma_screen_lock(files: str, lock: bool, idle: int) -> None:
+    got = linux.parse_screen_lock({"sessions": result("sessions", PLASMA),
+                                   "kde_lock": result("kde_lock", files, 1 if not files else 0)})
+    assert (got.lock_enabled, got.idle_seconds) == (lock, idle)
+    assert "KDE Plasma" in got.source
+
+
+def test_kde_plasma_odd_values_are_unknown() -> None:
+    with pytest.raises(Unknown):
+        linux.parse_screen_lock({"sessions": result("sessions", PLASMA),
+                                 "kde_lock": result("kde_lock", "[Daemon]\nTimeout=fünf\n")})
+    with pytest.raises(Unknown):
+        linux.parse_screen_lock({"sessions": result("sessions", PLASMA)})
 
 
 def test_screen_lock_idle_plus_delay() -> None:
@@ -165,4 +189,6 @@ def test_followups_only_use_safe_words() -> None:
     assert "cryptsetup:luks-3f6c2a1e" in keys
     sync = next(c for c in commands if c.key == "sync_paths")
     assert "/home/alice/.dropbox-dist" in sync.argv
+    kde = next(c for c in commands if c.key == "kde_lock")
+    assert kde.argv == ("cat", "/etc/xdg/kscreenlockerrc", "/home/gslab/.config/kscreenlockerrc")
     assert not any("reboot" in w or "smith" in w for w in sync.argv)
