@@ -268,6 +268,8 @@ def _classify_mysql(raw: bytes) -> Identification | None:
         if not re.match(r"^\d+\.\d+", version):
             return None
         product = "MariaDB" if "mariadb" in version.lower() else "MySQL"
+        if product == "MariaDB" and version.startswith("5.5.5-"):
+            version = version[6:]  # MariaDB KB "Connection": a 5.5.5- prefix for old replication clients
         return Identification("mysql", product, clean_banner(version.split("-", 1)[0], 64))
     if payload[0] == 0xFF and len(payload) > 3 and b"mysql" in payload.lower():
         return Identification("mysql", "MySQL")

@@ -1,6 +1,7 @@
 """Issue 6 cleartext checks against real daemons: vsftpd without / with AUTH TLS (files-weak,
 files-good), nginx serving a login form on plain HTTP / redirecting to https (web-weak,
-web-good), inetutils telnetd under inetd on the workstation (ws:23)."""
+web-good), inetutils telnetd under inetd on the workstation (ws:23), PostgreSQL and MariaDB
+without / with TLS required (files-weak, files-good)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,17 @@ from typing import Any
 import pytest
 
 from tests.lab import topology
+from tests.lab.topology import DB_PASSWORD, DB_USER
 
 pytestmark = pytest.mark.lab
 REPO = Path(__file__).resolve().parents[1]
 GAPSCAN = str(REPO / ".venv" / "bin" / "gapscan")
 IDS = ("cleartext.ftp", "cleartext.http_login", "db.cleartext_exposed", "cleartext.vnc")
 TELNET_HOSTS = [h for h in topology.HOSTS if any(s.service == "telnet" for s in h.services)]
+# (check id, port) pairs whose hardened twin cannot be proven without credentials: MariaDB enforces
+# require_secure_transport only after a successful login (checks/db/mysql_probe.py), so files-good:3306
+# must end in skipped/no_credentials, never in a PASS it did not earn (test_mysql_details).
+NO_CREDENTIAL_SKIPS = {("db.cleartext_exposed", 3306)}
 HOSTS = sorted({h.address for cid in IDS for h in topology.hosts_failing(cid) + topology.hosts_passing(cid)}
                | {h.address for h in TELNET_HOSTS})
 
@@ -49,7 +55,8 @@ def test_planted_gap_fails_with_evidence(scan: dict[str, Any], check_id: str, ho
 
 @pytest.mark.parametrize("check_id, host", _cases("pass"))
 def test_hardened_twin_passes(scan: dict[str, Any], check_id: str, host: topology.LabHost) -> None:
-    results = _results(scan, check_id, host.address)
+    results = [r for r in _results(scan, check_id, host.address)
+               if (check_id, r["target"]["port"]) not in NO_CREDENTIAL_SKIPS]
     assert results and [r["status"] for r in results] == ["pass"] * len(results), [r["detail"] for r in results]
 
 
@@ -106,11 +113,76 @@ def test_snmp_public_fails_and_random_community_passes(snmp_scan: dict[str, Any]
         assert result["status"] == "pass" and result["target"]["transport"] == "udp", result["detail"]
 
 
+def _on_port(results: list[dict[str, Any]], port: int) -> dict[str, Any]:
+    (result,) = [r for r in results if r["target"]["port"] == port]
+    return result
+
+
 def test_postgresql_details(scan: dict[str, Any]) -> None:
-    (weak,) = _results(scan, "db.cleartext_exposed", topology.hosts_failing("db.cleartext_exposed")[0].address)
-    assert "no TLS at all" in weak["detail"] and weak["target"]["port"] == 5432
-    (good,) = _results(scan, "db.cleartext_exposed", topology.hosts_passing("db.cleartext_exposed")[0].address)
+    weak = _on_port(_results(scan, "db.cleartext_exposed", topology.hosts_failing("db.cleartext_exposed")[0].address),
+                    5432)
+    assert "no TLS at all" in weak["detail"]
+    good = _on_port(_results(scan, "db.cleartext_exposed", topology.hosts_passing("db.cleartext_exposed")[0].address),
+                    5432)
     assert "28000" in good["detail"] and good["evidence"][0]["data"]["ssl_request_answer"] == "S"
+
+
+def test_mysql_details(scan: dict[str, Any]) -> None:
+    """One result per database service: files-weak:3306 FAILs on the greeting alone; files-good:3306
+    (TLS + require_secure_transport=ON) is skipped for want of credentials, saying TLS is offered."""
+    weak = _on_port(_results(scan, "db.cleartext_exposed", topology.hosts_failing("db.cleartext_exposed")[0].address),
+                    3306)
+    assert weak["status"] == "fail" and "MariaDB" in weak["detail"] and "no TLS at all" in weak["detail"]
+    data = weak["evidence"][0]["data"]
+    assert data["client_ssl"] is False and data["login_error_code"] == 1045 and data["password_sent"] is False
+    good = _on_port(_results(scan, "db.cleartext_exposed", topology.hosts_passing("db.cleartext_exposed")[0].address),
+                    3306)
+    assert good["status"] == "skipped" and good["reason"] == "no_credentials", good
+    assert "TLS offered (CLIENT_SSL)" in good["detail"] and "ERR 1045" in good["detail"]
+
+
+def _db_hosts() -> list[Any]:
+    return [pytest.param(h, id=h.name) for h in (*topology.hosts_failing("db.cleartext_exposed"),
+                                                  *topology.hosts_passing("db.cleartext_exposed"))]
+
+
+@pytest.mark.parametrize("host", _db_hosts())
+def test_mysql_agrees_with_nmap_and_openssl(lab: Any, scan: dict[str, Any], host: topology.LabHost) -> None:
+    """Facts, not verdicts: nmap's mysql-info capability flags and `openssl s_client -starttls mysql`
+    agree with the greeting the scanner read (TLS offered or not)."""
+    weak = "db.cleartext_exposed" in host.gaps
+    nmap = lab.run_in_scanner(["nmap", "-sT", "-n", "-Pn", "-p", "3306", "--script", "mysql-info", host.address],
+                              timeout=60)
+    flags = next(int(line.split(":")[1]) for line in nmap.stdout.splitlines() if "Capabilities flags:" in line)
+    assert bool(flags & 0x800) is not weak and ("SwitchToSSLAfterHandshake" in nmap.stdout) is not weak
+    if weak:  # the scanner kept the greeting as evidence only where it reached a verdict
+        ours = _on_port(_results(scan, "db.cleartext_exposed", host.address), 3306)["evidence"][0]["data"]
+        assert int(ours["capability_flags"], 16) & 0xFFFF == flags
+    tls = lab.run_in_scanner(["openssl", "s_client", "-starttls", "mysql", "-connect", f"{host.address}:3306",
+                              "-brief"], timeout=30)
+    out = tls.stdout + tls.stderr
+    if weak:
+        assert "MySQL server does not support SSL" in out, out
+    else:
+        assert "Protocol version: TLSv1.3" in out and f"CN = {host.dns_name}" in out, out
+
+
+@pytest.mark.parametrize("host", _db_hosts())
+def test_mariadb_ground_truth_with_the_lab_account(lab: Any, host: topology.LabHost) -> None:
+    """What the scanner cannot see without credentials, the lab checks with its own account: a real
+    cleartext login works on files-weak and is refused on files-good (MariaDB answers 1045, the same
+    error a made-up user gets), where the same login over TLS works."""
+    def login(*tls: str) -> Any:
+        return lab.run_in_scanner(["mariadb", "--no-defaults", "-h", host.address, "-u", DB_USER,
+                                   f"-p{DB_PASSWORD}", *tls, "-N", "-e", "SELECT 'in'"], timeout=30)
+
+    clear = login("--skip-ssl")
+    if "db.cleartext_exposed" in host.gaps:
+        assert clear.returncode == 0 and clear.stdout.strip() == "in", clear.stderr
+    else:
+        assert clear.returncode != 0 and "ERROR 1045 (28000)" in clear.stderr, clear.stdout
+        secure = login("--ssl", "--skip-ssl-verify-server-cert")
+        assert secure.returncode == 0 and secure.stdout.strip() == "in", secure.stderr
 
 
 def test_vnc_details(scan: dict[str, Any]) -> None:

@@ -1,11 +1,18 @@
-"""db.cleartext_exposed — a PostgreSQL server reachable without TLS being required.
+"""db.cleartext_exposed — a database server reachable without TLS being required.
 
-Two questions, no credentials: (1) an SSLRequest (PostgreSQL protocol, "SSL Session
+PostgreSQL (5432), two questions, no credentials: (1) an SSLRequest (PostgreSQL protocol, "SSL Session
 Encryption"): the server answers 'S' (TLS available) or 'N' (no TLS at all); (2) a plaintext
 StartupMessage for a made-up user: an authentication request means the server would take a
 login over cleartext (FAIL), an ErrorResponse 28000 ("no pg_hba.conf entry ... no encryption")
 means cleartext connections are refused (PASS). No password is ever sent; the connection is
-closed at the first authentication request. (MySQL and MSSQL are not covered yet.)
+closed at the first authentication request.
+
+MySQL/MariaDB (3306, mysql_probe.py): the greeting's CLIENT_SSL flag says whether TLS is offered
+at all (not offered: FAIL). When it is offered, whether cleartext logins are refused shows only
+after a successful login (require_secure_transport is enforced after authentication), so without
+database credentials the result is a skip that says TLS is offered, unless the server itself
+answers the made-up cleartext login with ER_SECURE_TRANSPORT_REQUIRED (PASS) or lets it in (FAIL).
+MSSQL is not covered yet.
 """
 
 from __future__ import annotations
@@ -19,8 +26,10 @@ from typing import Any
 
 from scanner.check import Applies, Check, CheckMeta, Probe, ProbeContext
 from scanner.errors import ProbeTimeout, ProtocolError, translate_os_error
-from scanner.models import Evidence, Finding, Severity, Skip, Target, utcnow
+from scanner.models import Evidence, Finding, Severity, Skip, SkipReason, Target, utcnow
 from scanner.netio import sanitize
+
+from .mysql_probe import MysqlFacts, MysqlHandshake
 
 SSL_REQUEST = struct.pack("!II", 8, 80877103)
 PROBE_USER = "gapscan_tls_probe"  # made up: it never needs to exist
@@ -125,23 +134,40 @@ class PgStartup(Probe[PgFacts]):
         raise ProtocolError(f"PostgreSQL: unexpected reply type {kind!r} to a StartupMessage")
 
 
+class DbTransport(Probe[PgFacts | MysqlFacts]):
+    """Routes by the discovered service: the MySQL protocol for "mysql", PostgreSQL's otherwise."""
+
+    name = "db-transport"
+
+    def collect(self, target: Target, ctx: ProbeContext) -> PgFacts | MysqlFacts:
+        if target.service == "mysql":
+            return MysqlHandshake().collect(target, ctx)
+        return PgStartup().collect(target, ctx)
+
+
 class DbCleartextExposed(Check):
     meta = CheckMeta(
         id="db.cleartext_exposed",
         title="Database accepts connections without TLS",
         severity=Severity.HIGH,
-        applies_to=Applies(services=frozenset({"postgresql"})),
+        applies_to=Applies(services=frozenset({"postgresql", "mysql"})),
         remediation=(
-            "Enable TLS on the database (PostgreSQL: ssl = on with a CA-issued certificate) and require it for "
-            "every network client (pg_hba.conf: hostssl lines only, or hostnossl ... reject); keep the database "
-            "off networks that do not need it."
+            "Enable TLS on the database with a CA-issued certificate and require it for every network client "
+            "(PostgreSQL: ssl = on and hostssl lines only, or hostnossl ... reject in pg_hba.conf; MySQL/MariaDB: "
+            "ssl_cert/ssl_key and require_secure_transport = ON); keep the database off networks that do not "
+            "need it."
         ),
-        description="PostgreSQL SSLRequest, then a plaintext StartupMessage for a made-up user; no password.",
+        description="PostgreSQL SSLRequest, then a plaintext StartupMessage for a made-up user; MySQL/MariaDB "
+                    "greeting (CLIENT_SSL), then a cleartext login for a made-up user; no password.",
     )
-    probes = (PgStartup,)
+    probes = (DbTransport,)
 
     def evaluate(self, target: Target, facts: Mapping[type[Probe[Any]], Any]) -> Iterator[Finding | Skip]:
-        pg: PgFacts = facts[PgStartup]
+        got: PgFacts | MysqlFacts = facts[DbTransport]
+        if isinstance(got, MysqlFacts):
+            yield from self._mysql(target, got)
+            return
+        pg = got
         where = f"PostgreSQL {target.host}:{target.port}"
         if not pg.tls_available:
             detail = f"{where}: no TLS at all (SSLRequest answered 'N')"
@@ -155,3 +181,28 @@ class DbCleartextExposed(Check):
                       f"{sanitize(pg.error_message, 120)})")
             passed = True
         yield self.finding(target, passed=passed, detail=detail, evidence=[pg.evidence()])
+
+    def _mysql(self, target: Target, my: MysqlFacts) -> Iterator[Finding | Skip]:
+        g = my.greeting
+        where = f"{g.product if g else 'MySQL'} {target.host}:{target.port}"
+        if g is None:
+            err = my.refused
+            assert err is not None
+            yield self.skip(target, SkipReason.PERMISSION,
+                            f"{where}: refused this scanner before the handshake (ERR {err.code}: "
+                            f"{sanitize(err.message, 120)}); TLS not judged")
+            return
+        if not g.tls_available:
+            detail = f"{where}: no TLS at all (the greeting does not set CLIENT_SSL); logins can only be cleartext"
+            yield self.finding(target, passed=False, detail=detail, evidence=[my.evidence()])
+        elif my.cleartext_login_accepted:
+            detail = f"{where}: TLS available but not required: a made-up user logged in over cleartext, no password"
+            yield self.finding(target, passed=False, detail=detail, evidence=[my.evidence()])
+        elif my.secure_transport_required:
+            detail = f"{where}: TLS available and cleartext logins refused ({my.login_summary()})"
+            yield self.finding(target, passed=True, detail=detail, evidence=[my.evidence()])
+        else:
+            yield self.skip(target, SkipReason.NO_CREDENTIALS,
+                            f"{where}: TLS offered (CLIENT_SSL); whether cleartext logins are refused "
+                            f"(require_secure_transport) shows only after a successful login, and the scan has no "
+                            f"database account (made-up cleartext login: {my.login_summary()})")

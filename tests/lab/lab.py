@@ -88,8 +88,10 @@ def required_binaries(parts: Iterable[str]) -> set[str]:
     kinds = {s.daemon for h in hosts_for(parts) for s in h.services}
     names = {"ganesha": "ganesha.nfsd", "sshd": "sshd", "postfix": "postfix", "inetd": "inetutils-inetd",
              "xvnc": "Xvnc", "dropbox-emitter": "python3", "resilio-emitter": "python3",
-             "endpoint-sshd": "sudo"}  # + dconf, clamd, mkfs.ext4 below
+             "endpoint-sshd": "sudo", "mariadb": "mariadbd"}  # + dconf, clamd, mkfs.ext4 below
     extra = {"ip", "nft", "smbpasswd", "ssh-keygen", "nsd-checkconf", "openssl", "sysctl", "unshare"}
+    if "mariadb" in kinds:
+        extra.add("mariadb-install-db")
     if "endpoint-sshd" in kinds:
         extra |= {"dconf", "clamd", "mkfs.ext4", "gsettings"}
     return {names.get(k, k) for k in kinds} | extra

@@ -186,6 +186,10 @@ ENDPOINT_IDS = ("endpoint.disk_encryption_off", "endpoint.screen_lock_missing", 
 ENDPOINT_USER = "gslab"
 ENDPOINT_UID = 64101
 ENDPOINT_PASSWORD = "Canary-5f3e9a-gslab-NeverInOutput"
+# The file servers' MariaDB application account: the lab's ground truth (a real login over cleartext
+# works on the weak twin and is refused on the hardened one); the scanner never knows it.
+DB_USER = "ehr"
+DB_PASSWORD = "Canary-7c41d2-gslab-db-NeverInOutput"
 FILE_SERVICES = (
     _svc(21, "ftp", "vsftpd"),
     _svc(111, "rpcbind", "rpcbind"),
@@ -196,6 +200,7 @@ FILE_SERVICES = (
     _svc(20048, "mountd", "ganesha"),
     _svc(161, "snmp", "snmpd", "udp"),
     _svc(5432, "postgresql", "postgres"),
+    _svc(3306, "mysql", "mariadb"),
 )
 LAB_ZONE = "lab.test"
 
@@ -222,7 +227,7 @@ HOSTS: tuple[LabHost, ...] = (
         hardened=frozenset(),
         notes="smbd: SMB1 allowed (NT1), signing disabled, guest-ok share 'scans' + user share "
         "'billing'; vsftpd: anonymous read-only, no TLS; nfs-ganesha: /srv to * with no root squash; "
-        "snmpd: community 'public' (read-only); PostgreSQL: ssl = off.",
+        "snmpd: community 'public' (read-only); PostgreSQL: ssl = off; MariaDB: --skip-ssl (no CLIENT_SSL).",
         dns_name="files-weak.lab.test",
     ),
     LabHost(
@@ -237,7 +242,8 @@ HOSTS: tuple[LabHost, ...] = (
         notes="smbd: SMB2_02+, signing mandatory, user share only; vsftpd: no anonymous, AUTH "
         "TLS required (lab-CA cert, TLS 1.2+, AEAD suites); nfs-ganesha: /srv to the workstation and "
         "the scanner only, root squashed; snmpd: only a long random community; PostgreSQL: ssl = on (lab CA, "
-        "TLS 1.2+), hostssl lines only; Xvnc 5900: X509Plain (VeNCrypt/TLS) only.",
+        "TLS 1.2+), hostssl lines only; MariaDB: lab-CA cert, TLS 1.2+, require_secure_transport = ON "
+        "(db.cleartext_exposed skips it: refusal shows only after a login); Xvnc 5900: X509Plain (VeNCrypt/TLS) only.",
         dns_name="files-good.lab.test",
     ),
     LabHost(

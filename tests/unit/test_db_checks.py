@@ -1,4 +1,5 @@
-"""db.cleartext_exposed (PostgreSQL) against loopback servers speaking the startup protocol."""
+"""db.cleartext_exposed against loopback servers: PostgreSQL's startup protocol, and the MySQL protocol
+replaying greetings and replies captured from the lab's MariaDB."""
 
 from __future__ import annotations
 
@@ -9,12 +10,15 @@ from collections.abc import Callable
 
 import pytest
 
-from checks.db.cleartext_exposed import PROBE_USER, SSL_REQUEST, DbCleartextExposed, PgStartup
+from checks.db import mysql_wire
+from checks.db.cleartext_exposed import PROBE_USER, SSL_REQUEST, DbCleartextExposed, DbTransport, PgStartup
+from checks.db.mysql_probe import MysqlHandshake
 from scanner.check import ProbeContext
 from scanner.config import TimeoutConfig
 from scanner.errors import ProbeTimeout, ProtocolError
-from scanner.models import Finding, Target
+from scanner.models import Finding, Skip, SkipReason, Target
 from tests.unit.helpers import tcp_server
+from tests.unit.test_mysql_wire import ACCESS_DENIED, GOOD_GREETING, HOST_NOT_ALLOWED, WEAK_GREETING
 
 CTX = ProbeContext(timeouts=TimeoutConfig(connect=1.0, read=0.5, probe=5.0))
 # The ErrorResponse PostgreSQL 15 sends for a plaintext connection under hostssl-only pg_hba.conf.
@@ -39,8 +43,8 @@ def _server(ssl_answer: bytes, startup_reply: bytes) -> Callable[[socket.socket]
 
 def _judge(port: int) -> Finding:
     target = Target(host="127.0.0.1", port=port, service="postgresql")
-    facts = PgStartup().collect(target, CTX)
-    (item,) = list(DbCleartextExposed().evaluate(target, {PgStartup: facts}))
+    facts = DbTransport().collect(target, CTX)
+    (item,) = list(DbCleartextExposed().evaluate(target, {DbTransport: facts}))
     assert isinstance(item, Finding)
     return item
 
@@ -78,3 +82,80 @@ def test_garbage_and_stalls_are_errors() -> None:
         PgStartup().collect(Target(host="127.0.0.1", port=port, service="postgresql"), CTX)
     with tcp_server(_server(b"S", b"R\xff\xff\xff\xff")) as (_, port, _n), pytest.raises(ProtocolError):
         PgStartup().collect(Target(host="127.0.0.1", port=port, service="postgresql"), CTX)
+
+
+# ------------------------------------------------------------------------------ MySQL / MariaDB
+
+
+def _mysql_server(greeting: bytes, reply: bytes | None, seen: list[bytes]) -> Callable[[socket.socket], None]:
+    def handle(conn: socket.socket) -> None:
+        conn.sendall(greeting)
+        if reply is None:
+            return
+        header = conn.recv(4, socket.MSG_WAITALL)
+        seen.append(header + conn.recv(int.from_bytes(header[:3], "little"), socket.MSG_WAITALL))
+        conn.sendall(reply)
+        time.sleep(0.2)
+
+    return handle
+
+
+def _mysql_judge(greeting: bytes, reply: bytes | None) -> tuple[Finding | Skip, list[bytes]]:
+    seen: list[bytes] = []
+    with tcp_server(_mysql_server(greeting, reply, seen)) as (_, port, _n):
+        target = Target(host="127.0.0.1", port=port, service="mysql")
+        facts = DbTransport().collect(target, CTX)
+        (item,) = list(DbCleartextExposed().evaluate(target, {DbTransport: facts}))
+    assert isinstance(item, Finding | Skip)
+    return item, seen
+
+
+def _reply(payload: bytes) -> bytes:
+    return mysql_wire.encode_packet(2, payload)
+
+
+def test_mysql_without_client_ssl_fails() -> None:
+    item, seen = _mysql_judge(WEAK_GREETING, ACCESS_DENIED)
+    assert isinstance(item, Finding) and not item.passed and "no TLS at all" in item.detail
+    assert item.evidence[0].data["client_ssl"] is False and item.evidence[0].data["login_error_code"] == 1045
+    (sent,) = seen  # the one cleartext HandshakeResponse41: made-up user, empty auth response
+    assert sent == mysql_wire.handshake_response(PROBE_USER)
+
+
+def test_mysql_tls_offered_and_access_denied_is_a_skip_not_a_pass() -> None:
+    item, _ = _mysql_judge(GOOD_GREETING, ACCESS_DENIED)
+    assert isinstance(item, Skip) and item.reason is SkipReason.NO_CREDENTIALS
+    assert "TLS offered" in item.detail and "ERR 1045" in item.detail
+
+
+def test_mysql_secure_transport_required_passes() -> None:
+    item, _ = _mysql_judge(GOOD_GREETING, _reply(b"\xff\x57\x0c#HY000Connections using insecure transport are "
+                                                  b"prohibited while --require_secure_transport=ON."))
+    assert isinstance(item, Finding) and item.passed and "3159" in item.detail
+
+
+def test_mysql_anonymous_cleartext_login_fails() -> None:
+    item, _ = _mysql_judge(GOOD_GREETING, _reply(b"\x00\x00\x00\x02\x00\x00\x00"))
+    assert isinstance(item, Finding) and not item.passed and "logged in over cleartext" in item.detail
+
+
+def test_mysql_refusal_before_greeting_is_a_skip() -> None:
+    item, seen = _mysql_judge(HOST_NOT_ALLOWED, None)
+    assert isinstance(item, Skip) and item.reason is SkipReason.PERMISSION and "1130" in item.detail
+    assert not seen
+
+
+def test_mysql_garbage_and_stalls_are_errors() -> None:
+    target_for = lambda port: Target(host="127.0.0.1", port=port, service="mysql")  # noqa: E731
+    for greeting in (b"SSH-2.0-OpenSSH_9.2\r\n", GOOD_GREETING[:30], b"\x05\x00\x00\x00\x09abcd"):
+        with tcp_server(_mysql_server(greeting, None, [])) as (_, port, _n), pytest.raises(ProtocolError):
+            MysqlHandshake().collect(target_for(port), CTX)
+    with tcp_server(_mysql_server(GOOD_GREETING, b"\x02\x00\x00\x02\x07\x07", [])) as (_, port, _n), \
+            pytest.raises(ProtocolError):
+        MysqlHandshake().collect(target_for(port), CTX)
+
+    def stall(conn: socket.socket) -> None:
+        time.sleep(1.5)
+
+    with tcp_server(stall) as (_, port, _n), pytest.raises(ProbeTimeout):
+        MysqlHandshake().collect(target_for(port), CTX)

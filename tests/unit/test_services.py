@@ -55,7 +55,7 @@ ADDR = "127.0.0.4"
         (b"\x4a\x00\x00\x00\x0a8.0.36-0ubuntu0.22.04.1\x00\x0b\x00\x00\x00abcdefgh\x00", "mysql", "MySQL",
          "8.0.36"),
         (b"\x56\x00\x00\x00\x0a5.5.5-10.11.6-MariaDB-0+deb12u1\x00\x08\x00\x00\x00", "mysql", "MariaDB",
-         "5.5.5"),
+         "10.11.6"),
     ],
 )
 def test_greetings(greeting: bytes, service: str, product: str | None, version: str | None) -> None:

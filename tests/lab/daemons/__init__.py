@@ -76,6 +76,7 @@ def builders() -> dict[str, Builder]:
         dovecot,
         dropbox_emitter,
         endpoint,
+        mariadb,
         nfs,
         nginx,
         nsd,
@@ -104,6 +105,7 @@ def builders() -> dict[str, Builder]:
         "sshd": sshd.build,
         "endpoint-sshd": endpoint.build,  # credentialed laptops: sshd in private mount+PID namespaces (issue 8)
         "postgres": postgres.build,  # PostgreSQL 15 (db.cleartext_exposed)
+        "mariadb": mariadb.build,  # MariaDB 10.11, MySQL protocol on 3306 (db.cleartext_exposed)
         "snmpd": snmpd.build,  # net-snmp (snmp.default_community)
         "xrdp": xrdp.build,  # xrdp, Standard RDP Security (rdp.nla_not_required)
         "xvnc": xvnc.build,  # TigerVNC Xvnc (cleartext.vnc)
