@@ -27,6 +27,7 @@ class Command:
     key: str  # what parsers look results up by: "lsblk", "fdesetup"
     argv: tuple[str, ...]
     root: bool = False  # needs root: run via ``sudo -n`` if allowed, else not run (said so)
+    prefer_root: bool = False  # sees more as root (other users' homes): via sudo if allowed, else plainly
     shell_free: bool = True  # every word is checked against _SAFE_WORD at definition time
 
     def __post_init__(self) -> None:

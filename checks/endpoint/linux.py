@@ -79,7 +79,8 @@ def followups(results: Results, login_home: str | None) -> tuple[Command, ...]:
         concrete += [home + p[1:] for p in paths if p.startswith("~")]
         concrete.append(f"{home}/.config/autostart")
     concrete.append("/etc/xdg/autostart")
-    out.append(Command("sync_paths", ("ls", "-1d", *concrete)))
+    # Other users' homes are private (Debian 12 creates them 0700): list them as root when allowed.
+    out.append(Command("sync_paths", ("ls", "-1d", *concrete), prefer_root=True))
     if login_home and re.fullmatch(r"/[A-Za-z0-9._/-]{1,200}", login_home):
         # KDE Plasma's screen locker settings: the system default, then the account's own file.
         out.append(Command("kde_lock", ("cat", KDE_SYSTEM_FILE, f"{login_home}/.config/kscreenlockerrc")))
@@ -344,6 +345,11 @@ def parse_sync_clients(results: Results) -> SyncClients:
         why = paths.why_failed() if paths is not None else "sync paths not collected"
         raise Unknown(why)
     observations.append(paths.observation())
+    hidden = re.findall(r"cannot access '([^']+)': Permission denied", paths.stderr)
+    if hidden:
+        # Not seeing inside a home is not "no client there": no verdict rather than a false PASS.
+        raise Unknown(f"permission denied listing {', '.join(hidden[:5])}{' …' if len(hidden) > 5 else ''}: "
+                      "allow sudo for `ls -1d` in this credential, or use an administrator account")
     for line in paths.stdout.splitlines():
         spec = sync_clients.match_path(line.strip(), OsFamily.LINUX)
         if spec is not None:

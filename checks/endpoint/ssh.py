@@ -150,7 +150,7 @@ class SshSession:
         return f"printf '%s\\n' {self.marker}; exec " + " ".join(shlex.quote(w) for w in words)
 
     def run(self, command: Command) -> CommandResult:
-        with_sudo = command.root and self.cred.sudo
+        with_sudo = (command.root or command.prefer_root) and self.cred.sudo
         if command.root and not self.cred.sudo:
             return CommandResult(command, None, not_run="needs root; this credential does not allow sudo")
         transport = self.transport

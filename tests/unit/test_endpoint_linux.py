@@ -192,3 +192,14 @@ def test_followups_only_use_safe_words() -> None:
     kde = next(c for c in commands if c.key == "kde_lock")
     assert kde.argv == ("cat", "/etc/xdg/kscreenlockerrc", "/home/gslab/.config/kscreenlockerrc")
     assert not any("reboot" in w or "smith" in w for w in sync.argv)
+
+
+def test_sync_paths_in_a_private_home_are_no_verdict() -> None:
+    results = recorded("good")
+    paths = results["sync_paths"]
+    results["sync_paths"] = CommandResult(paths.command, 2, paths.stdout,
+                                          "ls: cannot access '/home/alice/.dropbox-dist': Permission denied\n")
+    with pytest.raises(Unknown, match=r"permission denied listing /home/alice/\.dropbox-dist"):
+        linux.parse_sync_clients(results)
+    command = next(c for c in linux.followups(recorded("good"), "/home/gslab") if c.key == "sync_paths")
+    assert command.prefer_root and not command.root

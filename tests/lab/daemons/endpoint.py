@@ -27,7 +27,8 @@ from ..topology import ENDPOINT_PASSWORD, ENDPOINT_UID, ENDPOINT_USER, LabHost
 from . import Context, DaemonSpec, write
 
 PRIVSEP_DIR = Path("/run/sshd")
-SUDO_COMMANDS = ("/usr/sbin/nft list ruleset", "/usr/sbin/ufw status", "/usr/sbin/cryptsetup status *")
+SUDO_COMMANDS = ("/usr/sbin/nft list ruleset", "/usr/sbin/ufw status", "/usr/sbin/cryptsetup status *",
+                 "/usr/bin/ls -1d *")
 
 # A LUKS laptop as `lsblk -J -o NAME,KNAME,TYPE,FSTYPE,MOUNTPOINT,SIZE,RO` prints it (util-linux
 # 2.38 format, constructed for the lab: this kernel cannot open a dm-crypt mapping).
