@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from scanner.check import Applies, Check, CheckMeta, Probe, ProbeContext
-from scanner.errors import ProbeTimeout, ProtocolError, translate_os_error
+from scanner.errors import ProtocolError, translate_os_error
 from scanner.models import Evidence, Finding, Severity, Skip, Target, utcnow
-from scanner.netio import sanitize
+from scanner.netio import recv_exact, sanitize
 
 TYPE_NAMES = {0: "Invalid", 1: "None", 2: "VNC Authentication", 5: "RA2", 6: "RA2ne", 16: "Tight", 17: "Ultra",
               18: "TLS", 19: "VeNCrypt", 20: "SASL", 21: "MD5", 22: "xvp", 30: "Apple DH", 129: "RSA-AES",
@@ -49,23 +49,6 @@ class VncFacts:
                         method="RFB ProtocolVersion exchange, security-type list read, closed without choosing")
 
 
-def _recv(sock: socket.socket, n: int, deadline: float) -> bytes:
-    data = b""
-    while len(data) < n:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise ProbeTimeout("VNC: no complete answer in time")
-        sock.settimeout(remaining)
-        try:
-            chunk = sock.recv(n - len(data))
-        except Exception as exc:
-            raise translate_os_error(exc, "VNC read") from exc
-        if not chunk:
-            raise ProtocolError(f"VNC: connection closed after {len(data)} of {n} bytes")
-        data += chunk
-    return data
-
-
 class RfbSecurityTypes(Probe[VncFacts]):
     name = "rfb-security-types"
 
@@ -77,7 +60,7 @@ class RfbSecurityTypes(Probe[VncFacts]):
             raise translate_os_error(exc, f"VNC connect to {target.host}:{target.port}") from exc
         with sock:
             deadline = time.monotonic() + ctx.timeouts.read
-            banner = _recv(sock, 12, deadline)
+            banner = recv_exact(sock, 12, deadline, "VNC read")
             match = _VERSION.match(banner)
             if not match:
                 raise ProtocolError(f"VNC: not an RFB ProtocolVersion: {sanitize(banner.decode('latin-1'), 40)!r}")
@@ -92,14 +75,14 @@ class RfbSecurityTypes(Probe[VncFacts]):
             except Exception as exc:
                 raise translate_os_error(exc, "VNC send") from exc
             if chosen == b"RFB 003.003\n":  # the server decides: one u32 type
-                (kind,) = struct.unpack("!I", _recv(sock, 4, deadline))
+                (kind,) = struct.unpack("!I", recv_exact(sock, 4, deadline, "VNC read"))
                 types: tuple[int, ...] = (kind,)
             else:
-                count = _recv(sock, 1, deadline)[0]
-                types = tuple(_recv(sock, count, deadline)) if count else (0,)
+                count = recv_exact(sock, 1, deadline, "VNC read")[0]
+                types = tuple(recv_exact(sock, count, deadline, "VNC read")) if count else (0,)
             if types == (0,):
-                length = struct.unpack("!I", _recv(sock, 4, deadline))[0]
-                reason = _recv(sock, min(length, 512), deadline).decode("utf-8", "replace")
+                length = struct.unpack("!I", recv_exact(sock, 4, deadline, "VNC read"))[0]
+                reason = recv_exact(sock, min(length, 512), deadline, "VNC read").decode("utf-8", "replace")
                 raise ProtocolError(f"VNC server refused the connection: {sanitize(reason, 200)!r}")
             return VncFacts(version, types)
 

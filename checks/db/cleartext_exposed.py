@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from scanner.check import Applies, Check, CheckMeta, Probe, ProbeContext
-from scanner.errors import ProbeTimeout, ProtocolError, translate_os_error
+from scanner.errors import ProtocolError, translate_os_error
 from scanner.models import Evidence, Finding, Severity, Skip, SkipReason, Target, utcnow
-from scanner.netio import sanitize
+from scanner.netio import recv_exact, sanitize
 
 from .mysql_probe import MysqlFacts, MysqlHandshake
 
@@ -68,23 +68,6 @@ class PgFacts:
         )
 
 
-def _recv_exact(sock: socket.socket, n: int, deadline: float, what: str) -> bytes:
-    data = b""
-    while len(data) < n:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise ProbeTimeout(f"{what}: no complete reply in time")
-        sock.settimeout(remaining)
-        try:
-            chunk = sock.recv(n - len(data))
-        except Exception as exc:
-            raise translate_os_error(exc, what) from exc
-        if not chunk:
-            raise ProtocolError(f"{what}: connection closed after {len(data)} of {n} bytes")
-        data += chunk
-    return data
-
-
 def _connect(target: Target, ctx: ProbeContext) -> socket.socket:
     assert target.host is not None and target.port is not None
     try:
@@ -110,7 +93,7 @@ class PgStartup(Probe[PgFacts]):
                 sock.sendall(SSL_REQUEST)
             except Exception as exc:
                 raise translate_os_error(exc, "PostgreSQL SSLRequest") from exc
-            answer = _recv_exact(sock, 1, time.monotonic() + ctx.timeouts.read, "PostgreSQL SSLRequest")
+            answer = recv_exact(sock, 1, time.monotonic() + ctx.timeouts.read, "PostgreSQL SSLRequest")
             if answer not in (b"S", b"N"):
                 raise ProtocolError(f"PostgreSQL: SSLRequest answered {answer!r}, not S or N")
         with _connect(target, ctx) as sock:
@@ -121,10 +104,10 @@ class PgStartup(Probe[PgFacts]):
             except Exception as exc:
                 raise translate_os_error(exc, "PostgreSQL StartupMessage") from exc
             deadline = time.monotonic() + ctx.timeouts.read
-            kind, length = struct.unpack("!cI", _recv_exact(sock, 5, deadline, "PostgreSQL startup reply"))
+            kind, length = struct.unpack("!cI", recv_exact(sock, 5, deadline, "PostgreSQL startup reply"))
             if length < 4 or length > 65536:
                 raise ProtocolError(f"PostgreSQL: implausible message length {length}")
-            body = _recv_exact(sock, length - 4, deadline, "PostgreSQL startup reply")
+            body = recv_exact(sock, length - 4, deadline, "PostgreSQL startup reply")
         if kind == b"R" and len(body) >= 4:
             code = struct.unpack("!I", body[:4])[0]
             return PgFacts(answer.decode(), "auth", AUTH_NAMES.get(code, str(code)), "", "")

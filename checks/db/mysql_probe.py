@@ -22,9 +22,9 @@ import time
 from dataclasses import dataclass
 
 from scanner.check import Probe, ProbeContext
-from scanner.errors import ProbeTimeout, ProtocolError, translate_os_error
+from scanner.errors import ProtocolError, translate_os_error
 from scanner.models import Evidence, Target, utcnow
-from scanner.netio import sanitize
+from scanner.netio import recv_exact, sanitize
 
 from . import mysql_wire as wire
 
@@ -93,28 +93,11 @@ class MysqlFacts:
 
 def _recv_packet(sock: socket.socket, deadline: float, what: str) -> bytes:
     """One whole packet's payload, within ``deadline`` (monotonic seconds)."""
-    header = _recv_exact(sock, wire.HEADER_LEN, deadline, what)
+    header = recv_exact(sock, wire.HEADER_LEN, deadline, f"MySQL {what}")
     length, _seq = wire.packet_length(header)
     if length > MAX_GREETING:
         raise ProtocolError(f"MySQL: implausible {what} length {length}")
-    return _recv_exact(sock, length, deadline, what)
-
-
-def _recv_exact(sock: socket.socket, n: int, deadline: float, what: str) -> bytes:
-    data = b""
-    while len(data) < n:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise ProbeTimeout(f"MySQL {what}: no complete packet in time")
-        sock.settimeout(remaining)
-        try:
-            chunk = sock.recv(n - len(data))
-        except Exception as exc:
-            raise translate_os_error(exc, f"MySQL {what}") from exc
-        if not chunk:
-            raise ProtocolError(f"MySQL {what}: connection closed after {len(data)} of {n} bytes")
-        data += chunk
-    return data
+    return recv_exact(sock, length, deadline, f"MySQL {what}")
 
 
 class MysqlHandshake(Probe[MysqlFacts]):
