@@ -281,8 +281,14 @@ def parse_screen_lock(results: Results) -> ScreenLock:
         if any("plasma" in d or "kde" in d for d in desktops):
             return _kde_screen_lock(results, tuple(observations))
         raise Unknown(f"desktop sessions {', '.join(desktops)}: only GNOME and KDE Plasma settings are read")
-    lock = need(results, "gnome_lock").stdout.strip()
-    idle = need(results, "gnome_idle").stdout.strip()
+    lock_result, idle_result = need(results, "gnome_lock"), need(results, "gnome_idle")
+    if any("memory' GSettings backend" in r.stderr for r in (lock_result, idle_result)):
+        # Without the dconf backend gsettings prints the schema defaults (lock on, 5 min), not
+        # anybody's settings: reading them as the machine's state would be a false PASS.
+        raise Unknown("gsettings fell back to its 'memory' backend (dconf backend not installed): "
+                      "it shows schema defaults, not the account's settings")
+    lock = lock_result.stdout.strip()
+    idle = idle_result.stdout.strip()
     delay_result = results.get("gnome_delay")
     if lock not in ("true", "false"):
         raise Unknown(f"gsettings lock-enabled printed {lock[:60]!r}")

@@ -203,3 +203,12 @@ def test_sync_paths_in_a_private_home_are_no_verdict() -> None:
         linux.parse_sync_clients(results)
     command = next(c for c in linux.followups(recorded("good"), "/home/gslab") if c.key == "sync_paths")
     assert command.prefer_root and not command.root
+
+
+def test_gsettings_memory_backend_defaults_are_no_verdict() -> None:
+    warning = ("GLib-GIO-Message: 12:00:00.000: Using the 'memory' GSettings backend.  Your settings will not be "
+               "saved or shared with other applications.\n")
+    with pytest.raises(Unknown, match="memory"):
+        linux.parse_screen_lock({"sessions": result("sessions", "/usr/share/xsessions:\ngnome.desktop\n"),
+                                 "gnome_lock": result("gnome_lock", "true\n", stderr=warning),
+                                 "gnome_idle": result("gnome_idle", "uint32 300\n", stderr=warning)})
