@@ -120,7 +120,7 @@ def parse_nmap(out: bytes) -> tuple[set[Port], str]:
 
 
 def gapscan_cmd(lab: Lab, network: str, ports: list[int], *, banners: bool) -> list[str]:
-    argv = ["env", f"PYTHONPATH={REPO}", sys.executable, "-m", "scanner.discovery", network,
+    argv = ["env", f"PYTHONPATH={REPO}", sys.executable, "-m", "scanner.discovery.pipeline", network,
             "--ports", ",".join(map(str, ports)), "--json"]
     if not banners:
         argv += ["--service-detection", "none"]

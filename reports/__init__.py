@@ -1,6 +1,6 @@
 """Renderers of a saved ScanRun. They never probe and never branch on protocol: protocol
 detail reaches them only through each result's evidence. They import only ``scanner.models``
-and the HIPAA catalogue (``scanner.framework``).
+and the HIPAA catalogue (``scanner.config.framework``).
 
 Every renderer takes the run, the output path and, optionally, the client file (practice, MSP,
 BAA register), the MSP logo already embedded as a data: URI, and the client's recorded decisions

@@ -1,7 +1,7 @@
 """The client file: who the report is for and what the practice has on record (YAML).
 
 It feeds the report's cover, the third-party section (the BAA register) and the sign-off
-appendix. It is read with ``scanner.userfiles.load_model`` by the CLI, so a mistake names the
+appendix. It is read with ``scanner.config.userfiles.load_model`` by the CLI, so a mistake names the
 file, the line and the key. Nothing secret belongs here and nothing from it goes into scan.json.
 
 The MSP logo is embedded in the report as a ``data:`` URI (the report never loads a file or a

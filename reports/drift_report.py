@@ -1,8 +1,8 @@
 """drift.html: what changed between two runs of a client, and the trend of open gaps.
 
-Input is plain data, never the store nor ``scanner.drift`` objects: the drift as
+Input is plain data, never the store nor ``scanner.history.drift`` objects: the drift as
 ``Drift.as_dict()`` writes it (the same content as drift.json) and the trend rows of
-``scanner.drift.trend``. Same guarantees as report.html: one self-contained file, inline CSS and
+``scanner.history.drift.trend``. Same guarantees as report.html: one self-contained file, inline CSS and
 SVG, no script, a Content-Security-Policy meta, every value autoescaped (banners and details came
 off the network), zero-width and bidi characters shown as visible escapes.
 """

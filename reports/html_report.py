@@ -19,7 +19,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from reports import view
 from reports.annotations import Decisions, decision_for
 from reports.client_file import ClientFile
-from scanner.framework import Framework, load_framework
+from scanner.config.framework import Framework, load_framework
 from scanner.models import ScanRun, Status
 
 # Zero-width and bidirectional-override characters make text read differently from what the

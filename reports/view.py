@@ -20,7 +20,7 @@ from typing import Any
 import yaml
 
 from reports.annotations import DecisionNote, Decisions, decision_for
-from scanner.framework import Framework, Requirement, citation_sort_key
+from scanner.config.framework import Framework, Requirement, citation_sort_key
 from scanner.models import CheckResult, ScanRun, Severity, Status
 
 GAP_FOUND, NO_GAP, NOT_ASSESSED = "gap found", "no gap observed", "not assessed by scan"
@@ -66,7 +66,7 @@ def third_party_rules() -> tuple[ThirdPartyRule, ...]:
 
 
 def scan_digest(run: ScanRun) -> str:
-    """SHA-256 of scan.json exactly as ``scanner.output.write_scan_json`` writes it."""
+    """SHA-256 of scan.json exactly as ``scanner.engine.output.write_scan_json`` writes it."""
     return hashlib.sha256((run.model_dump_json(indent=2) + "\n").encode("utf-8")).hexdigest()
 
 

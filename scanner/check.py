@@ -13,17 +13,29 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from scanner.config import TimeoutConfig
 from scanner.credentials import CredentialStore
 from scanner.models import ErrorReason, Evidence, Finding, Severity, Skip, SkipReason, Target, Undetermined
 
 FactsT = TypeVar("FactsT")
 
 CHECK_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
+
+
+class TimeoutConfig(BaseModel):
+    """Seconds. Every I/O call takes one of these; the runner only records overruns."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    connect: float = Field(default=3.0, gt=0, le=120)
+    read: float = Field(default=5.0, gt=0, le=300)
+    probe: float = Field(default=30.0, gt=0, le=3600)
+    # Extra attempts of a probe that failed with timeout/unreachable (a dropped SYN, a busy
+    # daemon); never for other errors, where a second try would only hammer a fragile device.
+    retries: int = Field(default=1, ge=0, le=5)
 
 
 class Applies(BaseModel):
@@ -62,6 +74,15 @@ class CheckMeta(BaseModel):
     description: str = ""
 
 
+class ScopeView(Protocol):
+    """What a probe may ask of the authorized scope: is this address one we may judge?
+
+    (The guard that refuses packets is below every library; a passive probe, which sends
+    nothing, uses this to leave out what it overheard from hosts outside the scope.)"""
+
+    def contains(self, address: str) -> bool: ...
+
+
 @dataclass(frozen=True)
 class ProbeContext:
     """What a probe may use: its timeouts and the run's settings. No check state.
@@ -78,6 +99,8 @@ class ProbeContext:
     listen_seconds: float = 0.0  # the profile's passive listening window (0: do not listen)
     # The resolved credentials file (--credentials) for the endpoint collectors; never serialised.
     credentials: CredentialStore | None = None
+    # The run's authorized scope (None outside a scan, e.g. a unit test: then nothing is filtered).
+    scope: ScopeView | None = None
 
 
 class Probe(ABC, Generic[FactsT]):

@@ -32,7 +32,7 @@ PRACTICE_TCP_PORTS = sorted({s.port for h in topology.HOSTS for s in h.services 
 
 
 def _discover(lab: Any, targets: list[str], *extra: str, timeout: float = 180) -> dict[str, Any]:
-    argv = ["env", f"PYTHONPATH={REPO}", sys.executable, "-m", "scanner.discovery", *targets, "--json", *extra]
+    argv = ["env", f"PYTHONPATH={REPO}", sys.executable, "-m", "scanner.discovery.pipeline", *targets, "--json", *extra]
     proc = lab.run_in_scanner(argv, timeout=timeout)
     assert proc.returncode == 0, f"discovery failed ({proc.returncode}):\n{proc.stderr}"
     data: dict[str, Any] = json.loads(proc.stdout)

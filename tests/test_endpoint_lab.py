@@ -259,7 +259,7 @@ SESSION_PROBE = r"""
 import json, sys, pathlib
 from checks.endpoint.commands import Command
 from checks.endpoint.ssh import SessionLimits, SshSession
-from scanner.credentials import load_credentials
+from scanner.config.credentials_file import load_credentials
 from scanner.errors import ProbeError
 store = load_credentials(pathlib.Path(sys.argv[1]), interactive=False)
 cred = store.for_host(sys.argv[2])

@@ -222,7 +222,7 @@ import json, sys
 from checks.smb.probe import SmbNegotiate
 from checks.smb.signing import SmbSigningNotRequired
 from scanner.check import ProbeContext
-from scanner.config import TimeoutConfig
+from scanner.check import TimeoutConfig
 from scanner.models import Target
 from impacket.smbconnection import SMBConnection
 target = Target(host="127.0.0.1", port=int(sys.argv[1]), service="smb")

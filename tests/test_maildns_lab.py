@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from scanner.framework import load_framework
+from scanner.config.framework import load_framework
 from tests.lab import topology
 
 pytestmark = pytest.mark.lab

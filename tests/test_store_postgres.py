@@ -26,10 +26,10 @@ from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
 from scanner.cli import app
-from scanner.decisions import DecisionKind
+from scanner.history.decisions import DecisionKind
+from scanner.history.schema import metadata
+from scanner.history.store import Store, StoreError
 from scanner.models import Status
-from scanner.store import Store, StoreError
-from scanner.store_schema import metadata
 from tests.unit.test_store import FIXTURE, concurrent_writers, fails, lab_run, variant
 
 cli = CliRunner()

@@ -16,7 +16,8 @@ from checks.ftp.probe import FtpReply, read_ftp_greeting, read_ftp_reply
 from scanner.check import Applies, Check, CheckMeta, Probe, ProbeContext
 from scanner.errors import ProbeError, ProtocolError
 from scanner.models import Evidence, Finding, Severity, Skip, Target, utcnow
-from scanner.netio import LineClient, sanitize
+from scanner.net.lines import LineClient
+from scanner.net.text import sanitize
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 from scanner.check import Applies, Check, CheckMeta, Probe, ProbeContext
 from scanner.errors import ProtocolError, translate_os_error
 from scanner.models import Evidence, Finding, Severity, Skip, Target, utcnow
-from scanner.netio import sanitize
+from scanner.net.text import sanitize
 
 MAX_BODY = 512 * 1024
 MAX_REDIRECTS = 3

@@ -16,7 +16,7 @@ from typing import Any
 from scanner.check import Applies, Check, CheckMeta, Probe, ProbeContext
 from scanner.errors import ProtocolError, translate_os_error
 from scanner.models import Evidence, Finding, Severity, Skip, Target, utcnow
-from scanner.netio import sanitize
+from scanner.net.text import sanitize
 
 IAC = 0xFF
 MAX_BYTES = 4096

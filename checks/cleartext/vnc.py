@@ -22,7 +22,8 @@ from typing import Any
 from scanner.check import Applies, Check, CheckMeta, Probe, ProbeContext
 from scanner.errors import ProtocolError, translate_os_error
 from scanner.models import Evidence, Finding, Severity, Skip, Target, utcnow
-from scanner.netio import recv_exact, sanitize
+from scanner.net.sockets import recv_exact
+from scanner.net.text import sanitize
 
 TYPE_NAMES = {0: "Invalid", 1: "None", 2: "VNC Authentication", 5: "RA2", 6: "RA2ne", 16: "Tight", 17: "Ultra",
               18: "TLS", 19: "VeNCrypt", 20: "SASL", 21: "MD5", 22: "xvp", 30: "Apple DH", 129: "RSA-AES",

@@ -25,8 +25,7 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
-from scanner import scope as scope_mod
-from scanner.check import Probe, ProbeContext
+from scanner.check import Probe, ProbeContext, ScopeView
 from scanner.errors import ProbeError, ProbeTimeout
 from scanner.models import ErrorReason, Evidence, Target, utcnow
 
@@ -83,8 +82,7 @@ class LanSyncFacts:
                         method=f"passive listen on {where} (AF_PACKET, nothing sent) for {self.window_s:.0f} s")
 
 
-def _in_scope(address: str) -> bool:
-    scope = scope_mod.active_scope()
+def _in_scope(address: str, scope: ScopeView | None) -> bool:
     if scope is None:
         return True
     try:
@@ -126,8 +124,9 @@ def _attribute_ipv6(items: list[tuple[str, str, dict[str, Any]]]) -> list[tuple[
     return out
 
 
-def decode(captured: list[Datagram]) -> tuple[tuple[Heard, ...], int, int]:
-    """Aggregate captured datagrams into senders: (heard, ignored datagrams, out-of-scope senders)."""
+def decode(captured: list[Datagram], scope: ScopeView | None = None) -> tuple[tuple[Heard, ...], int, int]:
+    """Aggregate captured datagrams into senders: (heard, ignored datagrams, out-of-scope senders).
+    Senders outside ``scope`` are counted, not reported (no scope: every sender is kept)."""
     items: list[tuple[str, str, dict[str, Any]]] = []
     ignored = 0
     for src, dst, port, payload in captured:
@@ -143,7 +142,7 @@ def decode(captured: list[Datagram]) -> tuple[tuple[Heard, ...], int, int]:
     ipv6: dict[tuple[str, str], set[str]] = {}
     outside: set[str] = set()
     for kind, src, summary in _attribute_ipv6(items):
-        if not _in_scope(src):
+        if not _in_scope(src, scope):
             outside.add(src)
             continue
         key = (kind, src)
@@ -187,7 +186,7 @@ def listen_once(ctx: ProbeContext) -> LanSyncFacts:
         captured = capture(window)
     except PermissionError as exc:
         return LanSyncFacts(window_s=0.0, requested_s=requested, denied=f"no raw socket: {exc.strerror}")
-    heard, ignored, outside = decode(captured)
+    heard, ignored, outside = decode(captured, ctx.scope)
     return LanSyncFacts(window_s=window, requested_s=requested, heard=heard, ignored=ignored, out_of_scope=outside)
 
 

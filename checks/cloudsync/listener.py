@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from scanner.check import Probe, ProbeContext
 from scanner.errors import translate_os_error
 from scanner.models import Evidence, Target, utcnow
-from scanner.netio import sanitize
+from scanner.net.text import sanitize
 
 from .listen import SYNC_PORT_SERVICES, short_device_id
 

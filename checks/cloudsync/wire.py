@@ -17,7 +17,7 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
-from scanner.netio import sanitize
+from scanner.net.text import sanitize
 
 SYNCTHING_MAGIC = 0x2EA7D90B
 MAX_PAYLOAD = 4096  # real announcements are a few hundred bytes; anything larger is ignored

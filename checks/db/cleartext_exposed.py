@@ -27,7 +27,8 @@ from typing import Any
 from scanner.check import Applies, Check, CheckMeta, Probe, ProbeContext
 from scanner.errors import ProtocolError, translate_os_error
 from scanner.models import Evidence, Finding, Severity, Skip, SkipReason, Target, utcnow
-from scanner.netio import recv_exact, sanitize
+from scanner.net.sockets import recv_exact
+from scanner.net.text import sanitize
 
 from .mysql_probe import MysqlFacts, MysqlHandshake
 

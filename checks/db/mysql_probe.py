@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from scanner.check import Probe, ProbeContext
 from scanner.errors import ProtocolError, translate_os_error
 from scanner.models import Evidence, Target, utcnow
-from scanner.netio import recv_exact, sanitize
+from scanner.net.sockets import recv_exact
+from scanner.net.text import sanitize
 
 from . import mysql_wire as wire
 

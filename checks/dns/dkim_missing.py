@@ -14,7 +14,7 @@ from checks.dns.probe import DomainDns, DomainDnsFacts
 from checks.dns.resolver import AnswerStatus
 from scanner.check import Applies, Check, CheckMeta, Probe
 from scanner.models import Finding, Severity, Skip, Target
-from scanner.netio import sanitize
+from scanner.net.text import sanitize
 
 
 class DnsDkimMissing(Check):

@@ -14,7 +14,7 @@ from checks.dns.applied import applied_dmarc
 from checks.dns.probe import DomainDns, DomainDnsFacts
 from scanner.check import Applies, Check, CheckMeta, Probe
 from scanner.models import Finding, Severity, Skip, SkipReason, Target
-from scanner.netio import sanitize
+from scanner.net.text import sanitize
 
 
 class DnsDmarcWeak(Check):

@@ -15,7 +15,7 @@ from checks.dns.policy_records import read_mta_sts
 from checks.dns.probe import DomainDns, DomainDnsFacts
 from scanner.check import Applies, Check, CheckMeta, Probe
 from scanner.models import Finding, Severity, Skip, Target
-from scanner.netio import sanitize
+from scanner.net.text import sanitize
 
 
 class DnsMtaStsMissing(Check):

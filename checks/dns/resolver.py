@@ -26,7 +26,7 @@ import dns.rrset
 
 from scanner.errors import ProbeError, ProbeRefused, ProbeTimeout, ProtocolError, translate_os_error
 from scanner.models import ErrorReason, utcnow
-from scanner.netio import sanitize
+from scanner.net.text import sanitize
 
 EDNS_PAYLOAD = 1232  # the DNS Flag Day 2020 size: big enough for DNSKEY sets, no fragmentation
 MAX_CNAME_HOPS = 4

@@ -14,7 +14,7 @@ from checks.dns.probe import DomainDns, DomainDnsFacts
 from checks.dns.spf_eval import MAX_DNS_TERMS, MAX_VOID_LOOKUPS, SpfResult
 from scanner.check import Applies, Check, CheckMeta, Probe
 from scanner.models import Finding, Severity, Skip, SkipReason, Target
-from scanner.netio import sanitize
+from scanner.net.text import sanitize
 
 
 class DnsSpfInvalid(Check):

@@ -12,7 +12,7 @@ from typing import Any
 from checks.dns.probe import DomainDns, DomainDnsFacts
 from scanner.check import Applies, Check, CheckMeta, Probe
 from scanner.models import Finding, Severity, Skip, Target
-from scanner.netio import sanitize
+from scanner.net.text import sanitize
 
 
 class DnsSpfMissing(Check):

@@ -15,7 +15,7 @@ from checks.dns.probe import DomainDns, DomainDnsFacts
 from checks.dns.spf_eval import SpfResult
 from scanner.check import Applies, Check, CheckMeta, Probe
 from scanner.models import Finding, Severity, Skip, SkipReason, Target
-from scanner.netio import sanitize
+from scanner.net.text import sanitize
 
 
 class DnsSpfWeak(Check):

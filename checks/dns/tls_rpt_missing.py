@@ -13,7 +13,7 @@ from checks.dns.policy_records import read_tls_rpt
 from checks.dns.probe import DomainDns, DomainDnsFacts
 from scanner.check import Applies, Check, CheckMeta, Probe
 from scanner.models import Finding, Severity, Skip, Target
-from scanner.netio import sanitize
+from scanner.net.text import sanitize
 
 
 class DnsTlsRptMissing(Check):

@@ -21,7 +21,8 @@ from typing import Any
 from scanner.check import Probe, ProbeContext
 from scanner.errors import ProbeTimeout, ProtocolError, translate_os_error
 from scanner.models import Evidence, Target, utcnow
-from scanner.netio import MAX_LINES, LineClient, sanitize
+from scanner.net.lines import MAX_LINES, LineClient
+from scanner.net.text import sanitize
 
 ANON_USERS = ("anonymous", "ftp")  # the two names RFC 1635 servers accept for anonymous FTP
 ANON_PASSWORD = "gapscan@invalid"  # RFC 1635 convention; .invalid is reserved (RFC 2606)

@@ -14,7 +14,7 @@ from checks.mail.sasl import cleartext_mechanisms
 from checks.mail.smtp_probe import SmtpEhlo, SmtpEhloFacts
 from scanner.check import Applies, Check, CheckMeta, Probe
 from scanner.models import Finding, Severity, Skip, Target
-from scanner.netio import sanitize
+from scanner.net.text import sanitize
 
 
 class SmtpCleartextAuth(Check):

@@ -16,7 +16,7 @@ from checks.dns.probe import DomainDns, DomainDnsFacts
 from checks.mail.providers import provider_of_address_domain, provider_of_mx
 from scanner.check import Applies, Check, CheckMeta, Probe
 from scanner.models import Finding, Severity, Skip, Target
-from scanner.netio import sanitize
+from scanner.net.text import sanitize
 
 
 def mx_hosts(records: tuple[str, ...]) -> list[str]:

@@ -13,7 +13,7 @@ from checks.mail.imap_probe import ImapCapability, ImapFacts
 from checks.mail.sasl import cleartext_mechanisms
 from scanner.check import Applies, Check, CheckMeta, Probe
 from scanner.models import Finding, Severity, Skip, Target
-from scanner.netio import sanitize
+from scanner.net.text import sanitize
 
 
 class ImapCleartextLogin(Check):

@@ -13,7 +13,7 @@ from typing import Any
 from checks.mail.smtp_relay_probe import SmtpRelay, SmtpRelayFacts
 from scanner.check import Applies, Check, CheckMeta, Probe
 from scanner.models import Finding, Severity, Skip, Target
-from scanner.netio import sanitize
+from scanner.net.text import sanitize
 
 
 class SmtpOpenRelay(Check):

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from scanner.check import Probe, ProbeContext
 from scanner.errors import ProbeError, ProtocolError
 from scanner.models import Evidence, Target, utcnow
-from scanner.netio import MAX_LINES, LineClient, sanitize
+from scanner.net.lines import MAX_LINES, LineClient
+from scanner.net.text import sanitize
 
 
 @dataclass(frozen=True)

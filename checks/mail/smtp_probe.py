@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from scanner.check import Probe, ProbeContext
 from scanner.errors import ProtocolError
 from scanner.models import Evidence, Target, utcnow
-from scanner.netio import LineClient, read_smtp_greeting, read_smtp_reply, sanitize
+from scanner.net.lines import LineClient, read_smtp_greeting, read_smtp_reply
+from scanner.net.text import sanitize
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ from checks.tls.starttls import smtp_upgrade
 from scanner.check import Probe, ProbeContext
 from scanner.errors import ProbeError, ProtocolError, translate_os_error
 from scanner.models import Evidence, Target, utcnow
-from scanner.netio import LineClient, read_smtp_reply, sanitize
+from scanner.net.lines import LineClient, read_smtp_reply
+from scanner.net.text import sanitize
 
 LEGACY_VERSIONS = ("SSLv3", "TLSv1", "TLSv1.1")
 

@@ -14,7 +14,7 @@ from typing import Any
 from checks.mail.smtp_tls_probe import SmtpStarttls, SmtpTlsFacts
 from scanner.check import Applies, Check, CheckMeta, Probe
 from scanner.models import Finding, Severity, Skip, SkipReason, Target
-from scanner.netio import sanitize
+from scanner.net.text import sanitize
 
 
 class SmtpTlsWeak(Check):

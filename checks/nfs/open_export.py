@@ -18,7 +18,7 @@ from typing import Any
 from checks.nfs.probe import NOT_OBSERVABLE, NfsExportFacts, NfsExports
 from scanner.check import Applies, Check, CheckMeta, Probe
 from scanner.models import Finding, Severity, Skip, SkipReason, Target
-from scanner.netio import sanitize
+from scanner.net.text import sanitize
 
 WIDEST_V4, WIDEST_V6 = 16, 48  # prefixes this short or shorter count as "everyone"
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from checks.nfs.rpc import MOUNT_PROG, MOUNT_VERS, Export, RpcClient, getport, mount_exports
 from scanner.check import Probe, ProbeContext
 from scanner.models import Evidence, Target, Transport, utcnow
-from scanner.netio import sanitize
+from scanner.net.text import sanitize
 
 NOT_OBSERVABLE = "root squash and the export's security flavours are not reported by MOUNT; not judged"
 

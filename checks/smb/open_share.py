@@ -16,7 +16,7 @@ from typing import Any
 from checks.smb.shares_probe import ShareAccess, SmbAnonymousAccess, SmbAnonymousFacts
 from scanner.check import Applies, Check, CheckMeta, Probe
 from scanner.models import Finding, Severity, Skip, Target
-from scanner.netio import sanitize
+from scanner.net.text import sanitize
 
 
 def _describe(share: ShareAccess, write_tested: bool) -> str:

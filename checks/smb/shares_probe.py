@@ -38,7 +38,7 @@ from checks.smb.transport import Deadline
 from scanner.check import Probe, ProbeContext
 from scanner.errors import ProbeTimeout, ProtocolError
 from scanner.models import Evidence, Target, utcnow
-from scanner.netio import sanitize
+from scanner.net.text import sanitize
 
 IDENTITIES = (("null session", ""), ("guest", "guest"))
 SESSION_DIALECTS = ((SMB2_DIALECT_30, "3.0"), (SMB2_DIALECT_21, "2.1"), (SMB2_DIALECT_002, "2.0.2"),

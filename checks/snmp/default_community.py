@@ -18,11 +18,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from scanner import ber
 from scanner.check import Applies, Check, CheckMeta, Probe, ProbeContext
 from scanner.errors import translate_os_error
 from scanner.models import Evidence, Finding, Severity, Skip, Target, utcnow
-from scanner.netio import sanitize
+from scanner.net import ber
+from scanner.net.text import sanitize
 
 COMMUNITIES = ("public", "private")
 SYSDESCR = (1, 3, 6, 1, 2, 1, 1, 1, 0)

@@ -25,7 +25,8 @@ from checks.tls.starttls import IMPLICIT, UPGRADES
 from scanner.check import Probe, ProbeContext
 from scanner.errors import ProbeError, ProbeTimeout, ProtocolError, translate_os_error
 from scanner.models import Evidence, Target, utcnow
-from scanner.netio import LineClient, sanitize
+from scanner.net.lines import LineClient
+from scanner.net.text import sanitize
 
 TLS_SERVICES = frozenset(IMPLICIT | set(UPGRADES))
 _SSL_VERSIONS = {"TLSv1.0": ssl.TLSVersion.TLSv1, "TLSv1.1": ssl.TLSVersion.TLSv1_1,

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from scanner.errors import ProtocolError
-from scanner.netio import MAX_LINES, LineClient, read_smtp_greeting, read_smtp_reply, sanitize
+from scanner.net.lines import MAX_LINES, LineClient, read_smtp_greeting, read_smtp_reply
+from scanner.net.text import sanitize
 
 
 def _no_pending(client: LineClient, what: str) -> None:

@@ -6,7 +6,7 @@ from rich.table import Table
 
 from scanner import __version__
 from scanner.cli.common import EXIT_OK, _exit_with, _registry, out
-from scanner.profiles import load_profile, shipped_profiles
+from scanner.config.profiles import load_profile, shipped_profiles
 
 
 def list_checks() -> None:

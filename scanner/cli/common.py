@@ -11,9 +11,9 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from scanner.config.framework import load_framework
+from scanner.engine.registry import Registry, load_registry
 from scanner.errors import GapscanError, InputError
-from scanner.framework import load_framework
-from scanner.registry import Registry, load_registry
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_FAIL_ON, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 EXIT_TAMPERED = 4  # gapscan verify: a stored record no longer matches its digest or chain

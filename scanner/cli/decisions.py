@@ -9,7 +9,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from scanner.cli.common import DB_HELP, EXIT_OK, _exit_with, err, out
-from scanner.decisions import DecisionKind
+from scanner.history.decisions import DecisionKind
 
 
 def decide(
@@ -26,8 +26,8 @@ def decide(
     """Record a client decision (append-only: a new decision supersedes the older one)."""
     from datetime import date
 
-    from scanner.decisions import parse_by, parse_until
-    from scanner.store import Store
+    from scanner.history.decisions import parse_by, parse_until
+    from scanner.history.store import Store
 
     def work() -> int:
         who = parse_by(by)
@@ -56,8 +56,8 @@ def list_decisions(
     import json
     from datetime import date
 
-    from scanner.decisions import standing
-    from scanner.store import Store
+    from scanner.history.decisions import standing
+    from scanner.history.store import Store
 
     def work() -> int:
         with Store.open(db) as store:

@@ -14,7 +14,7 @@ def keys_init(
     key: Annotated[Path | None, typer.Option("--key", help="Key file (default: XDG config path)")] = None,
 ) -> None:
     """Create the signing key (mode 0600; an existing key is never overwritten)."""
-    from scanner.store_signing import default_key_path, init_key
+    from scanner.history.signing import default_key_path, init_key
 
     def work() -> int:
         path = key or default_key_path()
@@ -30,7 +30,7 @@ def keys_show(
     key: Annotated[Path | None, typer.Option("--key", help="Key file (default: XDG config path)")] = None,
 ) -> None:
     """Print the signing key's fingerprint and public key."""
-    from scanner.store_signing import default_key_path, load_key
+    from scanner.history.signing import default_key_path, load_key
 
     def work() -> int:
         signer = load_key(key or default_key_path())

@@ -33,10 +33,10 @@ from scanner.cli.runs import (
     _with_listen_window,
     _write_drift,
 )
+from scanner.config.profiles import load_profile
+from scanner.engine.output import ResultSink
 from scanner.errors import InputError
 from scanner.models import Severity
-from scanner.output import ResultSink
-from scanner.profiles import load_profile
 
 
 def rescan(
@@ -55,9 +55,9 @@ def rescan(
     """Repeat the client's last stored scope and profile, store the run, and print the drift.
 
     Writes DIR/drift.json and DIR/drift.html (the drift report with the client's trend chart)."""
-    from scanner.drift import compare, trend
-    from scanner.runner import ScanRequest, run_scan
-    from scanner.store import Store
+    from scanner.engine.runner import ScanRequest, run_scan
+    from scanner.history.drift import compare, trend
+    from scanner.history.store import Store
 
     def work() -> int:
         chosen_formats = _split_formats(formats)
@@ -118,8 +118,8 @@ def schedule(
 
     from sqlalchemy.engine import make_url
 
-    from scanner.store import Store, resolve_url
-    from scanner.store_schedule import Every, build
+    from scanner.history.schedule import Every, build
+    from scanner.history.store import Store, resolve_url
 
     def work() -> int:
         try:

@@ -9,8 +9,8 @@ import typer
 
 from scanner.cli.common import DB_HELP, EXIT_OK, _exit_with, err
 from scanner.cli.runs import _check_pdf, _load_client_file, _report_decisions, _split_formats
+from scanner.engine.output import load_scan_json
 from scanner.errors import InputError
-from scanner.output import load_scan_json
 
 
 def report(

@@ -8,9 +8,9 @@ from typing import Any
 from rich.markup import escape
 
 from scanner.cli.common import err
+from scanner.config.profiles import LoadedProfile
 from scanner.errors import InputError
 from scanner.models import ScanRun, Severity, Status
-from scanner.profiles import LoadedProfile
 
 
 def _split_formats(value: str) -> list[str]:
@@ -37,14 +37,14 @@ def _credentials(path: Path | None) -> Any:
     """Secrets are resolved now, before any packet (a missing variable is exit 2, not an error result)."""
     if path is None:
         return None
-    from scanner.credentials import load_credentials
+    from scanner.config.credentials_file import load_credentials
 
     return load_credentials(path)
 
 
 def _check_unattended_credentials(path: Path) -> None:
     """A scheduled rescan has no terminal: refuse a credentials file that would prompt."""
-    from scanner.credentials import read_credentials_file
+    from scanner.config.credentials_file import read_credentials_file
 
     parsed = read_credentials_file(path)
     prompting = [c.name for c in parsed.credentials if c.password_prompt]
@@ -58,7 +58,7 @@ def _load_client_file(path: Path | None) -> tuple[Any, str | None]:
     if path is None:
         return None, None
     from reports.client_file import ClientFile, LogoError
-    from scanner.userfiles import load_model
+    from scanner.config.userfiles import load_model
 
     client = load_model(path, ClientFile)
     try:
@@ -88,8 +88,8 @@ def _report_decisions(run: ScanRun, client: str, db: str | None, *, strict: bool
     from datetime import date
 
     from reports.annotations import DecisionNote
-    from scanner.decisions import latest
-    from scanner.store import Store, StoreError
+    from scanner.history.decisions import latest
+    from scanner.history.store import Store, StoreError
 
     subjects = {r.fingerprint for r in run.results} | {r.check_id for r in run.results}
     try:
@@ -110,7 +110,7 @@ def _report_decisions(run: ScanRun, client: str, db: str | None, *, strict: bool
 
 
 def _signer(sign_key: Path | None) -> Any:
-    from scanner.store_signing import default_key_path, load_key
+    from scanner.history.signing import default_key_path, load_key
 
     if sign_key is not None:
         return load_key(sign_key)
@@ -119,7 +119,7 @@ def _signer(sign_key: Path | None) -> Any:
 
 
 def _store_run(run: ScanRun, client: str, db: str | None, sign_key: Path | None = None) -> None:
-    from scanner.store import Store
+    from scanner.history.store import Store
 
     signer = _signer(sign_key)
     with Store.open(db) as store:

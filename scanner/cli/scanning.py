@@ -34,11 +34,11 @@ from scanner.cli.runs import (
     _store_run,
     _with_listen_window,
 )
+from scanner.config.profiles import load_profile
+from scanner.engine.output import ResultSink
 from scanner.errors import InputError
 from scanner.models import ScanRun, Severity, Status
-from scanner.output import ResultSink
-from scanner.profiles import load_profile
-from scanner.scope import load_scope_file
+from scanner.scope.targets import load_scope_file
 
 
 class RichProgress:
@@ -115,7 +115,7 @@ def scan(
     """Scan targets and domains; writes DIR/scan.json and the other formats asked for.
 
     With --client the run is also stored in the history database (see gapscan history)."""
-    from scanner.runner import ScanRequest, run_scan
+    from scanner.engine.runner import ScanRequest, run_scan
 
     def work() -> int:
         chosen_formats = _split_formats(formats)
@@ -176,8 +176,9 @@ def discover(
     """Find live hosts and open services only (no checks)."""
     import json
 
-    from scanner import scope as scope_mod
-    from scanner.discovery import discover as run_discovery
+    from scanner.discovery.pipeline import discover as run_discovery
+    from scanner.scope import guard as scope_guard
+    from scanner.scope import targets as scope_targets
 
     def work() -> int:
         loaded = load_profile(profile, _registry())
@@ -190,8 +191,8 @@ def discover(
             if not port_list or not all(0 < p < 65536 for p in port_list):
                 raise InputError("ports must be between 1 and 65535", source="--ports")
             config = config.model_copy(update={"tcp_ports": port_list})
-        scope = scope_mod.build_scope(targets, exclude or (), allow_public=allow_public)
-        with scope_mod.enforce(scope):
+        scope = scope_targets.build_scope(targets, exclude or (), allow_public=allow_public)
+        with scope_guard.enforce(scope):
             result = run_discovery(scope, config, loaded.profile.concurrency)
         if as_json:
             out.print_json(json.dumps({

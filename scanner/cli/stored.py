@@ -11,13 +11,13 @@ from rich.table import Table
 
 from scanner.cli.common import DB_HELP, EXIT_OK, EXIT_TAMPERED, _exit_with, err, out
 from scanner.cli.runs import _write_drift
+from scanner.engine.output import load_scan_json
 from scanner.models import ScanRun
-from scanner.output import load_scan_json
 
 
 def _load_for_diff(ref: str, db: str | None, opened: dict[str, Any]) -> tuple[ScanRun, str | None]:
     """A run id from the store, or a path to a scan.json; returns the run and its stored client."""
-    from scanner.store import Store
+    from scanner.history.store import Store
 
     path = Path(ref)
     if path.is_file() or ref.endswith(".json"):
@@ -38,7 +38,7 @@ def history(
     import json
     from dataclasses import asdict
 
-    from scanner.store import Store
+    from scanner.history.store import Store
 
     def work() -> int:
         with Store.open(db) as store:
@@ -72,7 +72,7 @@ def diff(
     """Drift between two runs: new, resolved, persisting, regressed, changed evidence; hosts and services."""
     import json
 
-    from scanner.drift import compare, runs_before, trend
+    from scanner.history.drift import compare, runs_before, trend
 
     def work() -> int:
         opened: dict[str, Any] = {}
@@ -122,7 +122,7 @@ def verify(
     db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
 ) -> None:
     """Recompute the run and decision hash chains; exit 4 naming the first record that does not match."""
-    from scanner.store import Store
+    from scanner.history.store import Store
 
     def work() -> int:
         with Store.open(db) as store:
@@ -148,7 +148,7 @@ def evidence(
     """Timeline of one host's state across the client's runs, with each run's SHA-256."""
     import json
 
-    from scanner.store import Store
+    from scanner.history.store import Store
 
     def work() -> int:
         with Store.open(db) as store:

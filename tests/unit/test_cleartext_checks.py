@@ -12,8 +12,7 @@ import pytest
 from checks.cleartext.ftp import CleartextFtp, FtpAuthTls
 from checks.cleartext.http_login import CleartextHttpLogin, HttpFrontPage
 from checks.cleartext.telnet import CleartextTelnet, TelnetGreeting
-from scanner.check import Check, Probe, ProbeContext
-from scanner.config import TimeoutConfig
+from scanner.check import Check, Probe, ProbeContext, TimeoutConfig
 from scanner.errors import ProtocolError
 from scanner.models import Finding, Target
 from tests.unit.helpers import tcp_server

@@ -9,8 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from checks.cleartext.vnc import CleartextVnc, RfbSecurityTypes
-from scanner.check import ProbeContext
-from scanner.config import TimeoutConfig
+from scanner.check import ProbeContext, TimeoutConfig
 from scanner.errors import ProbeTimeout, ProtocolError
 from scanner.models import Finding, Severity, Target
 from tests.unit.helpers import tcp_server

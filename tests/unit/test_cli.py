@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 from typer.testing import CliRunner
 
-import scanner.runner
+import scanner.engine.runner
 from scanner.cli import app
 from scanner.models import Host, Service
 from scanner.schema import generate, shipped
@@ -27,7 +27,7 @@ def smtp_without_tls(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, int
             assert scope.contains(host)
             return FakeDiscovery(hosts=(Host(address=host, services=(Service(port=port, service="smtp"),)),))
 
-        monkeypatch.setattr(scanner.runner, "_default_discover", lambda: discover)
+        monkeypatch.setattr(scanner.engine.runner, "_default_discover", lambda: discover)
         yield host, port
 
 

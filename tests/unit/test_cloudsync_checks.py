@@ -16,12 +16,11 @@ from checks.cloudsync import listen
 from checks.cloudsync.checks import DropboxLanSync, ResilioDiscovery, SyncthingAnnounces
 from checks.cloudsync.listen import Heard, LanSyncAnnouncements, LanSyncFacts
 from checks.cloudsync.listener import ListenerFacts, SyncListener, syncthing_facts
-from scanner.check import ProbeContext
-from scanner.config import TimeoutConfig
-from scanner.framework import load_framework
+from scanner.check import ProbeContext, TimeoutConfig
+from scanner.config.framework import load_framework
+from scanner.engine.planner import NETWORK_TARGET, plan_checks
+from scanner.engine.registry import load_registry
 from scanner.models import Finding, Host, Service, Severity, Skip, SkipReason, Target, Transport
-from scanner.planner import NETWORK_TARGET, plan_checks
-from scanner.registry import load_registry
 
 NET = NETWORK_TARGET
 ST = Heard("syncthing", "198.18.0.50", 2, {"device_id_short": "YKY2LYL", "addresses": []})

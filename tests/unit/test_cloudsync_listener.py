@@ -21,8 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from checks.cloudsync.listener import SyncListener
-from scanner.check import ProbeContext
-from scanner.config import TimeoutConfig
+from scanner.check import ProbeContext, TimeoutConfig
 from scanner.errors import ProbeError
 from scanner.models import Target, Transport
 

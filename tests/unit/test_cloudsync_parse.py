@@ -20,7 +20,7 @@ from checks.cloudsync.wire import (
     parse_syncthing,
     short_device_id,
 )
-from scanner import scope as scope_mod
+from scanner.scope import targets as scope_targets
 
 # Recorded with checks.cloudsync.listen.capture() in gs-scan (device YKY2LYL-LPVIFFZ-...).
 SYNCTHING = base64.b64decode(
@@ -114,10 +114,9 @@ def test_decode_aggregates_senders_counts_garbage_and_respects_scope() -> None:
     assert [(h.kind, h.sender, h.count) for h in heard] == [("dropbox", "198.18.0.51", 1),
                                                            ("syncthing", "198.18.0.50", 2)]
     assert (ignored, outside) == (2, 0)
-    scope = scope_mod.build_scope(["198.18.0.0/24"], ["198.18.0.51"], allow_public=False, nameservers=(),
+    scope = scope_targets.build_scope(["198.18.0.0/24"], ["198.18.0.51"], allow_public=False, nameservers=(),
                                   source="test")
-    with scope_mod.enforce(scope):
-        heard, ignored, outside = decode(captured)
+    heard, ignored, outside = decode(captured, scope)
     assert [h.sender for h in heard] == ["198.18.0.50"] and outside == 1
 
 
@@ -137,12 +136,11 @@ def test_ipv6_announcement_is_attributed_to_the_ipv4_sender_with_the_same_device
     v6 = parse_ip_udp(_udp6("fe80::9c38:f2ff:fe08:78fa", "ff12::8384", 21027, SYNCTHING))
     assert v6 is not None
     captured = [("198.18.0.50", "198.18.0.255", 21027, SYNCTHING), v6]
-    scope = scope_mod.build_scope(["198.18.0.0/24"], [], allow_public=False, nameservers=(), source="test")
-    with scope_mod.enforce(scope):
-        heard, _, outside = decode(captured)
-        (sender,) = heard
-        assert (sender.sender, sender.count, outside) == ("198.18.0.50", 2, 0)
-        assert sender.summary["ipv6_sources"] == ["fe80::9c38:f2ff:fe08:78fa"]
-        # Heard over IPv6 only: a link-local address is not in an IPv4 scope, so it is not reported.
-        heard, _, outside = decode([v6])
-        assert heard == () and outside == 1
+    scope = scope_targets.build_scope(["198.18.0.0/24"], [], allow_public=False, nameservers=(), source="test")
+    heard, _, outside = decode(captured, scope)
+    (sender,) = heard
+    assert (sender.sender, sender.count, outside) == ("198.18.0.50", 2, 0)
+    assert sender.summary["ipv6_sources"] == ["fe80::9c38:f2ff:fe08:78fa"]
+    # Heard over IPv6 only: a link-local address is not in an IPv4 scope, so it is not reported.
+    heard, _, outside = decode([v6], scope)
+    assert heard == () and outside == 1

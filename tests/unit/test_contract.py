@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from scanner.framework import load_framework
-from scanner.registry import load_registry
+from scanner.config.framework import load_framework
+from scanner.engine.registry import load_registry
 
 REPO = Path(__file__).resolve().parents[2]
 REFERENCE = REPO.parent / "shared" / "reference" / "hipaa-security-rule.yaml"

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from scanner.credentials import Secret, load_credentials
+from scanner.config.credentials_file import load_credentials
+from scanner.credentials import Secret
 from scanner.errors import InputError
 
 CANARY = "Canary-unit-3c1d-NeverInOutput"

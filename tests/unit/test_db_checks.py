@@ -13,8 +13,7 @@ import pytest
 from checks.db import mysql_wire
 from checks.db.cleartext_exposed import PROBE_USER, SSL_REQUEST, DbCleartextExposed, DbTransport, PgStartup
 from checks.db.mysql_probe import MysqlHandshake
-from scanner.check import ProbeContext
-from scanner.config import TimeoutConfig
+from scanner.check import ProbeContext, TimeoutConfig
 from scanner.errors import ProbeTimeout, ProtocolError
 from scanner.models import Finding, Skip, SkipReason, Target
 from tests.unit.helpers import tcp_server

@@ -10,9 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from scanner.cli import app
-from scanner.decisions import DecisionKind, decision_for, standing
 from scanner.errors import InputError
-from scanner.store import Store, StoreError
+from scanner.history.decisions import DecisionKind, decision_for, standing
+from scanner.history.store import Store, StoreError
 from tests.unit.test_store import fails, lab_run
 
 cli = CliRunner()

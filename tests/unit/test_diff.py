@@ -9,10 +9,10 @@ import pytest
 from typer.testing import CliRunner
 
 from scanner.cli import app
-from scanner.drift import compare, runs_before
+from scanner.engine.output import write_scan_json
+from scanner.history.drift import compare, runs_before
+from scanner.history.store import Store
 from scanner.models import ScanRun, Status
-from scanner.output import write_scan_json
-from scanner.store import Store
 from tests.unit.test_store import fails, lab_run, passes, variant
 
 cli = CliRunner()
@@ -107,7 +107,7 @@ def test_diff_bad_references_exit_2(tmp_path: Path, args: list[str], message: st
 
 
 def test_trend_counts_open_gaps_by_severity(three_runs: tuple[ScanRun, ScanRun, ScanRun, str, str, str]) -> None:
-    from scanner.drift import trend
+    from scanner.history.drift import trend
 
     r1, r2, r3, fixed, _, _ = three_runs
     severity = next(r.severity.value for r in r1.results if r.fingerprint == fixed)

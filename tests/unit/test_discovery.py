@@ -14,11 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from scanner import discovery, portscan
-from scanner.config import ConcurrencyConfig, DiscoveryConfig
-from scanner.discovery import discover
+from scanner.config.settings import ConcurrencyConfig, DiscoveryConfig
+from scanner.discovery import pipeline as discovery
+from scanner.discovery import tcp_sweep as portscan
+from scanner.discovery.pipeline import discover
 from scanner.errors import OutOfScopeError
-from scanner.scope import build_scope, enforce
+from scanner.scope.guard import enforce
+from scanner.scope.targets import build_scope
 
 ADDR = "127.0.0.6"
 LIMITS = ConcurrencyConfig(global_limit=16, per_host=4)
@@ -191,7 +193,7 @@ def test_cli_public_target_refused(capsys: pytest.CaptureFixture[str]) -> None:
 def test_udp_probe_reports_only_answering_ports() -> None:
     import asyncio
 
-    from scanner.udpscan import payloads_for, snmp_payloads, snmp_sysdescr, udp_scan
+    from scanner.discovery.udp_sweep import payloads_for, snmp_payloads, snmp_sysdescr, udp_scan
 
     answering = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     answering.bind((ADDR, 0))

@@ -8,11 +8,19 @@ from pathlib import Path
 
 import pytest
 
-from scanner import nmap_engine
+from scanner.discovery import nmap_engine
+from scanner.discovery.nmap_engine import (
+    build_arguments,
+    parse_result,
+    port_spec,
+    routing_name,
+    run_nmap,
+    tunnels_from_xml,
+)
 from scanner.errors import MissingDependency, OutOfScopeError
 from scanner.models import Transport
-from scanner.nmap_engine import build_arguments, parse_result, port_spec, routing_name, run_nmap, tunnels_from_xml
-from scanner.scope import build_scope, enforce
+from scanner.scope.guard import enforce
+from scanner.scope.targets import build_scope
 
 # Trimmed from `nmap -sT -sV -oX -` against the lab (198.18.0.30 web-weak, 198.18.0.20 mail-weak).
 RECORDED_XML = """<?xml version="1.0" encoding="UTF-8"?>

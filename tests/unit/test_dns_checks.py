@@ -22,9 +22,8 @@ from checks.dns.spf_invalid import DnsSpfInvalid
 from checks.dns.spf_missing import DnsSpfMissing
 from checks.dns.spf_weak import DnsSpfWeak
 from checks.dns.tls_rpt_missing import DnsTlsRptMissing
-from scanner.check import Check, ProbeContext
+from scanner.check import Check, ProbeContext, TimeoutConfig
 from scanner.cli import app
-from scanner.config import TimeoutConfig
 from scanner.errors import ProbeError
 from scanner.models import Finding, Severity, Skip, Target
 from tests.unit.test_dns_helpers import FakeDns

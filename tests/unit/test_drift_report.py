@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 from reports.drift_report import CLASS_ORDER, render_drift_html, trend_chart
 from scanner.cli import app
-from scanner.drift import compare, trend
+from scanner.history.drift import compare, trend
+from scanner.history.store import Store
 from scanner.models import ScanRun, Status
-from scanner.store import Store
 from tests.unit.test_store import fails, lab_run, passes, variant
 
 cli = CliRunner()

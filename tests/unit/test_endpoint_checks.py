@@ -196,8 +196,7 @@ def test_report_names_the_vendor_of_an_installed_client_and_never_of_a_pass() ->
 
 
 def test_probe_takes_the_profile_limit_and_says_when_no_credential_covers_a_host() -> None:
-    from scanner.check import ProbeContext
-    from scanner.config import TimeoutConfig
+    from scanner.check import ProbeContext, TimeoutConfig
     from scanner.credentials import CredentialStore
 
     ctx = ProbeContext(timeouts=TimeoutConfig(), settings={"endpoint.screen_lock_missing": {"max_minutes": 5}},

@@ -12,8 +12,7 @@ import pytest
 
 from checks.ftp.anonymous_login import FtpAnonymousLogin
 from checks.ftp.probe import ANON_PASSWORD, FtpAnonymous, FtpAnonymousFacts, FtpReply
-from scanner.check import ProbeContext
-from scanner.config import TimeoutConfig
+from scanner.check import ProbeContext, TimeoutConfig
 from scanner.errors import ProbeError, ProbeTimeout
 from scanner.models import Finding, Severity, Target
 from tests.unit.helpers import tcp_server

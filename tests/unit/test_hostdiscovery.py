@@ -10,11 +10,13 @@ from typing import Any
 
 import pytest
 
-from scanner import hostdiscovery, portscan
+from scanner.discovery import hosts as hostdiscovery
+from scanner.discovery import tcp_sweep as portscan
+from scanner.discovery.hosts import arp_interfaces, arp_sweep, discover_hosts, tcp_ping
+from scanner.discovery.tcp_sweep import ConnectOutcome, PortState
 from scanner.errors import OutOfScopeError
-from scanner.hostdiscovery import arp_interfaces, arp_sweep, discover_hosts, tcp_ping
-from scanner.portscan import ConnectOutcome, PortState
-from scanner.scope import build_scope, enforce
+from scanner.scope.guard import enforce
+from scanner.scope.targets import build_scope
 
 KW: dict[str, Any] = {"connect_timeout": 1.0, "retries": 1, "global_limit": 16, "per_host": 4}
 

@@ -23,8 +23,7 @@ from checks.mail.pop3_probe import Pop3Capa
 from checks.mail.smtp_probe import SmtpEhlo
 from checks.mail.smtp_relay_probe import RCPT_VARIANTS, SmtpRelay
 from checks.mail.smtp_tls_probe import SmtpStarttls
-from scanner.check import Probe, ProbeContext
-from scanner.config import TimeoutConfig
+from scanner.check import Probe, ProbeContext, TimeoutConfig
 from scanner.errors import ProbeError, ProbeTimeout, ProtocolError
 from scanner.models import Target
 from tests.unit.helpers import tcp_server

@@ -12,8 +12,7 @@ import pytest
 
 from checks.nfs import rpc
 from checks.nfs.probe import NfsExports
-from scanner.check import ProbeContext
-from scanner.config import TimeoutConfig
+from scanner.check import ProbeContext, TimeoutConfig
 from scanner.errors import ProbeError, ProtocolError
 from scanner.models import Target, Transport
 from tests.unit.helpers import tcp_server

@@ -12,10 +12,18 @@ from contextlib import contextmanager
 
 import pytest
 
-from scanner import portscan
+from scanner.discovery import tcp_sweep as portscan
+from scanner.discovery.tcp_sweep import (
+    ConnectOutcome,
+    PortState,
+    connect_once,
+    connect_with_retries,
+    run_per_host,
+    sweep,
+)
 from scanner.errors import OutOfScopeError
-from scanner.portscan import ConnectOutcome, PortState, connect_once, connect_with_retries, run_per_host, sweep
-from scanner.scope import build_scope, enforce
+from scanner.scope.guard import enforce
+from scanner.scope.targets import build_scope
 
 
 @contextmanager

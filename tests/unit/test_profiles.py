@@ -2,10 +2,10 @@ from pathlib import Path
 
 import pytest
 
+from scanner.config.framework import load_framework
+from scanner.config.profiles import load_profile, shipped_profiles
+from scanner.engine.registry import Registry, load_registry
 from scanner.errors import InputError
-from scanner.framework import load_framework
-from scanner.profiles import load_profile, shipped_profiles
-from scanner.registry import Registry, load_registry
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,7 @@ from collections.abc import Callable
 import pytest
 
 from checks.rdp.nla_not_required import RdpNegotiation, RdpNlaNotRequired, connection_request, parse_confirm
-from scanner.check import ProbeContext
-from scanner.config import TimeoutConfig
+from scanner.check import ProbeContext, TimeoutConfig
 from scanner.errors import ProbeTimeout, ProtocolError
 from scanner.models import Finding, Target
 from tests.unit.helpers import tcp_server

@@ -9,9 +9,9 @@ from typing import Any, ClassVar
 import pytest
 
 from scanner.check import Applies, Check, CheckMeta, Probe
-from scanner.framework import load_framework
+from scanner.config.framework import load_framework
+from scanner.engine.registry import RegistryError, load_registry
 from scanner.models import Finding, Severity, Skip, Target
-from scanner.registry import RegistryError, load_registry
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from reports.client_file import LOGO_MAX_BYTES, ClientFile, LogoError, logo_data_uri
 from scanner.cli import app
+from scanner.config.userfiles import load_model
 from scanner.errors import InputError
-from scanner.userfiles import load_model
 from tests.fixtures.report_data import CLIENT_FILE, LAB_SCAN, lab_client
 
 runner = CliRunner()

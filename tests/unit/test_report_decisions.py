@@ -11,8 +11,8 @@ from pathlib import Path
 from reports.annotations import DecisionNote, decision_for
 from reports.csv_report import render_tickets
 from reports.html_report import render_html
-from scanner.decisions import Decision, DecisionKind, latest
-from scanner.framework import load_framework
+from scanner.config.framework import load_framework
+from scanner.history.decisions import Decision, DecisionKind, latest
 from scanner.models import CheckResult, Status
 from tests.fixtures.report_data import lab_client, lab_run
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from reports import view
-from scanner.framework import CheckLink, Framework, Requirement, load_framework
+from scanner.config.framework import CheckLink, Framework, Requirement, load_framework
 from scanner.models import CheckResult, ScanRun, ScopeRecord, Severity, Status, Target, fingerprint, summarize
 from tests.fixtures.report_data import lab_run
 

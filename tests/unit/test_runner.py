@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 
 from scanner.check import Applies, Check, CheckMeta, Probe, ProbeContext
+from scanner.config.framework import load_framework
+from scanner.config.profiles import Profile, select_checks
+from scanner.engine.output import PARTIAL_NAME, ResultSink, read_partial
+from scanner.engine.registry import Registry, load_registry
+from scanner.engine.runner import ScanRequest, run_scan
 from scanner.errors import ProbeTimeout
-from scanner.framework import load_framework
 from scanner.models import Finding, Host, Service, Severity, Skip, Status, Target
-from scanner.output import PARTIAL_NAME, ResultSink, read_partial
-from scanner.profiles import Profile, select_checks
-from scanner.registry import Registry, load_registry
-from scanner.runner import ScanRequest, run_scan
 
 CALLS: dict[str, int] = {}
 LOCK = threading.Lock()

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from scanner.errors import InputError, OutOfScopeError
-from scanner.scope import build_scope, enforce, load_scope_file, parse_entry, require_in_scope
+from scanner.scope.guard import enforce, require_in_scope
+from scanner.scope.targets import build_scope, load_scope_file, parse_entry
 from tests.unit.helpers import tcp_server
 
 

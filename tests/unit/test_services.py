@@ -14,10 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from scanner.errors import OutOfScopeError
-from scanner.models import Service
-from scanner.scope import build_scope, enforce
-from scanner.services import (
+from scanner.discovery.identify import (
     BANNER_MAX,
     IdentifyTimeouts,
     classify_greeting,
@@ -26,6 +23,10 @@ from scanner.services import (
     identify_all,
     parse_http_response,
 )
+from scanner.errors import OutOfScopeError
+from scanner.models import Service
+from scanner.scope.guard import enforce
+from scanner.scope.targets import build_scope
 
 FAST = IdentifyTimeouts(connect=1.0, greeting=1.0, unknown_greeting=0.3, exchange=1.0)
 ADDR = "127.0.0.4"

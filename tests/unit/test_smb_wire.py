@@ -14,8 +14,7 @@ import pytest
 from checks.smb import wire
 from checks.smb.probe import CLOSED, SmbNegotiate
 from checks.smb.shares_probe import SmbAnonymousAccess
-from scanner.check import ProbeContext
-from scanner.config import TimeoutConfig
+from scanner.check import ProbeContext, TimeoutConfig
 from scanner.errors import ProbeError, ProbeTimeout, ProtocolError
 from scanner.models import Target
 from tests.unit.helpers import tcp_server

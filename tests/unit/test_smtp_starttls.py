@@ -6,8 +6,7 @@ import pytest
 
 from checks.mail.smtp_probe import SmtpEhlo, SmtpEhloFacts
 from checks.mail.starttls_missing import SmtpStarttlsMissing
-from scanner.check import ProbeContext
-from scanner.config import TimeoutConfig
+from scanner.check import ProbeContext, TimeoutConfig
 from scanner.errors import ProbeError, ProbeTimeout, ProtocolError
 from scanner.models import Target
 from tests.unit.helpers import smtp_handler, tcp_server

@@ -15,10 +15,9 @@ from checks.snmp.default_community import (
     get_request,
     parse_response,
 )
-from scanner import ber
-from scanner.check import ProbeContext
-from scanner.config import TimeoutConfig
+from scanner.check import ProbeContext, TimeoutConfig
 from scanner.models import Finding, Target
+from scanner.net import ber
 
 CTX = ProbeContext(timeouts=TimeoutConfig(connect=1.0, read=0.3, probe=5.0))
 SYSDESCR_OID = bytes.fromhex("2b06010201010100")  # 1.3.6.1.2.1.1.1.0

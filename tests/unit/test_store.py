@@ -15,14 +15,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from typer.testing import CliRunner
 
-import scanner.runner
-import scanner.store
+import scanner.engine.runner
+import scanner.history.store
 from scanner.cli import app
-from scanner.decisions import DecisionKind
+from scanner.engine.output import load_scan_json, write_scan_json
+from scanner.history.decisions import DecisionKind
+from scanner.history.schema import metadata
+from scanner.history.store import Store, StoreError, default_db_path, resolve_url
 from scanner.models import Host, ScanRun, Service, Status, summarize
-from scanner.output import load_scan_json, write_scan_json
-from scanner.store import Store, StoreError, default_db_path, resolve_url
-from scanner.store_schema import metadata
 from tests.unit.helpers import smtp_handler, tcp_server
 from tests.unit.test_runner import FakeDiscovery
 
@@ -113,7 +113,7 @@ def test_a_failed_write_leaves_nothing_behind(store: Store, monkeypatch: pytest.
     def explode(run_pk: int, result: Any) -> dict[str, Any]:
         raise RuntimeError("disk pulled out mid-write")
 
-    monkeypatch.setattr(scanner.store, "_result_row", explode)
+    monkeypatch.setattr(scanner.history.store, "_result_row", explode)
     with pytest.raises(RuntimeError):
         store.store_run(lab_run())
     assert store.list_runs() == [] and store.clients() == []
@@ -177,7 +177,7 @@ def smtp_lan(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         def discover(scope: Any, config: Any, concurrency: Any, *, on_progress: Any = None) -> FakeDiscovery:
             return FakeDiscovery(hosts=(Host(address=host, services=(Service(port=port, service="smtp"),)),))
 
-        monkeypatch.setattr(scanner.runner, "_default_discover", lambda: discover)
+        monkeypatch.setattr(scanner.engine.runner, "_default_discover", lambda: discover)
         yield host
 
 
@@ -303,7 +303,7 @@ def test_an_older_database_is_migrated_in_place(db: str) -> None:
 
     engine = create_engine(f"sqlite:///{db}")
     cfg = Config()
-    cfg.set_main_option("script_location", str(scanner.store.MIGRATIONS))
+    cfg.set_main_option("script_location", str(scanner.history.store.MIGRATIONS))
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0001_initial")
@@ -320,7 +320,7 @@ def test_an_older_database_is_migrated_in_place(db: str) -> None:
 
 def test_a_locked_database_is_a_clear_error(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
     Store.open(db).close()
-    monkeypatch.setattr(scanner.store, "SQLITE_BUSY_TIMEOUT", 0.2)
+    monkeypatch.setattr(scanner.history.store, "SQLITE_BUSY_TIMEOUT", 0.2)
     holder = sqlite3.connect(db, isolation_level=None)
     try:
         holder.execute("BEGIN IMMEDIATE")

@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from scanner.cli import app
-from scanner.store import Store
-from scanner.store_schedule import Every, build
+from scanner.history.schedule import Every, build
+from scanner.history.store import Store
 from tests.unit.test_store import lab_run
 
 cli = CliRunner()

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from scanner.cli import app
 from scanner.errors import InputError
-from scanner.store import Store
-from scanner.store_signing import init_key, load_key
+from scanner.history.signing import init_key, load_key
+from scanner.history.store import Store
 from tests.unit.test_store import lab_run, variant
 
 cli = CliRunner()

@@ -11,8 +11,7 @@ import time
 import pytest
 
 from checks.tls.probe import TlsProbe
-from scanner.check import ProbeContext
-from scanner.config import TimeoutConfig
+from scanner.check import ProbeContext, TimeoutConfig
 from scanner.errors import ProbeError, ProbeTimeout, ProtocolError
 from scanner.models import Target
 from tests.unit.helpers import tcp_server

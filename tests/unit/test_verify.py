@@ -11,9 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from scanner.cli import EXIT_TAMPERED, app
-from scanner.decisions import DecisionKind
+from scanner.history.decisions import DecisionKind
+from scanner.history.store import Store
 from scanner.models import Status
-from scanner.store import Store
 from tests.unit.test_store import fails, lab_run, variant
 
 cli = CliRunner()

@@ -1,4 +1,7 @@
-"""Settings models that profiles are made of (validated on load; unknown keys are errors)."""
+"""Settings models that profiles are made of (validated on load; unknown keys are errors).
+
+``TimeoutConfig`` lives in the SDK (``scanner.check``): a probe receives it in its ``ProbeContext``.
+"""
 
 from __future__ import annotations
 
@@ -16,17 +19,6 @@ DEFAULT_TCP_PORTS: tuple[int, ...] = (
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class TimeoutConfig(Strict):
-    """Seconds. Every I/O call takes one of these; the runner only records overruns."""
-
-    connect: float = Field(default=3.0, gt=0, le=120)
-    read: float = Field(default=5.0, gt=0, le=300)
-    probe: float = Field(default=30.0, gt=0, le=3600)
-    # Extra attempts of a probe that failed with timeout/unreachable (a dropped SYN, a busy
-    # daemon); never for other errors, where a second try would only hammer a fragile device.
-    retries: int = Field(default=1, ge=0, le=5)
 
 
 class ConcurrencyConfig(Strict):

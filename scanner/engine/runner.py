@@ -22,9 +22,12 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from scanner import __version__
-from scanner import scope as scope_mod
-from scanner.check import Probe, ProbeContext
+from scanner.check import Probe, ProbeContext, ScopeView
+from scanner.config.profiles import LoadedProfile
 from scanner.credentials import CredentialStore
+from scanner.engine.output import ResultSink
+from scanner.engine.planner import Plan, PlannedCheck, plan_checks
+from scanner.engine.registry import Registry
 from scanner.errors import OutOfScopeError, ProbeError
 from scanner.models import (
     CheckResult,
@@ -43,11 +46,9 @@ from scanner.models import (
     summarize,
     utcnow,
 )
-from scanner.netio import sanitize
-from scanner.output import ResultSink
-from scanner.planner import Plan, PlannedCheck, plan_checks
-from scanner.profiles import LoadedProfile
-from scanner.registry import Registry
+from scanner.net.text import sanitize
+from scanner.scope import guard as scope_guard
+from scanner.scope import targets as scope_targets
 
 
 class ProgressReporter(Protocol):
@@ -86,7 +87,7 @@ DiscoverFn = Callable[..., Any]
 
 
 def _default_discover() -> DiscoverFn:
-    from scanner.discovery import discover
+    from scanner.discovery.pipeline import discover
 
     return discover
 
@@ -221,13 +222,14 @@ class ProbeExecutor:
 async def execute_plan(plan: Plan, profile: LoadedProfile, state: _RunState,
                        on_result: Callable[[CheckResult], None], progress: ProgressReporter,
                        settings: dict[str, Any], nameservers: tuple[str, ...] = (),
-                       credentials: CredentialStore | None = None) -> None:
+                       credentials: CredentialStore | None = None, scope: ScopeView | None = None) -> None:
     prof = profile.profile
     # Profile settings (per check id, e.g. endpoint.screen_lock_missing: {max_minutes: 15}) under the
     # run's own (dkim_selectors from the command line).
     merged: dict[str, Any] = {**prof.settings, **settings}
     ctx = ProbeContext(timeouts=prof.timeouts, intrusive_allowed=prof.intrusive, settings=merged,
-                       nameservers=nameservers, listen_seconds=prof.listen_seconds, credentials=credentials)
+                       nameservers=nameservers, listen_seconds=prof.listen_seconds, credentials=credentials,
+                       scope=scope)
     executor = ProbeExecutor(ctx, prof.concurrency.global_limit, prof.concurrency.per_host)
 
     def record(index: int, results: Iterable[CheckResult]) -> None:
@@ -278,7 +280,7 @@ def run_scan(request: ScanRequest, registry: Registry, sink: ResultSink, *,
     progress = progress or NullProgress()
     started = utcnow()
     run_id = run_id or f"{started:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
-    scope = scope_mod.build_scope(
+    scope = scope_targets.build_scope(
         request.targets, request.exclusions, allow_public=request.allow_public,
         nameservers=request.nameservers, source=request.scope_file or "command line",
     )
@@ -309,7 +311,7 @@ def run_scan(request: ScanRequest, registry: Registry, sink: ResultSink, *,
         )
 
     try:
-        with scope_mod.enforce(scope):
+        with scope_guard.enforce(scope):
             if request.targets:
                 discover_fn = discover or _default_discover()
                 found = discover_fn(scope, prof.discovery, prof.concurrency,
@@ -322,7 +324,7 @@ def run_scan(request: ScanRequest, registry: Registry, sink: ResultSink, *,
                 )
             plan = plan_checks(registry, request.profile.check_ids, hosts, request.domains)
             asyncio.run(execute_plan(plan, request.profile, state, sink.write, progress, request.settings,
-                                     request.nameservers, request.credentials))
+                                     request.nameservers, request.credentials, scope))
     except KeyboardInterrupt:
         sink.finish(build(complete=False))
         raise

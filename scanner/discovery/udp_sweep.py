@@ -15,11 +15,11 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from scanner import ber
+from scanner.discovery.identify import MAX_READ, UDP_PORT_SERVICES, clean_banner
+from scanner.discovery.tcp_sweep import run_per_host
 from scanner.models import Service, Transport
-from scanner.portscan import run_per_host
-from scanner.scope import require_in_scope
-from scanner.services import MAX_READ, UDP_PORT_SERVICES, clean_banner
+from scanner.net import ber
+from scanner.scope.guard import require_in_scope
 
 UDP_WAIT = 1.0  # seconds per attempt; any answering service replies well within it on a LAN
 

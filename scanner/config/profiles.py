@@ -7,16 +7,26 @@ Every profile is validated on load: an unknown key, a wrong type or an unknown c
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from scanner.config import ConcurrencyConfig, DiscoveryConfig, TimeoutConfig
+from scanner.check import TimeoutConfig
+from scanner.config.settings import ConcurrencyConfig, DiscoveryConfig
+from scanner.config.userfiles import load_model
 from scanner.errors import InputError
-from scanner.registry import Registry
-from scanner.userfiles import load_model
+
+
+class CheckCatalog(Protocol):
+    """What a profile is resolved against: the installed checks (``scanner.engine.registry.Registry``).
+    A protocol, so that configuration does not import the engine above it."""
+
+    def ids(self) -> list[str]: ...
+    def select(self, patterns: Iterable[str]) -> set[str]: ...
+    def __contains__(self, check_id: object) -> bool: ...
 
 
 class CheckSelection(BaseModel):
@@ -84,13 +94,13 @@ def resolve_profile_path(name_or_path: str) -> Path:
     )
 
 
-def load_profile(name_or_path: str, registry: Registry) -> LoadedProfile:
+def load_profile(name_or_path: str, registry: CheckCatalog) -> LoadedProfile:
     path = resolve_profile_path(name_or_path)
     profile = load_model(path, Profile)
     return select_checks(profile, registry, str(path))
 
 
-def select_checks(profile: Profile, registry: Registry, source: str) -> LoadedProfile:
+def select_checks(profile: Profile, registry: CheckCatalog, source: str) -> LoadedProfile:
     """Resolve include/exclude against the registry. Exact unknown ids are errors; a glob
     that matches nothing is a warning (its checks may come from a plugin not installed)."""
     warnings: list[str] = []

@@ -29,9 +29,9 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from scanner.discovery.tcp_sweep import run_per_host
 from scanner.models import Service, Transport
-from scanner.portscan import run_per_host
-from scanner.scope import require_in_scope
+from scanner.scope.guard import require_in_scope
 
 # Routing names: what checks put in ``Applies(services=...)``. Sources: IANA service registry
 # and the RFCs named. 587 is "submission" (RFC 6409), 465 "smtps" (implicit TLS, RFC 8314).

@@ -2,14 +2,14 @@
 
 ``discover()`` is the one entry point. Its phases, each in its own module:
 
-1. host discovery (``scanner.hostdiscovery``): ARP on the local segment when root, TCP
+1. host discovery (``scanner.discovery.hosts``): ARP on the local segment when root, TCP
    ping otherwise. It comes first because a connect to a dead on-link address waits ~3 s
    for ARP (LAB-NOTES, "Scanning speed"): only live hosts are swept.
-2. the TCP connect sweep (``scanner.portscan``): global and per-host limits, bounded retries
+2. the TCP connect sweep (``scanner.discovery.tcp_sweep``): global and per-host limits, bounded retries
    of timed-out connects so that SYNs dropped by full listen backlogs are not lost.
-3. service identification: the port map plus a light banner read (``scanner.services``),
-   or nmap -sV (``scanner.nmap_engine``) when the profile asks for it.
-4. UDP probes for the ``udp_ports`` the profile lists (``scanner.udpscan``).
+3. service identification: the port map plus a light banner read (``scanner.discovery.identify``),
+   or nmap -sV (``scanner.discovery.nmap_engine``) when the profile asks for it.
+4. UDP probes for the ``udp_ports`` the profile lists (``scanner.discovery.udp_sweep``).
 
 Engines: ``builtin`` is all of the above. ``nmap`` hands phases 1-2 (and 3 with
 ``service_detection="nmap"``) to nmap; when nmap is missing or fails, the built-in scanner
@@ -23,7 +23,7 @@ checked address by address with ``require_in_scope`` before they are built.
 Run as a module for a quick look (this is also what the benchmark and the lab tests run
 inside the scanner's network namespace)::
 
-    python -m scanner.discovery 198.18.0.0/24 --ports 22,25,445 --json
+    python -m scanner.discovery.pipeline 198.18.0.0/24 --ports 22,25,445 --json
 """
 
 from __future__ import annotations
@@ -39,15 +39,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from scanner.config import ConcurrencyConfig, DiscoveryConfig
+from scanner.config.settings import ConcurrencyConfig, DiscoveryConfig
+from scanner.discovery.hosts import PING_PORTS, discover_hosts
+from scanner.discovery.identify import IdentifyTimeouts, identify_all, map_only
+from scanner.discovery.nmap_engine import nmap_path, run_nmap
+from scanner.discovery.tcp_sweep import MAX_HEDGES, sweep
+from scanner.discovery.udp_sweep import udp_scan
 from scanner.errors import GapscanError, InputError, MissingDependency, ProbeError
-from scanner.hostdiscovery import PING_PORTS, discover_hosts
 from scanner.models import Host, Service, Transport
-from scanner.nmap_engine import nmap_path, run_nmap
-from scanner.portscan import MAX_HEDGES, sweep
-from scanner.scope import Scope, active_scope, build_scope, enforce
-from scanner.services import IdentifyTimeouts, identify_all, map_only
-from scanner.udpscan import udp_scan
+from scanner.scope.guard import active_scope, enforce
+from scanner.scope.targets import Scope, build_scope
 
 ProgressCallback = Callable[[str, int, int], None]
 
@@ -104,7 +105,7 @@ def _address_key(address: str) -> tuple[int, int]:
 
 def _fd_budget(wanted: int, run: _Run) -> int:
     """At most as many connects in flight as the open-file limit leaves room for (each one may
-    hold 1 + MAX_HEDGES sockets, see scanner.portscan)."""
+    hold 1 + MAX_HEDGES sockets, see scanner.discovery.tcp_sweep)."""
     soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY:
         return wanted
@@ -125,11 +126,11 @@ def discover(
     """Find the live hosts of ``scope`` and their open services.
 
     Synchronous: runs its own asyncio loop (the caller must not be inside one). Must be called
-    inside ``scanner.scope.enforce(scope)``. Raises ``OutOfScopeError`` if anything would be
+    inside ``scanner.scope.guard.enforce(scope)``. Raises ``OutOfScopeError`` if anything would be
     sent outside the scope; network conditions (timeouts, refusals) are results, not errors.
     """
     if active_scope() is None:
-        raise RuntimeError("discover() must run inside scanner.scope.enforce(scope)")
+        raise RuntimeError("discover() must run inside scanner.scope.guard.enforce(scope)")
     started = time.monotonic()
     run = _Run(on_progress=on_progress)
     addresses = list(scope.addresses())
@@ -358,7 +359,7 @@ def result_to_json(result: DiscoveryResult) -> dict[str, Any]:
 
 
 def _main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scanner.discovery",
+    parser = argparse.ArgumentParser(prog="python -m scanner.discovery.pipeline",
                                      description="gapscan host and service discovery")
     parser.add_argument("targets", nargs="+", metavar="TARGET", help="IP, CIDR, range or hostname")
     parser.add_argument("--exclude", action="append", default=[], metavar="TARGET")

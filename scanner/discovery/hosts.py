@@ -44,9 +44,15 @@ from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from scanner.discovery.tcp_sweep import (
+    ATTEMPT_TIMEOUT,
+    PortState,
+    RttEstimator,
+    connect_with_retries,
+    gather_first_error,
+)
 from scanner.errors import MissingDependency, ProbeError, ProbePermissionError
-from scanner.portscan import ATTEMPT_TIMEOUT, PortState, RttEstimator, connect_with_retries, gather_first_error
-from scanner.scope import require_in_scope
+from scanner.scope.guard import require_in_scope
 
 HostDiscoveryMode = Literal["auto", "arp", "tcp", "none"]
 

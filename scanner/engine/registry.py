@@ -16,8 +16,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from scanner.check import Check, CheckMeta, Probe
+from scanner.config.framework import Framework
 from scanner.errors import GapscanError
-from scanner.framework import Framework
 
 ENTRY_POINT_GROUP = "gapscan.checks"
 

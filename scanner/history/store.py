@@ -6,7 +6,7 @@ Alembic (``scanner/migrations``) each time the store is opened; a database whose
 than this gapscan is refused rather than guessed at.
 
 Tamper evidence: each run keeps the SHA-256 of its canonical scan.json (the exact bytes
-``scanner.output.write_scan_json`` writes) and the digest of the client's previous run; decisions
+``scanner.engine.output.write_scan_json`` writes) and the digest of the client's previous run; decisions
 are chained the same way. ``verify`` recomputes both chains and compares every stored result with
 the digested scan.json. Every write is one transaction. No secrets are stored (scan.json holds none).
 """
@@ -32,11 +32,11 @@ from sqlalchemy import Connection, CursorResult, Engine, create_engine, event, f
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 
-from scanner.decisions import Decision, DecisionKind, decision_digest
 from scanner.errors import GapscanError, InputError
+from scanner.history.decisions import Decision, DecisionKind, decision_digest
+from scanner.history.schema import clients, decisions, results, runs, signing_keys
+from scanner.history.signing import Signer, run_message, signature_ok
 from scanner.models import CheckResult, ScanRun, Status, utcnow
-from scanner.store_schema import clients, decisions, results, runs, signing_keys
-from scanner.store_signing import Signer, run_message, signature_ok
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 SQLITE_BUSY_TIMEOUT = 15.0  # seconds a SQLite writer waits for another gapscan's transaction

@@ -15,7 +15,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from scanner.userfiles import load_model
+from scanner.config.userfiles import load_model
 
 CITATION_PATTERN = r"^164\.3(08|10|12|14|16)(\([a-zA-Z0-9]+\))+$"
 

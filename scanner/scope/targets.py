@@ -1,29 +1,21 @@
-"""What may be scanned, and the guard that refuses everything else.
+"""What may be scanned: targets, exclusions and the scope they resolve to (the guard is in ``guard``).
 
 Targets are IP addresses, CIDRs, ranges (``198.18.0.1-50`` or ``198.18.0.1-198.18.0.50``),
 hostnames and domains. ``--exclude`` entries take the same forms. Globally routable addresses
 are refused unless ``allow_public`` is set: an MSP scans its client's LAN, and a typo in a
 CIDR must not turn into a scan of someone else's network.
 
-The guard is enforced below every library: a CPython audit hook (PEP 578) sees each
-``socket.connect``/``sendto``/``sendmsg`` of this process — our own code, smtplib, impacket,
-paramiko, dnspython alike — and raises ``OutOfScopeError`` before the packet leaves when the
-destination is not in the active scope.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
-import sys
-import threading
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from scanner.errors import InputError, OutOfScopeError
+from scanner.errors import InputError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -221,70 +213,6 @@ def build_scope(
             source=source,
         )
     return scope
-
-
-# ---------------------------------------------------------------- the guard (PEP 578 audit hook)
-
-_active_lock = threading.Lock()
-_active_scope: Scope | None = None
-_hook_installed = False
-
-
-def _destination(args: tuple[Any, ...]) -> str | None:
-    """The IP of a socket.connect/sendto/sendmsg audit event, or None for non-IP sockets."""
-    sock, address = args[0], args[1]
-    if getattr(sock, "family", None) not in (socket.AF_INET, socket.AF_INET6):
-        return None
-    if isinstance(address, tuple) and address:
-        return str(address[0])
-    return None
-
-
-def _audit(event: str, args: tuple[Any, ...]) -> None:
-    if _active_scope is None or event not in ("socket.connect", "socket.sendto", "socket.sendmsg"):
-        return
-    # sendmsg(sock, address): address is None on a connected socket (already checked at connect).
-    if event == "socket.sendmsg" and (len(args) < 2 or args[1] is None):
-        return
-    host = _destination(args)
-    if host is None:
-        return
-    try:
-        ipaddress.ip_address(host.split("%", 1)[0])
-    except ValueError as exc:
-        # A name here would be resolved by C code we cannot see: refuse, probes pass addresses.
-        raise OutOfScopeError(f"refused to connect to unresolved name {host!r} during a scan") from exc
-    if not _active_scope.may_contact(host.split("%", 1)[0]):
-        raise OutOfScopeError(f"refused to send to {host}: outside the authorized scope")
-
-
-@contextmanager
-def enforce(scope: Scope) -> Iterator[Scope]:
-    """Activate the guard for the duration of a scan (one active scope per process)."""
-    global _active_scope, _hook_installed
-    with _active_lock:
-        if not _hook_installed:
-            sys.addaudithook(_audit)
-            _hook_installed = True
-        if _active_scope is not None:
-            raise RuntimeError("a scan scope is already being enforced in this process")
-        _active_scope = scope
-    try:
-        yield scope
-    finally:
-        with _active_lock:
-            _active_scope = None
-
-
-def active_scope() -> Scope | None:
-    return _active_scope
-
-
-def require_in_scope(address: str) -> None:
-    """Explicit check for traffic the audit hook cannot see (raw/L2 sockets, subprocesses)."""
-    scope = _active_scope
-    if scope is None or not scope.may_contact(address):
-        raise OutOfScopeError(f"refused to send to {address}: outside the authorized scope")
 
 
 def load_scope_file(path: Path) -> tuple[list[str], list[str], str | None]:

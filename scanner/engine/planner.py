@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from scanner.check import Probe
+from scanner.engine.registry import RegisteredCheck, Registry
 from scanner.models import Host, Target
-from scanner.registry import RegisteredCheck, Registry
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Alembic environment: always given an open connection by ``scanner.store`` (never a URL)."""
+"""Alembic environment: always given an open connection by ``scanner.history.store`` (never a URL)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from alembic import context
 
 connection = context.config.attributes.get("connection")
 if connection is None:  # pragma: no cover - only reachable from the alembic command line
-    raise RuntimeError("gapscan migrations run from scanner.store, which passes a connection")
+    raise RuntimeError("gapscan migrations run from scanner.history.store, which passes a connection")
 
 context.configure(connection=connection, target_metadata=None)
 with context.begin_transaction():

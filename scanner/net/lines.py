@@ -1,5 +1,5 @@
-"""Small, defensive I/O helpers for probes: line-based protocols (SMTP, IMAP, POP3, FTP) and
-exact-length reads of binary ones (RFB, PostgreSQL, MySQL).
+"""Line-based protocols (SMTP, IMAP, POP3, FTP): a TCP client that reads capped lines, and the
+SMTP-style reply reader.
 
 Everything that comes off the network is hostile: lines are length-capped, the number of lines
 is capped, control characters are stripped before anything is stored as evidence, and every
@@ -14,43 +14,10 @@ import time
 from types import TracebackType
 
 from scanner.errors import ProbeTimeout, ProtocolError, translate_os_error
+from scanner.net.text import sanitize
 
 MAX_LINE = 4096
-# Zero-width and bidirectional-override characters: printable to Python, but they can make
-# evidence read differently from what the server sent (Trojan Source, CVE-2021-42574).
-_INVISIBLE = frozenset("\u200b\u200c\u200d\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufeff")
 MAX_LINES = 200
-
-
-def recv_exact(sock: socket.socket, n: int, deadline: float, what: str) -> bytes:
-    """Exactly ``n`` bytes before ``deadline`` (monotonic seconds), or a ProbeError naming ``what``:
-    a timeout, or a ProtocolError when the peer closes part-way (never a short read passed on)."""
-    data = b""
-    while len(data) < n:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise ProbeTimeout(f"{what}: no complete reply in time")
-        sock.settimeout(remaining)
-        try:
-            chunk = sock.recv(n - len(data))
-        except Exception as exc:
-            raise translate_os_error(exc, what) from exc
-        if not chunk:
-            raise ProtocolError(f"{what}: connection closed after {len(data)} of {n} bytes")
-        data += chunk
-    return data
-
-
-def sanitize(text: str, limit: int = 512) -> str:
-    """Printable form of a hostile string for evidence: control characters escaped, length capped."""
-    out = []
-    for ch in text:
-        if ch == "\t" or (ch.isprintable() and ch not in _INVISIBLE):
-            out.append(ch)
-        else:
-            out.append(f"\\x{ord(ch):02x}" if ord(ch) < 0x100 else f"\\u{ord(ch):04x}")
-    cleaned = "".join(out)
-    return cleaned if len(cleaned) <= limit else cleaned[:limit] + "…"
 
 
 class LineClient:

@@ -26,7 +26,7 @@ Load is bounded twice: by a global limit on connects in flight and by a small pe
 offset, so that at any moment the connects in flight are spread over different services
 rather than all hitting the same daemon on many addresses at once.
 
-Every connect goes through a Python socket, so the scope guard's audit hook (scanner.scope)
+Every connect goes through a Python socket, so the scope guard's audit hook (scanner.scope.targets)
 sees it; ``sweep`` additionally refuses the whole batch up front if any address is out of
 scope, before a single packet is sent.
 """
@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from scanner.scope import require_in_scope
+from scanner.scope.guard import require_in_scope
 
 T = TypeVar("T")
 

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from xml.etree import ElementTree
 
+from scanner.discovery.identify import PORT_SERVICES, UDP_PORT_SERVICES, clean_banner
 from scanner.errors import MissingDependency, ProbeError, ProbeTimeout
 from scanner.models import Host, Service, Transport
-from scanner.scope import require_in_scope
-from scanner.services import PORT_SERVICES, UDP_PORT_SERVICES, clean_banner
+from scanner.scope.guard import require_in_scope
 
 # nmap's service names (nmap-services / -sV) to gapscan's routing names where they differ.
 _NMAP_NAMES: dict[str, str] = {
