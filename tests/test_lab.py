@@ -30,6 +30,7 @@ from tests.lab.topology import (
     NS_PREFIX,
     PRACTICE_NET,
     SCANNER_ADDRESS,
+    SCANNER_NS,
     LabDomain,
     LabHost,
     all_services,
@@ -110,7 +111,7 @@ def _connect_errno(lab: Lab, namespace: str, address: str, port: int) -> tuple[s
 
 
 def test_scanner_namespace_has_no_route_out(lab: Lab) -> None:
-    name, seconds = _connect_errno(lab, "gs-scan", OUTSIDE, 80)
+    name, seconds = _connect_errno(lab, SCANNER_NS, OUTSIDE, 80)
     assert name == errno.errorcode[errno.ENETUNREACH]
     assert seconds < 0.5, "no route must fail at once, not after a timeout"
 
@@ -133,13 +134,13 @@ def test_root_namespace_has_no_route_or_address_in_the_lab(lab: Lab) -> None:
 def test_dense_router_address_rejects_tcp_but_dense_addresses_answer(lab: Lab) -> None:
     if "dense" not in lab.parts:
         pytest.skip("dense part not up (GAPSCAN_LAB_PARTS)")
-    name, _ = _connect_errno(lab, "gs-scan", DENSE_GATEWAY, 22)
+    name, _ = _connect_errno(lab, SCANNER_NS, DENSE_GATEWAY, 22)
     assert name == errno.errorcode[errno.ECONNREFUSED]
     closed = next(p for p in DENSE_PORTS if p not in DENSE_OPEN_PORTS)
     for address in ("198.18.1.2", "198.18.1.200"):
         for port in DENSE_OPEN_PORTS:
-            assert _connect_errno(lab, "gs-scan", address, port)[0] == "OK", (address, port)
-        assert _connect_errno(lab, "gs-scan", address, closed)[0] == errno.errorcode[errno.ECONNREFUSED]
+            assert _connect_errno(lab, SCANNER_NS, address, port)[0] == "OK", (address, port)
+        assert _connect_errno(lab, SCANNER_NS, address, closed)[0] == errno.errorcode[errno.ECONNREFUSED]
 
 
 # --------------------------------------------------------------------- mail: nothing leaves

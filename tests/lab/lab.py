@@ -33,6 +33,7 @@ from .topology import (
     DENSE_NET,
     DENSE_NS,
     HOSTS,
+    LAB_ID,
     LAB_ZONE,
     NAMESERVER,
     NS_PREFIX,
@@ -43,9 +44,9 @@ from .topology import (
     LabHost,
 )
 
-STATE_DIR = Path("/run/gapscan-lab")
+STATE_DIR = Path(f"/run/gapscan-lab{LAB_ID}")
 STATE_FILE = STATE_DIR / "state.json"
-WORK_PREFIX = "gslab-"
+WORK_PREFIX = f"gslab{LAB_ID}-"
 PARTS = ("practice", "dense")
 PROBE_SCRIPT = Path(__file__).with_name("probe.py")
 # A greeting to wait for, by service: a TCP accept alone would miss Postfix's throttled smtpd

@@ -11,20 +11,28 @@ namespaces the lab creates; the root namespace gets no route into the lab.
 from __future__ import annotations
 
 import ipaddress
+import os
+import re
 from dataclasses import dataclass
 
 PRACTICE_NET = "198.18.0.0/24"
 PRACTICE_PREFIX = 24
 SCANNER_ADDRESS = "198.18.0.100"
-SCANNER_NS = "gs-scan"
-SWITCH_NS = "gs-sw"
+# GAPSCAN_LAB_ID lets a second lab run beside the first on one machine (a developer's helpers
+# each testing their own change): "2" names everything gs2-*, /tmp/gslab2-*, /run/gapscan-lab2.
+# The namespaces are isolated from each other, so both labs use the same lab addresses.
+LAB_ID = os.environ.get("GAPSCAN_LAB_ID", "")
+if not re.fullmatch(r"[0-9a-z]{0,3}", LAB_ID):
+    raise SystemExit(f"GAPSCAN_LAB_ID must be up to 3 letters or digits, not {LAB_ID!r}")
+NS_PREFIX = f"gs{LAB_ID}-"
+SCANNER_NS = f"{NS_PREFIX}scan"
+SWITCH_NS = f"{NS_PREFIX}sw"
 BRIDGE = "br0"
-NS_PREFIX = "gs-"
 
 # The dense part: one namespace owning every address of a /24, reached from the scanner through
 # the dense namespace's own address on the practice bridge (a router, as in a real clinic).
 DENSE_NET = "198.18.1.0/24"
-DENSE_NS = "gs-dense"
+DENSE_NS = f"{NS_PREFIX}dense"
 DENSE_GATEWAY = "198.18.0.250"
 # 20 ports a discovery sweep looks at; DENSE_OPEN_PORTS are open on every dense address.
 DENSE_PORTS: tuple[int, ...] = (
@@ -209,7 +217,7 @@ HOSTS: tuple[LabHost, ...] = (
         name="dns",
         address="198.18.0.53",
         role="DNS (authoritative)",
-        namespace="gs-dns",
+        namespace=f"{NS_PREFIX}dns",
         services=(_svc(53, "domain", "nsd"), _svc(53, "domain", "nsd", "udp")),
         gaps=frozenset(),
         hardened=frozenset(),
@@ -220,7 +228,7 @@ HOSTS: tuple[LabHost, ...] = (
         name="files-weak",
         address="198.18.0.10",
         role="file server (weak)",
-        namespace="gs-files-weak",
+        namespace=f"{NS_PREFIX}files-weak",
         services=FILE_SERVICES,
         gaps=_ids(*SMB_IDS, "ftp.anonymous_login", "cleartext.ftp", "nfs.open_export", "snmp.default_community",
                   "db.cleartext_exposed"),
@@ -234,7 +242,7 @@ HOSTS: tuple[LabHost, ...] = (
         name="files-good",
         address="198.18.0.11",
         role="file server (hardened)",
-        namespace="gs-files-good",
+        namespace=f"{NS_PREFIX}files-good",
         services=(*FILE_SERVICES, _svc(5900, "vnc", "xvnc")),
         gaps=frozenset(),
         hardened=_ids(*SMB_IDS, "ftp.anonymous_login", "cleartext.ftp", "nfs.open_export", "snmp.default_community",
@@ -250,7 +258,7 @@ HOSTS: tuple[LabHost, ...] = (
         name="mail-weak",
         address="198.18.0.20",
         role="mail server (weak)",
-        namespace="gs-mail-weak",
+        namespace=f"{NS_PREFIX}mail-weak",
         services=(
             _svc(25, "smtp", "postfix"),
             _svc(110, "pop3", "dovecot"),
@@ -267,7 +275,7 @@ HOSTS: tuple[LabHost, ...] = (
         name="mail-good",
         address="198.18.0.21",
         role="mail server (hardened)",
-        namespace="gs-mail-good",
+        namespace=f"{NS_PREFIX}mail-good",
         services=(
             _svc(25, "smtp", "postfix"),
             _svc(110, "pop3", "dovecot"),
@@ -287,7 +295,7 @@ HOSTS: tuple[LabHost, ...] = (
         name="mail-mixed",
         address="198.18.0.22",
         role="mail server (half-hardened)",
-        namespace="gs-mail-mixed",
+        namespace=f"{NS_PREFIX}mail-mixed",
         services=(
             _svc(25, "smtp", "postfix"),
             _svc(110, "pop3", "dovecot"),
@@ -305,7 +313,7 @@ HOSTS: tuple[LabHost, ...] = (
         name="web-weak",
         address="198.18.0.30",
         role="web portal (weak)",
-        namespace="gs-web-weak",
+        namespace=f"{NS_PREFIX}web-weak",
         services=(_svc(80, "http", "nginx"), _svc(443, "https", "nginx"), _svc(8443, "https-alt", "nginx")),
         gaps=_ids(*TLS_IDS, "cleartext.http_login"),
         hardened=frozenset(),
@@ -319,7 +327,7 @@ HOSTS: tuple[LabHost, ...] = (
         name="web-good",
         address="198.18.0.31",
         role="web portal (hardened)",
-        namespace="gs-web-good",
+        namespace=f"{NS_PREFIX}web-good",
         services=(_svc(80, "http", "nginx"), _svc(443, "https", "nginx")),
         gaps=frozenset(),
         hardened=_ids(*TLS_IDS, "cleartext.http_login"),
@@ -331,7 +339,7 @@ HOSTS: tuple[LabHost, ...] = (
         name="ws",
         address="198.18.0.40",
         role="workstation (SSH, Telnet, RDP, VNC)",
-        namespace="gs-ws",
+        namespace=f"{NS_PREFIX}ws",
         services=(_svc(22, "ssh", "sshd"), _svc(23, "telnet", "inetd"), _svc(3389, "ms-wbt-server", "xrdp"),
                   _svc(5900, "vnc", "xvnc")),
         gaps=_ids("cleartext.vnc"),
@@ -347,7 +355,7 @@ HOSTS: tuple[LabHost, ...] = (
         name="sync",
         address="198.18.0.50",
         role="staff PC with Syncthing",
-        namespace="gs-sync",
+        namespace=f"{NS_PREFIX}sync",
         services=(_svc(22000, "syncthing", "syncthing"), _svc(21027, "syncthing-discovery", "syncthing", "udp")),
         gaps=_ids("cloudsync.syncthing"),
         hardened=_ids("cloudsync.resilio"),
@@ -360,7 +368,7 @@ HOSTS: tuple[LabHost, ...] = (
         name="dropbox",
         address="198.18.0.51",
         role="staff PC with Dropbox (emitter)",
-        namespace="gs-dropbox",
+        namespace=f"{NS_PREFIX}dropbox",
         services=(_svc(17500, "dropbox", "dropbox-emitter"), _svc(17500, "dropbox-lansync", "dropbox-emitter", "udp")),
         gaps=_ids("cloudsync.dropbox_lansync"),
         hardened=_ids("cloudsync.resilio"),
@@ -372,7 +380,7 @@ HOSTS: tuple[LabHost, ...] = (
         name="resilio",
         address="198.18.0.52",
         role="staff PC with Resilio Sync (emitter)",
-        namespace="gs-resilio",
+        namespace=f"{NS_PREFIX}resilio",
         services=(_svc(3838, "resilio-discovery", "resilio-emitter", "udp"),),
         gaps=_ids("cloudsync.resilio"),
         hardened=_ids("cloudsync.syncthing", "cloudsync.dropbox_lansync"),
@@ -385,7 +393,7 @@ HOSTS: tuple[LabHost, ...] = (
         name="laptop-weak",
         address="198.18.0.41",
         role="Linux laptop, credentialed (gaps)",
-        namespace="gs-laptop-weak",
+        namespace=f"{NS_PREFIX}laptop-weak",
         services=(_svc(22, "ssh", "endpoint-sshd"),),
         gaps=_ids(*ENDPOINT_IDS, "cloudsync.client_installed"),
         hardened=frozenset(),
@@ -399,7 +407,7 @@ HOSTS: tuple[LabHost, ...] = (
         name="laptop-good",
         address="198.18.0.42",
         role="Linux laptop, credentialed (hardened)",
-        namespace="gs-laptop-good",
+        namespace=f"{NS_PREFIX}laptop-good",
         services=(_svc(22, "ssh", "endpoint-sshd"),),
         gaps=frozenset(),
         hardened=_ids(*ENDPOINT_IDS, "cloudsync.client_installed"),
