@@ -52,6 +52,7 @@ $(VENV_STAMP): pyproject.toml
 lint: python
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 unit: python
 	$(PY) -m pytest -q tests/unit
