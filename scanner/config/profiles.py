@@ -49,7 +49,7 @@ class Profile(BaseModel):
     listen_seconds: float = Field(default=0.0, ge=0, le=3600)
     timeouts: TimeoutConfig = TimeoutConfig()
     concurrency: ConcurrencyConfig = ConcurrencyConfig()
-    discovery: DiscoveryConfig = DiscoveryConfig()
+    discovery: DiscoveryConfig = Field(default_factory=DiscoveryConfig)
     settings: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     @model_validator(mode="after")

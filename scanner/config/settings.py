@@ -9,12 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-# The ports a practice network is swept on by default: the services the checks know how to
-# judge, plus the usual suspects on clinical networks. Kept short: fragile devices.
-DEFAULT_TCP_PORTS: tuple[int, ...] = (
-    21, 22, 23, 25, 53, 80, 110, 111, 135, 139, 143, 389, 443, 445, 465, 587, 636, 993, 995,
-    1433, 2049, 3306, 3389, 5432, 5900, 8080, 8443, 17500, 22000,
-)
+from scanner.config.ports import default_tcp_ports
 
 
 class Strict(BaseModel):
@@ -34,8 +29,19 @@ class DiscoveryConfig(Strict):
     host_discovery: Literal["auto", "arp", "tcp", "none"] = "auto"
     engine: Literal["auto", "builtin", "nmap"] = "auto"
     service_detection: Literal["banner", "nmap", "none"] = "banner"
-    tcp_ports: tuple[int, ...] = DEFAULT_TCP_PORTS
+    # nmap's top 1,000 TCP ports plus the ports the checks need (scanner.config.ports).
+    tcp_ports: tuple[int, ...] = Field(default_factory=default_tcp_ports)
     udp_ports: tuple[int, ...] = ()
+    # The longest one connect attempt may wait: the ceiling of the RTT-adaptive timeouts
+    # (scanner.discovery.rtt), what a slow WAN host gets; a LAN's filtered port costs ~100 ms.
     connect_timeout: float = Field(default=5.0, gt=0, le=60)
+    # Further attempts of a port that stayed silent, only where they can change the answer
+    # (scanner.discovery.tcp_sweep).
     retries: int = Field(default=2, ge=0, le=10)
+    # "syn": half-open probes through a raw socket (root); "connect": a full handshake per port;
+    # "auto": SYN for IPv4 when raw sockets are permitted, connect otherwise.
+    sweep: Literal["auto", "syn", "connect"] = "auto"
     sweep_concurrency: int = Field(default=256, ge=1, le=8192)
+    # Most probes in flight to one host during the sweep: it starts at concurrency.per_host and
+    # grows with clean answers up to this (slow start, RFC 5681), halving when a SYN was lost.
+    sweep_window: int = Field(default=64, ge=1, le=1024)

@@ -44,13 +44,9 @@ from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from scanner.discovery.tcp_sweep import (
-    ATTEMPT_TIMEOUT,
-    PortState,
-    RttEstimator,
-    connect_with_retries,
-    gather_first_error,
-)
+from scanner.discovery.bounded import gather_first_error
+from scanner.discovery.connect_io import PortState, connect_with_retries
+from scanner.discovery.rtt import RttEstimator
 from scanner.errors import MissingDependency, ProbeError, ProbePermissionError
 from scanner.scope.guard import require_in_scope
 
@@ -65,6 +61,9 @@ PING_PORTS: tuple[int, ...] = (80, 443, 22, 445, 3389)
 
 # Floor of the adaptive per-attempt ping timeout (see tcp_ping).
 PING_TIMEOUT_FLOOR = 0.25
+# Longest ping attempt: Linux sends the first SYN retransmission 1 s after the SYN (initial
+# RTO, RFC 6298 §2.1), so 1.25 s sees the answer to it on any path with an RTT under 250 ms.
+PING_ATTEMPT = 1.25
 
 # ICMP echo (root, alongside the TCP ping) starts this long after the TCP ping.
 ICMP_DELAY = 0.1
@@ -93,6 +92,9 @@ class HostDiscoveryResult:
     # What the TCP ping already established: {address: (port, open)}. The sweep does not ask
     # the same question twice.
     answered: dict[str, tuple[int, bool]] = field(default_factory=dict)
+    # Round-trip seconds measured while finding each host (ARP reply, ping handshake): the
+    # sweep's first RTT sample of that host (scanner.discovery.rtt).
+    rtt: dict[str, float] = field(default_factory=dict)
 
 
 def is_root() -> bool:
@@ -298,25 +300,25 @@ async def _ping_host(
     stagger: float,
     global_sem: asyncio.Semaphore,
     rtt: RttEstimator,
-) -> tuple[int, bool] | None:
+) -> tuple[int, bool, float | None] | None:
     """Happy-Eyeballs-style ping of one host (RFC 8305 §5): start with the first port, start
     the next one only if no answer came within ``stagger`` (or the attempt in flight failed),
     at most ``per_host`` at once; the first answer cancels the rest. A live host thus costs
     one connect, and the forking daemons behind the other ping ports are left alone.
-    Returns (port, open) of the first answer, or None."""
+    Returns (port, open, round-trip seconds) of the first answer, or None."""
 
-    async def attempt(port: int) -> tuple[int, PortState]:
+    async def attempt(port: int) -> tuple[int, PortState, float | None]:
         async with global_sem:
             for _ in range(1 + retries):
                 outcome, _attempts = await connect_with_retries(address, port, timeout=timeout(), retries=0)
-                if outcome.rtt is not None:
+                if outcome.rtt is not None and outcome.state is not PortState.FILTERED:
                     rtt.add(outcome.rtt)
                 if outcome.state is not PortState.FILTERED:
                     break
-        return port, outcome.state
+        return port, outcome.state, outcome.rtt
 
     queue = list(ports)
-    running: set[asyncio.Task[tuple[int, PortState]]] = set()
+    running: set[asyncio.Task[tuple[int, PortState, float | None]]] = set()
     try:
         while queue or running:
             if queue and len(running) < per_host:
@@ -325,9 +327,9 @@ async def _ping_host(
                 running, timeout=stagger if queue else None, return_when=asyncio.FIRST_COMPLETED
             )
             for task in done:
-                port, state = task.result()
+                port, state, seconds = task.result()
                 if state in (PortState.OPEN, PortState.CLOSED):
-                    return port, state is PortState.OPEN
+                    return port, state is PortState.OPEN, seconds
                 if state is PortState.UNREACHABLE:
                     return None  # ICMP unreachable / ARP failure: the host is not there
         return None
@@ -349,14 +351,15 @@ async def tcp_ping(
     stagger: float = PING_STAGGER,
     on_progress: ProgressFn | None = None,
     found: dict[str, tuple[int, bool]] | None = None,
+    rtts: dict[str, float] | None = None,
 ) -> dict[str, tuple[int, bool]]:
     """TCP connect "ping": {address: (port, open)} for every address that completed a
     handshake or refused one on any of ``ports`` (filled into ``found`` as answers come, when
-    given, so that another thread can see progress)."""
+    given, so that another thread can see progress; the answer's round trip into ``rtts``)."""
     for address in addresses:
         require_in_scope(address)
     live: dict[str, tuple[int, bool]] = found if found is not None else {}
-    cap = min(connect_timeout, ATTEMPT_TIMEOUT)
+    cap = min(connect_timeout, PING_ATTEMPT)
     rtt = RttEstimator()
 
     def timeout() -> float:
@@ -377,7 +380,9 @@ async def tcp_ping(
             answer = await _ping_host(address, ports, timeout=timeout, retries=min(retries, 1),
                                       per_host=max(1, per_host), stagger=stagger, global_sem=global_sem, rtt=rtt)
             if answer is not None:
-                live[address] = answer
+                live[address] = answer[:2]
+                if rtts is not None and answer[2] is not None:
+                    rtts[address] = answer[2]
             finished += 1
             if on_progress is not None:
                 on_progress(finished, len(addresses))
@@ -444,8 +449,9 @@ async def discover_hosts(
             result.notes.append(f"ARP sweep on {iface} failed ({exc}): TCP ping used instead")
             tcp_targets.extend(group)
             continue
-        for address in answers:
+        for address, seconds in answers.items():
             result.live[address] = "arp"
+            result.rtt[address] = seconds
         if "arp" not in result.methods:
             result.methods.append("arp")
         bump(len(group))
@@ -473,7 +479,7 @@ async def discover_hosts(
             skip=pinged)) if use_icmp else None)
         try:
             await tcp_ping(tcp_targets, connect_timeout=connect_timeout, retries=retries, global_limit=global_limit,
-                           per_host=per_host, on_progress=ping_progress, found=pinged)
+                           per_host=per_host, on_progress=ping_progress, found=pinged, rtts=result.rtt)
         except BaseException:
             stop_icmp.set()  # the thread sees it within one select() wait
             raise

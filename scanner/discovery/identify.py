@@ -29,7 +29,7 @@ import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from scanner.discovery.tcp_sweep import run_per_host
+from scanner.discovery.bounded import run_per_host
 from scanner.models import Service, Transport
 from scanner.scope.guard import require_in_scope
 

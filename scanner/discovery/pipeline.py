@@ -39,11 +39,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from scanner.config.ports import default_ports
 from scanner.config.settings import ConcurrencyConfig, DiscoveryConfig
 from scanner.discovery.hosts import PING_PORTS, discover_hosts
 from scanner.discovery.identify import IdentifyTimeouts, identify_all, map_only
 from scanner.discovery.nmap_engine import nmap_path, run_nmap
-from scanner.discovery.tcp_sweep import MAX_HEDGES, sweep
+from scanner.discovery.tcp_sweep import SweepResult, sweep
 from scanner.discovery.udp_sweep import udp_scan
 from scanner.errors import GapscanError, InputError, MissingDependency, ProbeError
 from scanner.models import Host, Service, Transport
@@ -104,12 +105,12 @@ def _address_key(address: str) -> tuple[int, int]:
 
 
 def _fd_budget(wanted: int, run: _Run) -> int:
-    """At most as many connects in flight as the open-file limit leaves room for (each one may
-    hold 1 + MAX_HEDGES sockets, see scanner.discovery.tcp_sweep)."""
+    """At most as many connects in flight as the open-file limit leaves room for (one socket
+    each)."""
     soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY:
         return wanted
-    budget = max(16, (soft - _FD_RESERVE) // (1 + MAX_HEDGES))
+    budget = max(16, soft - _FD_RESERVE)
     if wanted > budget:
         run.notes.append(f"concurrency lowered from {wanted} to {budget}: open-file limit is {soft}")
         return budget
@@ -183,23 +184,17 @@ async def _discover_builtin(
     live = [a for a in addresses if a in found.live]
 
     t = time.monotonic()
+    if config.tcp_ports == default_ports().ports:
+        defaults = default_ports()
+        run.notes.append(f"TCP ports: the default {len(defaults.ports)} ({defaults.source}, plus "
+                         f"{len(defaults.ports) - defaults.top} the checks need)")
     swept = await sweep(
-        live, config.tcp_ports, global_limit=sweep_limit, per_host=per_host,
-        connect_timeout=config.connect_timeout, retries=config.retries, known=found.answered,
-        on_progress=run.progress("ports"),
+        live, config.tcp_ports, global_limit=sweep_limit, per_host=per_host, max_window=config.sweep_window,
+        connect_timeout=config.connect_timeout, retries=config.retries, mode=config.sweep, known=found.answered,
+        seeds=found.rtt, on_progress=run.progress("ports"),
     )
     run.timed("ports", t)
-    open_total = sum(len(p) for p in swept.open_ports.values())
-    summary = (f"TCP sweep: {open_total} open port(s) on {len(swept.open_ports)} of {len(live)} live host(s), "
-               f"{swept.connects} connects")
-    if swept.retried:
-        summary += (f"; {swept.retried} timed-out connect(s) retried, {swept.recovered} of them found open "
-                    f"on a retry")
-    if swept.hedged:
-        summary += f"; {swept.hedged} hedged connect(s) for SYNs unanswered after a few RTTs"
-    if swept.filtered:
-        summary += f"; {swept.filtered} port(s) never answered (filtered)"
-    run.notes.append(summary)
+    run.notes.append(_sweep_summary(swept, len(live)))
 
     services = await _identify(swept.open_ports, config, probe_limit, per_host, run)
 
@@ -230,6 +225,26 @@ async def _discover_builtin(
         for a in live
     ]
     return hosts, method
+
+
+def _sweep_summary(swept: SweepResult, live: int) -> str:
+    open_total = sum(len(p) for p in swept.open_ports.values())
+    how = "half-open SYN probes" if swept.mode == "syn" else "connects"
+    summary = (f"TCP sweep ({how}): {open_total} open port(s) on {len(swept.open_ports)} of {live} live host(s), "
+               f"{swept.probes} probes, per-host window up to {swept.peak_window}")
+    if swept.srtt:
+        rtts = sorted(swept.srtt.values())
+        summary += f", round trips {rtts[0] * 1000:.1f}-{rtts[-1] * 1000:.1f} ms"
+    if swept.retried:
+        summary += f"; {swept.retried} silent port(s) retried, {swept.recovered} answered on a retry"
+    if swept.filtered:
+        summary += f"; {swept.filtered} port(s) never answered (filtered)"
+    if swept.policy_silent:
+        summary += (f"; {len(swept.policy_silent)} host(s) refuse nothing and answer only where they serve "
+                    "(default-drop firewall: a canary retry confirmed it, their silences were not retried)")
+    if swept.local_failures:
+        summary += f"; {swept.local_failures} port(s) not probed: no local socket or buffer to spare"
+    return summary
 
 
 def _service_key(service: Service) -> tuple[int, int]:
@@ -369,7 +384,8 @@ def _main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--host-discovery", choices=("auto", "arp", "tcp", "none"), default="auto")
     parser.add_argument("--service-detection", choices=("banner", "nmap", "none"), default="banner")
     parser.add_argument("--timeout", type=float, help="connect timeout in seconds")
-    parser.add_argument("--retries", type=int, help="retries of timed-out connects")
+    parser.add_argument("--retries", type=int, help="retries of silent ports")
+    parser.add_argument("--sweep", choices=("auto", "syn", "connect"), help="how ports are probed (default auto)")
     parser.add_argument("--sweep-concurrency", type=int, help="connects in flight during the sweep")
     parser.add_argument("--global-limit", type=int, help="connections in flight while identifying")
     parser.add_argument("--per-host", type=int, help="connections in flight to one host")
@@ -387,7 +403,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
         if args.udp_ports:
             settings["udp_ports"] = _parse_ports(args.udp_ports)
         for key, value in (("connect_timeout", args.timeout), ("retries", args.retries),
-                           ("sweep_concurrency", args.sweep_concurrency)):
+                           ("sweep_concurrency", args.sweep_concurrency), ("sweep", args.sweep)):
             if value is not None:
                 settings[key] = value
         limits = {k: v for k, v in (("global_limit", args.global_limit), ("per_host", args.per_host))

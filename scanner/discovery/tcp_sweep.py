@@ -1,326 +1,75 @@
-"""The built-in TCP connect sweep: which (address, port) pairs accept a connection.
+"""The TCP sweep: which (address, port) pairs have a listener.
 
-Speed comes from doing nothing but the handshake: a non-blocking ``connect_ex`` whose
-completion is awaited with ``loop.add_writer`` (no transport/protocol objects, no name
-resolution), closed with an RST as soon as it is established.
+One event loop (epoll, in a worker thread) drives every probe; a probe is a half-open SYN
+through a raw socket when running as root (``scanner.discovery.syn_io``: no connection is ever
+completed, so forking daemons never fork) and a non-blocking connect otherwise or for IPv6
+(``scanner.discovery.connect_io``). Both are bounded the same way:
 
-Completeness is earned, not assumed (shared/LAB-NOTES.md, "Scanning speed"): forking daemons
-(sshd, smbd, vsftpd, postfix) have small listen backlogs, and a SYN that arrives while the
-backlog is full is silently dropped. The kernel retransmits it after 1 s and 3 s, so a sweep
-that gives up at 2 s misses open ports (32 of 1,778 in the lab). Each connect attempt here
-therefore lasts long enough to see the kernel's first SYN retransmission (Linux's initial
-RTO is 1 s, RFC 6298 §2.1), and a connect that timed out is retried on a fresh socket a
-bounded number of times. Only *timeouts* are retried: a refusal (RST) or an ICMP unreachable
-is an answer, and asking again would only add load on fragile devices.
+- **Timeouts from round trips** (``scanner.discovery.rtt``, RFC 6298): per host, SRTT + 4 RTTVAR
+  from the answers seen (seeded from the ARP or ping answer), clamped to [100 ms, the profile's
+  connect timeout]; doubled for each retry. A filtered port on a LAN costs 100 ms, not seconds;
+  a slow WAN host still gets its time.
+- **Retries only where they can change the answer.** A SYN-ACK, a RST or an ICMP error is an
+  answer and is never asked again; only silence is retried, because only silence can be a lost
+  SYN. A host that never sent a RST (it answered on a few ports, or on none: a default-drop
+  firewall) gets a *canary* retry of a few silent ports at four times the timeout; if none of them
+  answers, its silences are its firewall's policy and are not asked again. Elsewhere the silent
+  ports get one retry; a further one (up to ``retries``) only once some retry in the sweep has
+  found a port the first attempt missed (loss is happening: forking daemons under load drop SYNs
+  when their backlogs overflow, LAB-NOTES). A port that answered in any attempt is open.
+- **Gentleness per host**: at most ``window`` probes in flight per host, starting at the
+  profile's per-host limit and growing by one per answer (TCP slow start, RFC 5681 §3.1) up to
+  ``max_window``; halved when a retry shows that this host dropped a SYN. Silence from a host
+  that has never refused anything (a default-drop firewall: our SYNs cost it a rule lookup)
+  grows the window too. Each host's port list is rotated by a different offset and hosts are
+  served round-robin, one probe at a time, so that the probes in flight are spread over many
+  daemons rather than queued at one.
 
-Speed under those drops comes from *hedging* (``connect_once``): when a SYN has gone
-unanswered for several round-trip times (RFC 6298 RTO from the handshakes seen so far, at
-least ``HEDGE_FLOOR``), a second connect to the same port starts alongside the first, which
-keeps its own kernel retransmission; the first answer wins. A backlog drains in a few hundred
-milliseconds, so a dropped SYN costs that, not the kernel's full second. Measured on the lab's
-dense /24 (benchmarks/discovery_bench.py): every one of 1,778 open ports found in ~2.2 s of
-sweep, where waiting for kernel retransmissions alone took 2.6–3.1 s.
-
-Load is bounded twice: by a global limit on connects in flight and by a small per-host limit
-(clinical networks hold fragile devices). Each host's port list is rotated by a different
-offset, so that at any moment the connects in flight are spread over different services
-rather than all hitting the same daemon on many addresses at once.
-
-Every connect goes through a Python socket, so the scope guard's audit hook (scanner.scope.targets)
-sees it; ``sweep`` additionally refuses the whole batch up front if any address is out of
-scope, before a single packet is sent.
+Scope: ``sweep`` refuses the whole batch with ``OutOfScopeError`` before sending anything if one
+address is outside the active scope; every connect and every raw ``sendto`` is also seen by the
+scope guard's audit hook.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import dataclasses
-import errno
+import heapq
+import select
 import socket
-import struct
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Literal, TypeVar
 
+from scanner.discovery.connect_io import (
+    LOCAL_ERRNOS,
+    ConnectTransport,
+    PortState,
+    state_of,
+)
+from scanner.discovery.rtt import RttEstimator, TimeoutPolicy
+from scanner.discovery.syn_io import SynTransport, raw_syn_available
 from scanner.scope.guard import require_in_scope
 
 T = TypeVar("T")
+SweepMode = Literal["auto", "syn", "connect"]
 
-# Linux sends the first SYN retransmission 1 s after the SYN (initial RTO, RFC 6298 §2.1):
-# an attempt of 1.25 s sees the answer to that retransmission on any path with an RTT under
-# 250 ms, so one attempt is two SYNs. A longer attempt would only wait for the 3 s
-# retransmission, which a fresh attempt at 1.25 s beats.
-ATTEMPT_TIMEOUT = 1.25
-_KERNEL_INITIAL_RTO = 1.0
+# Silent ports retried first on a host that never sent a RST, and how much longer they wait.
+CANARY_PORTS = 8
+CANARY_BACKOFF = 2  # retry level: the timeout doubled twice
+# Ports a canary prefers: the ones most hosts answer on (host discovery's ping ports).
+_CANARY_PREFERRED = (80, 443, 22, 445, 3389, 139, 135, 21, 23, 25)
+# Largest per-host window (probes in flight to one host).
+MAX_WINDOW = 64
+# Pause after a local shortage (no descriptor, port or buffer to spare), and how many in a row
+# are tolerated before the pair is given up as unanswerable from here.
+_STALL = 0.02
+_MAX_STALLS = 500
+# Progress callbacks at most this often (seconds): the CLI redraws on each.
+_PROGRESS_EVERY = 0.1
 
-# Hedged connects (see connect_once): never sooner than this after the SYN, at most this many
-# per attempt. On a LAN a SYN-ACK takes milliseconds, a drained backlog a few hundred.
-HEDGE_FLOOR = 0.2
-MAX_HEDGES = 2
-
-# Transient local shortages (file descriptors, ephemeral ports) are not answers from the
-# target: wait and try again, a bounded number of times, without counting an attempt.
-_LOCAL_RETRY_DELAY = 0.05
-_LOCAL_RETRIES = 40
-_LOCAL_ERRNOS = frozenset({errno.EMFILE, errno.ENFILE, errno.EADDRNOTAVAIL, errno.ENOBUFS, errno.EAGAIN})
-
-# The host itself cannot be reached: no point trying its other ports.
-_UNREACHABLE_ERRNOS = frozenset({errno.EHOSTUNREACH, errno.EHOSTDOWN, errno.ENETUNREACH, errno.ENETDOWN})
-
-# Linger on, timeout 0: close() sends an RST instead of a FIN. The sweep leaves no TIME_WAIT
-# sockets behind (a large sweep would otherwise exhaust the ephemeral port range, each
-# 4-tuple being held for 60 s), and the daemon's child sees the reset at once.
-_LINGER_RST = struct.pack("ii", 1, 0)
-
-
-class PortState(StrEnum):
-    OPEN = "open"  # handshake completed
-    CLOSED = "closed"  # RST: the host is alive, nothing listens
-    FILTERED = "filtered"  # no answer after every attempt
-    UNREACHABLE = "unreachable"  # ICMP unreachable / ARP failure: the host is not there
-    DENIED = "denied"  # a local or remote firewall refused with EACCES/EPERM
-
-
-@dataclass(frozen=True)
-class ConnectOutcome:
-    state: PortState
-    rtt: float | None  # seconds from SYN to answer, for an answered first SYN
-    errno: int | None = None
-    sockets: int = 1  # connects started in the attempt (1 + hedges used)
-
-
-def ip_family(address: str) -> socket.AddressFamily:
-    return socket.AF_INET6 if ":" in address else socket.AF_INET
-
-
-def _outcome(err: int, rtt: float | None) -> ConnectOutcome:
-    """What the errno of a finished non-blocking connect says about the port."""
-    if err == 0:
-        return ConnectOutcome(PortState.OPEN, rtt)
-    if err == errno.ECONNREFUSED:
-        return ConnectOutcome(PortState.CLOSED, rtt, err)
-    if err in _UNREACHABLE_ERRNOS:
-        return ConnectOutcome(PortState.UNREACHABLE, rtt, err)
-    if err in (errno.EACCES, errno.EPERM):
-        return ConnectOutcome(PortState.DENIED, rtt, err)
-    if err == errno.ETIMEDOUT:
-        return ConnectOutcome(PortState.FILTERED, None, err)
-    if err in _LOCAL_ERRNOS:
-        raise OSError(err, "local resource shortage during connect")
-    # Anything else (ECONNRESET during the handshake, EPROTO ...) is an answer of sorts but
-    # not an open port; treat it as closed rather than invent an open service.
-    return ConnectOutcome(PortState.CLOSED, rtt, err)
-
-
-async def connect_once(
-    address: str, port: int, timeout: float, hedges: Sequence[float] = ()
-) -> ConnectOutcome:
-    """One connect attempt with its own timeout; never raises for network conditions.
-
-    ``hedges``: seconds after the start at which, if nothing has answered yet, a further
-    connect to the same port is started on a fresh socket *alongside* the first one (which
-    keeps its kernel SYN retransmission). The first answer from any of them is the answer;
-    the others are closed. A SYN dropped by a full listen backlog is thus retried as soon as
-    the backlog has had time to drain, instead of at the kernel's 1 s retransmission, while
-    the attempt's window and its completeness stay what they were without hedges.
-
-    ``rtt`` is set only for an unambiguous sample (Karn's algorithm, RFC 6298 §3): the first
-    socket answered before any hedge and before the kernel's first retransmission.
-
-    Raises ``OutOfScopeError`` (from the audit hook) when the address is outside the scope,
-    and ``OSError`` only for local shortages (``_LOCAL_ERRNOS``), which the caller retries.
-    """
-    loop = asyncio.get_running_loop()
-    family = ip_family(address)
-    socks: list[socket.socket] = []
-    timers: list[asyncio.TimerHandle] = []
-    waiter: asyncio.Future[tuple[int, int]] = loop.create_future()  # (socket index, errno)
-    winner: socket.socket | None = None
-
-    def _finished(index: int, sock: socket.socket) -> None:
-        loop.remove_writer(sock.fileno())
-        if not waiter.done():
-            waiter.set_result((index, sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)))
-
-    def _start() -> None:
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        socks.append(sock)  # before connecting: the finally below closes it whatever happens
-        sock.setblocking(False)
-        index = len(socks) - 1
-        err = sock.connect_ex((address, port))  # the scope audit hook runs here
-        if err == errno.EINPROGRESS:
-            loop.add_writer(sock.fileno(), _finished, index, sock)
-        elif not waiter.done():
-            waiter.set_result((index, err))
-
-    def _hedge() -> None:
-        if waiter.done():
-            return
-        with contextlib.suppress(OSError):  # no descriptor or port to spare: the first goes on
-            _start()
-
-    def _expired() -> None:
-        if not waiter.done():
-            waiter.set_result((-1, errno.ETIMEDOUT))
-
-    start = time.monotonic()
-    try:
-        _start()
-        timers.append(loop.call_later(timeout, _expired))
-        timers.extend(loop.call_later(delay, _hedge) for delay in hedges if 0 < delay < timeout)
-        index, err = await waiter
-        elapsed = time.monotonic() - start
-        if index < 0:
-            return ConnectOutcome(PortState.FILTERED, None, sockets=len(socks))
-        first_hedge = min((d for d in hedges if d > 0), default=timeout)
-        unambiguous = index == 0 and elapsed < min(first_hedge, _KERNEL_INITIAL_RTO)
-        outcome = _outcome(err, elapsed if unambiguous else None)
-        if outcome.state is PortState.OPEN:
-            winner = socks[index]
-        return dataclasses.replace(outcome, sockets=len(socks))
-    finally:
-        for timer in timers:
-            timer.cancel()
-        for sock in socks:
-            if sock.fileno() >= 0:
-                loop.remove_writer(sock.fileno())
-            if sock is winner:
-                with contextlib.suppress(OSError):
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RST)
-            sock.close()
-
-
-class RttEstimator:
-    """Smoothed round-trip time and its variation (RFC 6298 §2), from connect handshakes."""
-
-    def __init__(self) -> None:
-        self.srtt: float | None = None
-        self.rttvar = 0.0
-        self.samples = 0
-
-    def add(self, rtt: float) -> None:
-        self.samples += 1
-        if self.srtt is None:
-            self.srtt, self.rttvar = rtt, rtt / 2
-            return
-        self.rttvar = 0.75 * self.rttvar + 0.25 * abs(self.srtt - rtt)
-        self.srtt = 0.875 * self.srtt + 0.125 * rtt
-
-    def rto(self) -> float | None:
-        if self.srtt is None:
-            return None
-        return self.srtt + max(0.01, 4 * self.rttvar)
-
-
-def hedge_delays(rto: float | None, timeout: float) -> tuple[float, ...]:
-    """When to start hedged connects within an attempt: after ``max(HEDGE_FLOOR, RTO)`` and
-    twice that (exponential backoff, RFC 6298 §5.5), never without an RTT measured first."""
-    if rto is None:
-        return ()
-    first = max(HEDGE_FLOOR, rto)
-    return tuple(d for d in (first * 2**i for i in range(MAX_HEDGES)) if d < timeout - first / 2)
-
-
-async def connect_with_retries(
-    address: str,
-    port: int,
-    *,
-    timeout: float,
-    retries: int,
-    hedges: Callable[[], Sequence[float]] | None = None,
-) -> tuple[ConnectOutcome, int]:
-    """Connect, retrying timed-out attempts only, at most ``retries`` times.
-
-    ``hedges`` gives each attempt's hedge delays (see ``connect_once``), computed afresh per
-    attempt from the latest RTT estimate. Returns the final outcome (its ``sockets``: the
-    connects started over every attempt) and the number of attempts made.
-    """
-    attempts = 0
-    sockets = 0
-    local_failures = 0
-    while True:
-        try:
-            if hedges is None:
-                outcome = await connect_once(address, port, timeout)
-            else:
-                outcome = await connect_once(address, port, timeout, hedges())
-        except OSError as exc:
-            if exc.errno not in _LOCAL_ERRNOS or local_failures >= _LOCAL_RETRIES:
-                raise
-            local_failures += 1
-            await asyncio.sleep(_LOCAL_RETRY_DELAY)
-            continue
-        attempts += 1
-        sockets += outcome.sockets
-        if outcome.state is not PortState.FILTERED or attempts > retries:
-            return dataclasses.replace(outcome, sockets=sockets), attempts
-
-
-# ----------------------------------------------------------------------- bounded execution
-
-
-async def run_per_host(
-    work: Sequence[tuple[str, Sequence[T]]],
-    fn: Callable[[str, T], Awaitable[bool]],
-    *,
-    global_limit: int,
-    per_host: int,
-) -> None:
-    """Run ``fn(host, item)`` for every item, at most ``global_limit`` at once overall and at
-    most ``per_host`` at once for one host. ``fn`` returns False to abandon the rest of that
-    host's items (the host turned out to be unreachable).
-
-    Hosts are taken in order and only a bounded number are active at a time, so memory stays
-    flat however large the scope. An exception in ``fn`` (``OutOfScopeError``) cancels
-    everything and propagates.
-    """
-    if not work:
-        return
-    global_sem = asyncio.Semaphore(max(1, global_limit))
-    per_host = max(1, per_host)
-    # Enough active hosts to keep every global slot busy, twice over so that a host finishing
-    # its last items does not leave slots idle.
-    active_hosts = min(len(work), max(1, -(-global_limit // per_host)) * 2)
-    next_host = iter(work)
-
-    async def host_runner() -> None:
-        for host, items in next_host:
-            queue = list(reversed(items))
-            stop = False
-
-            async def worker(host: str = host, queue: list[T] = queue) -> None:
-                nonlocal stop
-                while queue and not stop:
-                    item = queue.pop()
-                    async with global_sem:
-                        if stop:
-                            return
-                        keep_going = await fn(host, item)
-                    if not keep_going:
-                        stop = True
-
-            await gather_first_error(worker() for _ in range(min(per_host, len(items))))
-
-    await gather_first_error(host_runner() for _ in range(active_hosts))
-
-
-def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    first = group.exceptions[0]
-    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
-
-
-async def gather_first_error(coros: Iterable[Coroutine[Any, Any, None]]) -> None:
-    """Run the coroutines together; on the first failure cancel the rest and re-raise that
-    exception itself (callers expect ``OutOfScopeError``, not an ``ExceptionGroup``)."""
-    try:
-        async with asyncio.TaskGroup() as tg:
-            for coro in coros:
-                tg.create_task(coro)
-    except BaseExceptionGroup as group:
-        raise _first_leaf(group) from None
+ProgressFn = Callable[[int, int], None]
 
 
 def rotated(items: Sequence[T], offset: int) -> list[T]:
@@ -331,26 +80,472 @@ def rotated(items: Sequence[T], offset: int) -> list[T]:
     return [*items[k:], *items[:k]]
 
 
-# ----------------------------------------------------------------------------- the sweep
-
-
 @dataclass
 class SweepResult:
-    """What the connect sweep established."""
+    """What the sweep established."""
 
     open_ports: dict[str, list[int]] = field(default_factory=dict)  # sorted per host
     responded: set[str] = field(default_factory=set)  # answered at least once (open or RST)
     unreachable: set[str] = field(default_factory=set)
     filtered: int = 0  # (address, port) pairs that never answered
     denied: int = 0
-    connects: int = 0  # attempts actually made
-    hedged: int = 0  # extra connects started by hedging (see connect_once)
-    retried: int = 0  # pairs that needed more than one attempt
-    recovered: int = 0  # pairs found open only thanks to a retry
+    probes: int = 0  # SYNs or connects sent
+    retried: int = 0  # pairs given at least one retry
+    recovered: int = 0  # pairs that answered only on a retry
+    policy_silent: set[str] = field(default_factory=set)  # default-drop hosts (canary confirmed)
+    mode: str = "connect"  # "syn" | "connect"
+    rounds: int = 0  # most retry rounds any host had
+    peak_window: int = 0
+    local_failures: int = 0  # pairs given up because no socket/port/buffer could be had
+    srtt: dict[str, float] = field(default_factory=dict)  # per answering host, seconds
     duration_s: float = 0.0
 
+    @property
+    def connects(self) -> int:  # older name, kept for the notes and tests
+        return self.probes
 
-ProgressFn = Callable[[int, int], None]
+
+class _Host:
+    """One host's progress through the sweep."""
+
+    __slots__ = ("accepted", "address", "answered", "base", "canary", "done", "index", "inflight", "parked",
+                 "policy", "ports", "queue", "recovered", "refused", "round", "rtt", "silent", "skip",
+                 "ssthresh", "transport", "unreachable", "wake_at", "window")
+
+    def __init__(self, address: str, index: int, ports: list[int], window: float, transport: str) -> None:
+        self.address = address
+        self.index = index
+        self.ports = ports  # the first pass, in this host's rotated order (consumed from the end)
+        self.inflight = 0
+        self.window = window
+        self.ssthresh = float(MAX_WINDOW)
+        self.rtt = RttEstimator()
+        self.base = 0.0  # current first-attempt timeout (refreshed from rtt)
+        self.refused = 0  # RSTs and ICMP errors: a host that refuses is not a default-drop firewall
+        self.accepted = 0
+        self.answered = 0
+        self.recovered = 0
+        self.silent: dict[int, tuple[int, float]] = {}  # port -> (attempts made, last sent at)
+        self.queue: deque[tuple[int, int, int]] = deque()  # (port, attempt, retry level) to send
+        self.round = 0
+        self.canary = False
+        self.policy = False  # its silences are a default-drop firewall's
+        self.parked = False  # finished before loss was seen anywhere: may get another round
+        self.done = False
+        self.unreachable = False
+        self.skip: set[int] = set()  # ports already established (TCP ping) or answered late
+        self.wake_at = 0.0
+        self.transport = transport
+
+    def has_work(self) -> bool:
+        return bool(self.ports) or bool(self.queue)
+
+
+class _Engine:
+    """The event loop of one sweep (synchronous; ``sweep`` runs it in a worker thread)."""
+
+    def __init__(self, hosts: list[_Host], *, total: int, global_limit: int, max_window: int,
+                 initial_window: float, timeouts: TimeoutPolicy, retries: int, syn: SynTransport | None,
+                 on_progress: ProgressFn | None, result: SweepResult, seeds: Mapping[str, float]) -> None:
+        self.hosts = hosts
+        self.pending = deque(hosts)  # not yet started
+        self.ready: deque[_Host] = deque()
+        self.total = total
+        self.global_limit = max(1, global_limit)
+        self.max_window = max(1, max_window)
+        self.initial_window = max(1.0, min(initial_window, float(self.max_window)))
+        self.timeouts = timeouts
+        self.retries = max(0, retries)
+        self.syn = syn
+        self.on_progress = on_progress
+        self.result = result
+        self.seeds = seeds
+        self.overall = RttEstimator()
+        self.poller = select.epoll()
+        self.connect = ConnectTransport(self.poller)
+        if syn is not None:
+            for fd in syn.filenos():
+                self.poller.register(fd, select.EPOLLIN)
+        # In flight: (address, port) -> (host, attempt, sent at, socket or None)
+        self.inflight: dict[tuple[str, int], tuple[_Host, int, float, socket.socket | None]] = {}
+        self.timers: list[tuple[float, int, str, int, int]] = []  # (deadline, serial, address, port, attempt)
+        self.wakes: list[tuple[float, int, int]] = []  # (time, serial, host index)
+        self.by_address = {h.address: h for h in hosts}
+        self.serial = 0
+        self.loss_seen = False
+        self.parked: list[_Host] = []
+        self.done_pairs = 0
+        self.last_progress = 0.0
+        self.stall_until = 0.0
+        self.stalls = 0
+        self.live_hosts = 0
+
+    # ------------------------------------------------------------------ scheduling
+
+    def _activate(self) -> _Host | None:
+        while self.pending:
+            host = self.pending.popleft()
+            seed = self.seeds.get(host.address)
+            if seed is not None:
+                host.rtt.add(seed)
+            host.base = self.timeouts.base(host.rtt if host.rtt.samples else None, self.overall)
+            self.live_hosts += 1
+            if host.has_work():
+                return host
+            self._advance(host)
+            if host.has_work():
+                return host
+        return None
+
+    def _next_ready(self, now: float) -> _Host | None:
+        while self.ready:
+            host = self.ready.popleft()
+            if host.done or host.inflight >= int(host.window):
+                continue
+            if host.ports or (host.queue and host.wake_at <= now):
+                return host
+        return self._activate()
+
+    def _mark_ready(self, host: _Host) -> None:
+        if not host.done and host.has_work() and host.inflight < int(host.window):
+            self.ready.append(host)
+
+    def _settle(self, host: _Host) -> None:
+        """After any change to a host: start its next round when this one is over, and put it
+        back in the ready queue when it may send."""
+        if not host.inflight and not host.has_work():
+            self._advance(host)
+        self._mark_ready(host)
+
+    def _send(self, host: _Host, now: float) -> None:
+        if host.ports:
+            port, attempt, level = host.ports.pop(), 0, 0
+            if port in host.skip:
+                self._settle(host)
+                return
+        else:
+            port, attempt, level = host.queue.popleft()
+            if port in host.skip or port not in host.silent:
+                self._settle(host)
+                return
+        timeout = self.timeouts.attempt(host.base, level)
+        handle: socket.socket | None = None
+        try:
+            if host.transport == "syn":
+                assert self.syn is not None
+                err = self.syn.send(host.address, port, attempt)
+                if err in LOCAL_ERRNOS:
+                    raise OSError(err, "no buffer for the SYN")
+                err = -1 if err == 0 else err
+            else:
+                err, handle = self.connect.start(host.address, port, attempt)
+        except OSError as exc:
+            if exc.errno not in LOCAL_ERRNOS:
+                raise
+            # Not an answer from the target: put the pair back and pause sending a little.
+            self.stalls += 1
+            if self.stalls > _MAX_STALLS:
+                self.result.local_failures += 1
+                if attempt == 0:
+                    self._count_done()
+            elif attempt == 0:
+                host.ports.append(port)
+            else:
+                host.queue.appendleft((port, attempt, level))
+            self.stall_until = now + _STALL
+            self._settle(host)
+            return
+        self.stalls = 0
+        self.result.probes += 1
+        if attempt == 1:
+            self.result.retried += 1
+        if err >= 0:  # an immediate answer (refused at once, no route, ...)
+            self._answer(host, port, state_of(err), None, "first" if attempt == 0 else "retry")
+            self._settle(host)
+            return
+        host.inflight += 1
+        self.inflight[(host.address, port)] = (host, attempt, now, handle)
+        self.serial += 1
+        heapq.heappush(self.timers, (now + timeout, self.serial, host.address, port, attempt))
+        self._mark_ready(host)
+
+    # ------------------------------------------------------------------ outcomes
+
+    def _answer(self, host: _Host, port: int, state: PortState, rtt: float | None, kind: str) -> None:
+        """A final answer for (host, port). ``kind``: "first" (the first attempt, in time),
+        "retry" (a retry answered: the earlier SYN was lost) or "late" (an earlier attempt
+        answered after its timeout: the timeout was short, nothing was lost)."""
+        result = self.result
+        if rtt is not None:
+            host.rtt.add(rtt)
+            self.overall.add(rtt)
+            host.base = self.timeouts.base(host.rtt, self.overall)
+        host.silent.pop(port, None)
+        if kind == "first":
+            self._count_done()
+        if state is PortState.UNREACHABLE:
+            if host.address not in result.responded:
+                host.unreachable = True
+                result.unreachable.add(host.address)
+                self._drop_host(host)
+            return
+        if state is PortState.DENIED:
+            result.denied += 1
+            host.refused += 1
+        else:
+            result.responded.add(host.address)
+            host.answered += 1
+            if state is PortState.OPEN:
+                host.accepted += 1
+                if port not in host.skip:
+                    result.open_ports.setdefault(host.address, []).append(port)
+            else:
+                host.refused += 1
+        host.skip.add(port)
+        if kind == "first" or kind == "late":
+            if host.window < self.max_window:
+                host.window += 1.0 if host.window < host.ssthresh else 1.0 / host.window
+            return
+        result.recovered += 1
+        host.recovered += 1
+        if not host.canary:
+            self.loss_seen = True
+            # This host dropped a SYN: halve its window (RFC 5681 §3.1 multiplicative decrease).
+            host.ssthresh = max(self.initial_window, host.window / 2)
+            host.window = host.ssthresh
+
+    def _silence(self, host: _Host, port: int, attempt: int, sent: float) -> None:
+        host.silent[port] = (attempt + 1, sent)
+        if host.refused == 0 and host.recovered == 0 and host.window < self.max_window:
+            host.window += 1.0  # a default-drop firewall: silence costs the host nothing
+        if attempt == 0:
+            self._count_done()
+
+    def _count_done(self) -> None:
+        """Progress counts the first pass: each pair once, answered or silent."""
+        self.done_pairs += 1
+        if self.on_progress is not None:
+            now = time.monotonic()
+            if now - self.last_progress >= _PROGRESS_EVERY:
+                self.last_progress = now
+                self.on_progress(min(self.done_pairs, self.total), self.total)
+
+    def _drop_host(self, host: _Host) -> None:
+        host.ports.clear()
+        host.queue.clear()
+        host.silent.clear()
+        host.done = True
+
+    # ------------------------------------------------------------------ retry rounds
+
+    def _advance(self, host: _Host) -> None:
+        """The host's current round is over: decide whether its silent ports get another."""
+        if host.done or host.inflight or host.has_work():
+            return
+        if host.unreachable or not host.silent:
+            host.done = True
+            return
+        if host.canary:
+            host.canary = False
+            if host.recovered == 0:
+                host.policy = True
+                self.result.policy_silent.add(host.address)
+                host.done = True
+                return
+        elif host.round == 0 and host.refused == 0:
+            # No RST from this host: a default-drop firewall, or a host slower than our timeout.
+            # A few silent ports, with four times the timeout, tell which.
+            chosen = [p for p in _CANARY_PREFERRED if p in host.silent]
+            chosen += [p for p in host.silent if p not in chosen][: max(0, CANARY_PORTS - len(chosen))]
+            host.canary = True
+            host.queue.extend((p, host.silent[p][0], CANARY_BACKOFF) for p in chosen[:CANARY_PORTS])
+            self._schedule(host)
+            return
+        if host.round >= self.retries or (host.round >= 1 and not self.loss_seen and host.recovered == 0):
+            if host.round < self.retries and not host.policy:
+                host.parked = True  # loss may yet be seen elsewhere: see _unpark
+                self.parked.append(host)
+            host.done = True
+            return
+        host.round += 1
+        self.result.rounds = max(self.result.rounds, host.round)
+        host.queue.extend((p, attempts, host.round) for p, (attempts, _sent) in host.silent.items())
+        self._schedule(host)
+
+    def _schedule(self, host: _Host) -> None:
+        # A retry waits one current timeout after the round: a backlog that dropped the SYN has
+        # had time to drain (RFC 6298 §5.5: back off before retransmitting).
+        host.wake_at = time.monotonic() + host.base
+        self.serial += 1
+        heapq.heappush(self.wakes, (host.wake_at, self.serial, host.index))
+
+    def _unpark(self) -> None:
+        for host in self.parked:
+            host.done = False
+            host.parked = False
+            self._settle(host)
+        self.parked.clear()
+
+    # ------------------------------------------------------------------ the loop
+
+    def _expire(self, now: float) -> None:
+        timers = self.timers
+        while timers and timers[0][0] <= now:
+            _deadline, _serial, address, port, attempt = heapq.heappop(timers)
+            entry = self.inflight.get((address, port))
+            if entry is None or entry[1] != attempt:
+                continue  # answered meanwhile
+            del self.inflight[(address, port)]
+            host, _attempt, sent, handle = entry
+            if handle is not None:
+                self.connect.abandon(handle)
+            host.inflight -= 1
+            self._silence(host, port, attempt, sent)
+            self._settle(host)
+        wakes = self.wakes
+        while wakes and wakes[0][0] <= now:
+            _when, _serial, index = heapq.heappop(wakes)
+            self._mark_ready(self.hosts[index])
+
+    def _received(self, address: str, port: int, attempt: int | None, state: PortState, now: float) -> None:
+        """An answer from the network; ``attempt``: which attempt it answers, when known."""
+        host = self.by_address.get(address)
+        if host is None:
+            return
+        entry = self.inflight.get((address, port))
+        if entry is not None and (attempt is None or attempt == entry[1]):
+            del self.inflight[(address, port)]
+            _host, sent_attempt, sent, _handle = entry
+            host.inflight -= 1
+            # Karn (RFC 6298 §3): a sample only from the attempt that was answered.
+            self._answer(host, port, state, now - sent if attempt is not None or sent_attempt == 0 else None,
+                         "first" if sent_attempt == 0 else "retry")
+        elif port in host.silent or entry is not None:
+            # An earlier attempt answered after its timeout: still an answer (the port answered
+            # once, so it is open), and a round-trip sample when it answers the last SYN sent.
+            if entry is not None:
+                del self.inflight[(address, port)]
+                host.inflight -= 1
+                if entry[3] is not None:
+                    self.connect.abandon(entry[3])
+            attempts, sent = host.silent.get(port, (0, now))
+            rtt = now - sent if entry is None and attempt is not None and attempt == attempts - 1 else None
+            self._answer(host, port, state, rtt, "late")
+        else:
+            return
+        self._settle(host)
+
+    def _poll(self, timeout: float) -> None:
+        now_events = self.poller.poll(max(0.0, timeout))
+        now = time.monotonic()
+        for fd, _events in now_events:
+            if self.syn is not None and fd in self.syn.filenos():
+                for answer in self.syn.answers(fd):
+                    state = {"open": PortState.OPEN, "closed": PortState.CLOSED,
+                             "unreachable": PortState.UNREACHABLE}.get(answer.kind, PortState.DENIED)
+                    self._received(answer.address, answer.port, answer.attempt, state, now)
+                continue
+            finished = self.connect.finished(fd)
+            if finished is not None:
+                address, port, attempt, err = finished
+                self._received(address, port, attempt, state_of(err), now)
+
+    def run(self) -> None:
+        try:
+            while True:
+                now = time.monotonic()
+                self._expire(now)
+                if self.loss_seen and self.parked:
+                    self._unpark()
+                while len(self.inflight) < self.global_limit and now >= self.stall_until:
+                    host = self._next_ready(now)
+                    if host is None:
+                        break
+                    self._send(host, now)
+                    self.result.peak_window = max(self.result.peak_window, int(host.window))
+                if not self.inflight and not self.ready and not self.pending and not self.wakes:
+                    break
+                deadlines = [self.timers[0][0]] if self.timers else []
+                if self.wakes:
+                    deadlines.append(self.wakes[0][0])
+                if now < self.stall_until:
+                    deadlines.append(self.stall_until)
+                wait = (min(deadlines) - time.monotonic()) if deadlines else 0.05
+                self._poll(min(max(wait, 0.0), 0.5))
+        finally:
+            self.connect.close()
+            self.poller.close()
+        for host in self.hosts:
+            self.result.filtered += len(host.silent)
+            if host.rtt.srtt is not None and host.answered:
+                self.result.srtt[host.address] = host.rtt.srtt
+
+
+def _transport_for(address: str, syn: SynTransport | None) -> str:
+    if syn is None or ":" in address:
+        return "connect"
+    return "syn"
+
+
+def run_sweep(
+    addresses: Iterable[str],
+    ports: Sequence[int],
+    *,
+    global_limit: int,
+    per_host: int,
+    connect_timeout: float,
+    retries: int,
+    mode: SweepMode = "auto",
+    max_window: int = MAX_WINDOW,
+    known: Mapping[str, tuple[int, bool]] | None = None,
+    seeds: Mapping[str, float] | None = None,
+    on_progress: ProgressFn | None = None,
+) -> SweepResult:
+    """The sweep, synchronously (see ``sweep``)."""
+    hosts_in = list(dict.fromkeys(addresses))
+    for address in hosts_in:
+        require_in_scope(address)
+    port_list = list(dict.fromkeys(ports))
+    result = SweepResult()
+    start = time.monotonic()
+    syn: SynTransport | None = None
+    if mode == "syn" or (mode == "auto" and any(":" not in a for a in hosts_in) and raw_syn_available()):
+        syn = SynTransport()  # ProbePermissionError when "syn" was asked for without the right
+    result.mode = "syn" if syn is not None else "connect"
+    known = known or {}
+    hosts: list[_Host] = []
+    done_known = 0
+    for i, address in enumerate(hosts_in):
+        # Rotate each host's port list by a different offset: consecutive hosts start on
+        # different services, which spreads the load over the daemons (the dense lab's
+        # addresses share theirs). Stored reversed: the next port is popped from the end.
+        order = rotated(port_list, i * max(1, per_host))
+        order.reverse()
+        host = _Host(address, i, order, float(per_host), _transport_for(address, syn))
+        answer = known.get(address)
+        if answer is not None and answer[0] in port_list:
+            port, is_open = answer
+            host.skip.add(port)
+            result.responded.add(address)
+            done_known += 1
+            if is_open:
+                result.open_ports.setdefault(address, []).append(port)
+        hosts.append(host)
+    engine = _Engine(hosts, total=len(hosts) * len(port_list), global_limit=global_limit, max_window=max_window,
+                     initial_window=float(per_host), timeouts=TimeoutPolicy(ceiling=connect_timeout),
+                     retries=retries, syn=syn, on_progress=on_progress, result=result, seeds=seeds or {})
+    engine.done_pairs = done_known
+    try:
+        engine.run()
+    finally:
+        if syn is not None:
+            syn.close()
+    for host_ports in result.open_ports.values():
+        host_ports.sort()
+    if on_progress is not None:
+        on_progress(engine.total, engine.total)
+    result.duration_s = time.monotonic() - start
+    return result
 
 
 async def sweep(
@@ -361,87 +556,24 @@ async def sweep(
     per_host: int,
     connect_timeout: float,
     retries: int,
-    hedging: bool = True,
+    mode: SweepMode = "auto",
+    max_window: int = MAX_WINDOW,
     known: Mapping[str, tuple[int, bool]] | None = None,
+    seeds: Mapping[str, float] | None = None,
     on_progress: ProgressFn | None = None,
 ) -> SweepResult:
-    """TCP connect sweep of ``ports`` on every address.
+    """TCP sweep of ``ports`` on every address, in a worker thread.
 
-    ``known``: {address: (port, open)} already established (by the TCP ping); those pairs are
-    counted as answered and not connected to again.
+    ``mode``: "syn" (half-open, raw socket: needs root), "connect", or "auto" (SYN for IPv4
+    when raw sockets are permitted). ``per_host``: the starting per-host window (the profile's
+    gentle limit), which grows to ``max_window`` on a host that answers cleanly. ``known``:
+    {address: (port, open)} already established by the TCP ping (not asked again). ``seeds``:
+    {address: round-trip seconds} from host discovery, the first RTT sample of each host.
+    ``connect_timeout``: the ceiling of one attempt's timeout (see ``scanner.discovery.rtt``).
 
     Refuses the whole batch with ``OutOfScopeError`` before sending anything if one address is
-    outside the active scope.
+    outside the active scope. ``ProbePermissionError`` when ``mode="syn"`` without raw sockets.
     """
-    hosts = list(dict.fromkeys(addresses))
-    for address in hosts:
-        require_in_scope(address)
-    port_list = list(dict.fromkeys(ports))
-    result = SweepResult()
-    total = len(hosts) * len(port_list)
-    done = 0
-    known = known or {}
-    for host, (port, is_open) in known.items():
-        if host in hosts and port in port_list:
-            result.responded.add(host)
-            done += 1
-            if is_open:
-                result.open_ports.setdefault(host, []).append(port)
-    timeout = min(connect_timeout, ATTEMPT_TIMEOUT)
-    start = time.monotonic()
-    # RTT per host (a routed host may be far slower than the local segment), falling back
-    # to the sweep-wide estimate until the host has answered once.
-    overall = RttEstimator()
-    per_host_rtt: dict[str, RttEstimator] = {}
-
-    async def probe(host: str, port: int) -> bool:
-        nonlocal done
-        own = per_host_rtt.setdefault(host, RttEstimator())
-
-        def delays() -> Sequence[float]:
-            if not hedging:
-                return ()
-            return hedge_delays(own.rto() if own.samples else overall.rto(), timeout)
-
-        outcome, attempts = await connect_with_retries(host, port, timeout=timeout, retries=retries,
-                                                       hedges=delays)
-        if outcome.rtt is not None and attempts == 1:
-            own.add(outcome.rtt)
-            overall.add(outcome.rtt)
-        result.connects += attempts
-        result.hedged += outcome.sockets - attempts
-        if attempts > 1:
-            result.retried += 1
-        state = outcome.state
-        if state is PortState.OPEN:
-            result.open_ports.setdefault(host, []).append(port)
-            result.responded.add(host)
-            if attempts > 1:
-                result.recovered += 1
-        elif state is PortState.CLOSED:
-            result.responded.add(host)
-        elif state is PortState.FILTERED:
-            result.filtered += 1
-        elif state is PortState.DENIED:
-            result.denied += 1
-        done += 1
-        if on_progress is not None:
-            on_progress(done, total)
-        if state is PortState.UNREACHABLE and host not in result.responded:
-            result.unreachable.add(host)
-            return False
-        return True
-
-    # Rotate each host's port list by a different offset: the per-host workers of consecutive
-    # hosts then start on different services, which spreads the load over the daemons.
-    work = [
-        (h, [p for p in rotated(port_list, i * per_host) if known.get(h, (None,))[0] != p])
-        for i, h in enumerate(hosts)
-    ]
-    await run_per_host(work, probe, global_limit=global_limit, per_host=per_host)
-    if on_progress is not None and done < total:
-        on_progress(total, total)  # the ports of abandoned (unreachable) hosts
-    for host_ports in result.open_ports.values():
-        host_ports.sort()
-    result.duration_s = time.monotonic() - start
-    return result
+    return await asyncio.to_thread(
+        run_sweep, addresses, ports, global_limit=global_limit, per_host=per_host, connect_timeout=connect_timeout,
+        retries=retries, mode=mode, max_window=max_window, known=known, seeds=seeds, on_progress=on_progress)

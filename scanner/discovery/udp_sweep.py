@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from scanner.discovery.identify import MAX_READ, UDP_PORT_SERVICES, clean_banner
-from scanner.discovery.tcp_sweep import run_per_host
+from scanner.discovery.bounded import run_per_host
 from scanner.models import Service, Transport
 from scanner.net import ber
 from scanner.scope.guard import require_in_scope

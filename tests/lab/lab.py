@@ -225,6 +225,9 @@ class Lab:
         try:
             netns.build(attachments)
             self._write_etc(attachments)
+            for h in hosts:
+                if h.firewall == "drop":
+                    netns.drop_all_inbound(h.namespace)
             if DENSE_HOST in hosts:
                 netns.add_local_addresses(DENSE_NS, DENSE_NET)
                 netns.reject_tcp_to(DENSE_NS, DENSE_GATEWAY)

@@ -109,6 +109,21 @@ def reject_tcp_to(namespace: str, address: str) -> None:
     run(["ip", "netns", "exec", namespace, "nft", "-f", "-"], input_text=rules, timeout=10)
 
 
+def drop_all_inbound(namespace: str) -> None:
+    """Drop every IP packet that arrives in ``namespace`` (nftables input policy drop), loopback
+    aside. ARP is not IP, so the host still answers who-has: the LAN sees a live host whose every
+    port is filtered, as a PC with its host firewall on looks (the sparse-network benchmark)."""
+    rules = (
+        "table inet gslab_firewall {\n"
+        "  chain input {\n"
+        "    type filter hook input priority 0; policy drop;\n"
+        "    iif lo accept\n"
+        "  }\n"
+        "}\n"
+    )
+    run(["ip", "netns", "exec", namespace, "nft", "-f", "-"], input_text=rules, timeout=10)
+
+
 def write_etc(namespace: str, nameserver: str, hosts: Iterable[tuple[str, str]], hostname: str) -> None:
     """/etc/netns/NS/{resolv.conf,hosts}: `ip netns exec` bind-mounts them over /etc.
 

@@ -133,6 +133,9 @@ class LabHost:
     hardened: frozenset[str]
     notes: str
     dns_name: str = ""
+    # "drop": an nftables input policy that drops every IP packet (ARP is not IP: the host still
+    # answers it), as a PC with its host firewall on looks from the LAN: every port filtered.
+    firewall: str = ""
 
     def daemons(self) -> tuple[str, ...]:
         """The daemon kinds this host runs, in a stable order, each once."""
@@ -264,11 +267,14 @@ HOSTS: tuple[LabHost, ...] = (
             _svc(110, "pop3", "dovecot"),
             _svc(143, "imap", "dovecot"),
             _svc(587, "submission", "postfix"),
+            _svc(2525, "smtp", "postfix"),
         ),
         gaps=_ids(*MAIL_IDS),
         hardened=frozenset(),
         notes="Postfix: no STARTTLS, open relay (mynetworks 0.0.0.0/0), AUTH (Dovecot SASL) "
-        "offered in clear, every transport discard:; Dovecot: ssl = no, plaintext auth allowed.",
+        "offered in clear, every transport discard:, and the same smtpd on 2525 (a port whose number "
+        "names no mail service: found by the 1,000-port sweep, named by its greeting); Dovecot: ssl = no, "
+        "plaintext auth allowed.",
         dns_name="mail.weak-clinic.test",
     ),
     LabHost(
@@ -415,6 +421,65 @@ HOSTS: tuple[LabHost, ...] = (
         "running with a lab signature; real Debian 12; lsblk replaced by a constructed LUKS laptop listing "
         "(no device-mapper in this kernel).",
         dns_name="laptop-front.lab.test",
+    ),
+    LabHost(
+        name="nas",
+        address="198.18.0.70",
+        role="NAS / printer appliance (services on non-standard ports)",
+        namespace=f"{NS_PREFIX}nas",
+        services=(
+            _svc(443, "http", "nginx"),
+            _svc(2121, "ftp", "vsftpd"),
+            _svc(2323, "telnet", "inetd"),
+            _svc(4443, "https", "nginx"),
+            _svc(8081, "http", "nginx"),
+        ),
+        gaps=_ids("ftp.anonymous_login", "cleartext.ftp", "cleartext.http_login", *TLS_IDS),
+        hardened=frozenset(),
+        notes="Every service on a port whose number says something else: vsftpd on 2121 (anonymous, no TLS), "
+        "inetutils telnetd on 2323, nginx serving its admin login form over plain HTTP on 8081 and on 443 (the "
+        "https port speaking http), and TLS 1.0/1.1 with a self-signed RSA-1024 certificate on 4443. Discovery "
+        "must name each by what it speaks, so the ftp, telnet, http and tls checks run there and FAIL.",
+        dns_name="nas.lab.test",
+    ),
+    LabHost(
+        name="pc-exam",
+        address="198.18.0.60",
+        role="exam-room PC (host firewall: drops everything)",
+        namespace=f"{NS_PREFIX}pc-exam",
+        services=(),
+        gaps=frozenset(),
+        hardened=frozenset(),
+        notes="No daemon; nftables input policy drop: the host answers ARP and nothing else (every TCP port "
+        "filtered, no ICMP echo), as a PC with its firewall on looks from the LAN.",
+        dns_name="pc-exam.lab.test",
+        firewall="drop",
+    ),
+    LabHost(
+        name="xray",
+        address="198.18.0.61",
+        role="imaging workstation (firewalled)",
+        namespace=f"{NS_PREFIX}xray",
+        services=(),
+        gaps=frozenset(),
+        hardened=frozenset(),
+        notes="No daemon; nftables input policy drop: the host answers ARP and nothing else (every TCP port "
+        "filtered, no ICMP echo), as a PC with its firewall on looks from the LAN.",
+        dns_name="xray.lab.test",
+        firewall="drop",
+    ),
+    LabHost(
+        name="pc-office",
+        address="198.18.0.62",
+        role="office PC (host firewall: drops everything)",
+        namespace=f"{NS_PREFIX}pc-office",
+        services=(),
+        gaps=frozenset(),
+        hardened=frozenset(),
+        notes="No daemon; nftables input policy drop: the host answers ARP and nothing else (every TCP port "
+        "filtered, no ICMP echo), as a PC with its firewall on looks from the LAN.",
+        dns_name="pc-office.lab.test",
+        firewall="drop",
     ),
 )
 
@@ -619,6 +684,8 @@ def markdown_table() -> str:
     ]
     for h in (*HOSTS, DENSE_HOST):
         services = ", ".join(f"{s.port}/{s.transport} {s.service} ({s.daemon})" for s in h.services)
+        if h.firewall:
+            services = services or f"none (nftables: {h.firewall} all inbound)"
         address = DENSE_NET if h is DENSE_HOST else h.address
         lines.append(f"| {h.name} | {address} | {h.role} | {services} | {_fmt(h.gaps)} | {_fmt(h.hardened)} |")
     lines += [

@@ -55,13 +55,14 @@ def build(host: LabHost, ctx: Context, listen: str) -> list[DaemonSpec]:
     name = host.dns_name or f"{host.name}.lab.test"
     legacy = "tls.legacy_protocol" in host.gaps
     bad_cert = "tls.certificate_problem" in host.gaps
+    login_in_clear = "cleartext.http_login" in host.gaps
     servers = ""
     https_index = 0
     for svc in (s for s in host.services if s.daemon == "nginx"):
         if not svc.service.startswith("https"):
             body = (
                 f"      default_type text/html;\n      return 200 '{LOGIN_PAGE}';\n"
-                if legacy
+                if login_in_clear
                 else "      return 301 https://$host$request_uri;\n"
             )
             servers += _server(listen, svc.port, body)

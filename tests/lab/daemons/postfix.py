@@ -131,7 +131,10 @@ tls_high_cipherlist = {STRONG_CIPHERS}
     else:
         main += "smtpd_tls_security_level = none\n"
     write(d / "main.cf", main)
-    write(d / "master.cf", MASTER_CF)
+    # Further smtpd listeners for the host's other "smtp" ports (mail-weak: 2525), same main.cf.
+    extra = "".join(f"{s.port:<10} inet  n  -  n  -  -  smtpd\n" for s in host.services
+                    if s.daemon == "postfix" and s.service == "smtp" and s.port != 25)
+    write(d / "master.cf", MASTER_CF + extra)
     return [
         DaemonSpec(
             host=host.name,

@@ -20,8 +20,10 @@ def build(host: LabHost, ctx: Context, listen: str) -> list[DaemonSpec]:
     write(anon_root / "pub" / "forms-index.txt", "intake forms (lab dummy file)\n")
     anonymous = "ftp.anonymous_login" in host.gaps
     tls = "cleartext.ftp" not in host.gaps
+    port = next(s.port for s in host.services if s.daemon == "vsftpd")
     lines = [
         "listen=YES",
+        f"listen_port={port}",
         "listen_ipv6=NO",
         *([] if listen == "0.0.0.0" else [f"listen_address={listen}"]),
         "background=NO",  # stay in the foreground: vsftpd has no pid file option (LAB-NOTES)
