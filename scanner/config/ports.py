@@ -148,7 +148,8 @@ def default_ports() -> DefaultPorts:
         source = f"nmap's top {TOP_PORTS} from {path}" + (f" ({version})" if version else "")
     else:
         top = shipped_top_ports()
-        source = f"nmap's top {TOP_PORTS} (gapscan's copy of nmap-services, {nmap_top_ports.SOURCE}; nmap not installed)"
+        source = (f"nmap's top {TOP_PORTS} (gapscan's copy of nmap-services, {nmap_top_ports.SOURCE}; "
+                  "nmap not installed)")
     return DefaultPorts(tuple(sorted(set(top) | set(CHECK_PORTS))), source, len(top))
 
 

@@ -7,7 +7,7 @@ answers is what makes a sparse network fast.
 
 Methods:
 
-- ``arp``: one ARP who-has per on-link IPv4 address, sent with scapy's ``srp`` on the
+- ``arp``: one ARP who-has per on-link IPv4 address, sent through an AF_PACKET socket on the
   interface that faces it (needs root / CAP_NET_RAW). Every device on an Ethernet segment
   must answer ARP for its address (RFC 826) even when a firewall drops all IP traffic, so
   this is both the fastest and the most complete method where it applies. The frames leave
@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import ipaddress
 import os
 import secrets
@@ -47,7 +48,7 @@ from typing import Literal
 from scanner.discovery.bounded import gather_first_error
 from scanner.discovery.connect_io import PortState, connect_with_retries
 from scanner.discovery.rtt import RttEstimator
-from scanner.errors import MissingDependency, ProbeError, ProbePermissionError
+from scanner.errors import ProbeError, ProbePermissionError
 from scanner.scope.guard import require_in_scope
 
 HostDiscoveryMode = Literal["auto", "arp", "tcp", "none"]
@@ -255,38 +256,87 @@ def icmp_sweep(
     return answered
 
 
+_ETH_P_ARP = 0x0806
+_ETH_P_IP = 0x0800
+_SIOCGIFADDR = 0x8915
+_BROADCAST = b"\xff" * 6
+
+
+def _interface_ipv4(sock: socket.socket, iface: str) -> bytes:
+    """The interface's IPv4 address (SIOCGIFADDR), the sender address of our requests."""
+    request = struct.pack("256s", iface.encode()[:15])
+    return fcntl.ioctl(sock.fileno(), _SIOCGIFADDR, request)[20:24]
+
+
+def arp_request(mac: bytes, ip: bytes, target: bytes) -> bytes:
+    """An Ethernet broadcast ARP who-has (RFC 826): hardware Ethernet, protocol IPv4, op 1."""
+    return (_BROADCAST + mac + struct.pack("!H", _ETH_P_ARP)
+            + struct.pack("!HHBBH", 1, _ETH_P_IP, 6, 4, 1) + mac + ip + b"\x00" * 6 + target)
+
+
+def parse_arp_reply(frame: bytes, our_ip: bytes) -> str | None:
+    """The sender address of an ARP reply (op 2) to ``our_ip``, or None for anything else."""
+    if len(frame) < 42 or frame[12:14] != b"\x08\x06":
+        return None
+    htype, ptype, hlen, plen, op = struct.unpack_from("!HHBBH", frame, 14)
+    if (htype, ptype, hlen, plen, op) != (1, _ETH_P_IP, 6, 4, 2) or frame[38:42] != our_ip:
+        return None
+    return socket.inet_ntoa(frame[28:32])
+
+
 def arp_sweep(iface: str, addresses: Sequence[str], *, rounds: int, wait: float) -> dict[str, float]:
     """ARP who-has for every address on ``iface``; returns {address: rtt} for each answer.
 
-    Blocking (scapy). Raises ``OutOfScopeError`` before sending if any address is outside the
-    scope, ``ProbePermissionError`` without raw-socket rights, ``ProbeError`` otherwise.
+    Blocking. One AF_PACKET socket: every request is sent at once, then re-sent each round to
+    the addresses still silent (a NIC in power save answers a later round). Raises
+    ``OutOfScopeError`` before sending if any address is outside the scope,
+    ``ProbePermissionError`` without raw-socket rights, ``ProbeError`` otherwise.
     """
     for address in addresses:
         require_in_scope(address)  # raw frames bypass the audit hook: check every one
     if not addresses:
         return {}
+    wanted = {socket.inet_aton(a): a for a in addresses}
     try:
-        from scapy.layers.l2 import ARP, Ether
-        from scapy.sendrecv import srp
-    except ImportError as exc:  # pragma: no cover - scapy is a hard dependency
-        raise MissingDependency("scapy is not installed: ARP host discovery unavailable") from exc
-
-    wanted = set(addresses)
-    frames = [Ether(dst="ff:ff:ff:ff:ff:ff") / ARP(pdst=address) for address in addresses]
-    try:
-        answered, _unanswered = srp(frames, iface=iface, timeout=wait, retry=max(0, rounds - 1),
-                                    verbose=False)
+        sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(_ETH_P_ARP))
     except PermissionError as exc:
         raise ProbePermissionError(f"ARP sweep on {iface}: raw sockets need root ({exc})") from exc
     except OSError as exc:
         raise ProbeError(f"ARP sweep on {iface}: {exc.strerror or exc}") from exc
     live: dict[str, float] = {}
-    for sent, received in answered:
-        # scapy matched the reply to our request; still, accept only an answer *for* an
-        # address we asked about (a hostile segment may send gratuitous replies).
-        psrc = str(received[ARP].psrc)
-        if psrc in wanted and received[ARP].op == 2:
-            live[psrc] = max(0.0, float(received.time) - float(sent.sent_time or received.time))
+    with sock:
+        try:
+            sock.bind((iface, _ETH_P_ARP))
+            mac = sock.getsockname()[4]
+            our_ip = _interface_ipv4(sock, iface)
+        except OSError as exc:
+            raise ProbeError(f"ARP sweep on {iface}: {exc.strerror or exc}") from exc
+        sock.setblocking(False)
+        sent_at: dict[str, float] = {}
+        for _round in range(max(1, rounds)):
+            for packed, address in wanted.items():
+                if address in live:
+                    continue
+                sent_at[address] = time.monotonic()
+                with contextlib.suppress(BlockingIOError, InterruptedError):
+                    sock.send(arp_request(mac, our_ip, packed))
+            deadline = time.monotonic() + wait
+            while len(live) < len(wanted) and (remaining := deadline - time.monotonic()) > 0:
+                ready, _, _ = select.select([sock], [], [], remaining)
+                if not ready:
+                    break
+                while True:
+                    try:
+                        frame = sock.recv(2048)
+                    except (BlockingIOError, InterruptedError):
+                        break
+                    source = parse_arp_reply(frame, our_ip)
+                    # Only an answer *for* an address we asked about (a hostile segment may
+                    # send gratuitous replies), and the first one.
+                    if source in sent_at and source not in live:
+                        live[source] = max(0.0, time.monotonic() - sent_at[source])
+            if len(live) == len(wanted):
+                break
     return live
 
 

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from xml.etree import ElementTree
 
-from scanner.discovery.identify import PORT_SERVICES, UDP_PORT_SERVICES, clean_banner
+from scanner.discovery.banners import clean_banner
+from scanner.discovery.portmap import PORT_SERVICES, UDP_PORT_SERVICES
 from scanner.errors import MissingDependency, ProbeError, ProbeTimeout
 from scanner.models import Host, Service, Transport
 from scanner.scope.guard import require_in_scope

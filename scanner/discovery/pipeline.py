@@ -42,8 +42,9 @@ from typing import Any
 from scanner.config.ports import default_ports
 from scanner.config.settings import ConcurrencyConfig, DiscoveryConfig
 from scanner.discovery.hosts import PING_PORTS, discover_hosts
-from scanner.discovery.identify import IdentifyTimeouts, identify_all, map_only
+from scanner.discovery.identify import IdentifyTimeouts, identify_all
 from scanner.discovery.nmap_engine import nmap_path, run_nmap
+from scanner.discovery.portmap import map_only
 from scanner.discovery.tcp_sweep import SweepResult, sweep
 from scanner.discovery.udp_sweep import udp_scan
 from scanner.errors import GapscanError, InputError, MissingDependency, ProbeError

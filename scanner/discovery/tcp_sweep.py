@@ -38,9 +38,9 @@ import select
 import socket
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, TypeVar
+from typing import Literal, Protocol, TypeVar
 
 from scanner.discovery.connect_io import (
     LOCAL_ERRNOS,
@@ -49,7 +49,7 @@ from scanner.discovery.connect_io import (
     state_of,
 )
 from scanner.discovery.rtt import RttEstimator, TimeoutPolicy
-from scanner.discovery.syn_io import SynTransport, raw_syn_available
+from scanner.discovery.syn_io import SynAnswer, SynTransport, raw_syn_available
 from scanner.scope.guard import require_in_scope
 
 T = TypeVar("T")
@@ -108,7 +108,8 @@ class SweepResult:
 class _Host:
     """One host's progress through the sweep."""
 
-    __slots__ = ("accepted", "address", "answered", "base", "canary", "done", "index", "inflight", "parked",
+    __slots__ = ("accepted", "address", "answered", "base", "canaried", "canary", "done", "index", "inflight",
+                 "parked",
                  "policy", "ports", "queue", "recovered", "refused", "round", "rtt", "silent", "skip",
                  "ssthresh", "transport", "unreachable", "wake_at", "window")
 
@@ -128,7 +129,8 @@ class _Host:
         self.silent: dict[int, tuple[int, float]] = {}  # port -> (attempts made, last sent at)
         self.queue: deque[tuple[int, int, int]] = deque()  # (port, attempt, retry level) to send
         self.round = 0
-        self.canary = False
+        self.canary = False  # a canary is in progress
+        self.canaried = False  # ... or was
         self.policy = False  # its silences are a default-drop firewall's
         self.parked = False  # finished before loss was seen anywhere: may get another round
         self.done = False
@@ -145,7 +147,7 @@ class _Engine:
     """The event loop of one sweep (synchronous; ``sweep`` runs it in a worker thread)."""
 
     def __init__(self, hosts: list[_Host], *, total: int, global_limit: int, max_window: int,
-                 initial_window: float, timeouts: TimeoutPolicy, retries: int, syn: SynTransport | None,
+                 initial_window: float, timeouts: TimeoutPolicy, retries: int, syn: PacketTransport | None,
                  on_progress: ProgressFn | None, result: SweepResult, seeds: Mapping[str, float]) -> None:
         self.hosts = hosts
         self.pending = deque(hosts)  # not yet started
@@ -206,6 +208,13 @@ class _Engine:
                 return host
         return self._activate()
 
+    def _take(self, host: _Host, now: float) -> tuple[int, int, int]:
+        """The host's next (port, attempt, retry level): a due retry first (a canary runs
+        during the first pass), else the next port of the first pass."""
+        if host.queue and (host.wake_at <= now or not host.ports):
+            return host.queue.popleft()
+        return host.ports.pop(), 0, 0
+
     def _mark_ready(self, host: _Host) -> None:
         if not host.done and host.has_work() and host.inflight < int(host.window):
             self.ready.append(host)
@@ -218,16 +227,10 @@ class _Engine:
         self._mark_ready(host)
 
     def _send(self, host: _Host, now: float) -> None:
-        if host.ports:
-            port, attempt, level = host.ports.pop(), 0, 0
-            if port in host.skip:
-                self._settle(host)
-                return
-        else:
-            port, attempt, level = host.queue.popleft()
-            if port in host.skip or port not in host.silent:
-                self._settle(host)
-                return
+        port, attempt, level = self._take(host, now)
+        if port in host.skip or (attempt > 0 and port not in host.silent):
+            self._settle(host)
+            return
         timeout = self.timeouts.attempt(host.base, level)
         handle: socket.socket | None = None
         try:
@@ -320,6 +323,19 @@ class _Engine:
             host.window += 1.0  # a default-drop firewall: silence costs the host nothing
         if attempt == 0:
             self._count_done()
+            if (host.round == 0 and not host.canary and not host.canaried and host.refused == 0
+                    and len(host.silent) >= CANARY_PORTS):
+                self._start_canary(host)
+
+    def _start_canary(self, host: _Host) -> None:
+        """No RST from this host yet, only silence: a default-drop firewall, or a host slower
+        than our timeout. A few silent ports asked again at four times the timeout tell which;
+        they go out at once, alongside the rest of the first pass."""
+        chosen = [p for p in _CANARY_PREFERRED if p in host.silent]
+        chosen += [p for p in host.silent if p not in chosen][: max(0, CANARY_PORTS - len(chosen))]
+        host.canary = host.canaried = True
+        host.queue.extend((p, host.silent[p][0], CANARY_BACKOFF) for p in chosen[:CANARY_PORTS])
+        host.wake_at = 0.0
 
     def _count_done(self) -> None:
         """Progress counts the first pass: each pair once, answered or silent."""
@@ -347,19 +363,14 @@ class _Engine:
             return
         if host.canary:
             host.canary = False
-            if host.recovered == 0:
+            if host.recovered == 0 and host.refused == 0:
+                # The canary heard nothing either: these silences are the host's firewall.
                 host.policy = True
                 self.result.policy_silent.add(host.address)
                 host.done = True
                 return
-        elif host.round == 0 and host.refused == 0:
-            # No RST from this host: a default-drop firewall, or a host slower than our timeout.
-            # A few silent ports, with four times the timeout, tell which.
-            chosen = [p for p in _CANARY_PREFERRED if p in host.silent]
-            chosen += [p for p in host.silent if p not in chosen][: max(0, CANARY_PORTS - len(chosen))]
-            host.canary = True
-            host.queue.extend((p, host.silent[p][0], CANARY_BACKOFF) for p in chosen[:CANARY_PORTS])
-            self._schedule(host)
+        elif host.round == 0 and host.refused == 0 and not host.canaried:
+            self._start_canary(host)  # fewer silent ports than a canary: all of them
             return
         if host.round >= self.retries or (host.round >= 1 and not self.loss_seen and host.recovered == 0):
             if host.round < self.retries and not host.policy:
@@ -481,7 +492,16 @@ class _Engine:
                 self.result.srtt[host.address] = host.rtt.srtt
 
 
-def _transport_for(address: str, syn: SynTransport | None) -> str:
+class PacketTransport(Protocol):
+    """What the engine needs of a packet transport (``SynTransport``; tests pass their own)."""
+
+    def filenos(self) -> tuple[int, ...]: ...
+    def send(self, address: str, port: int, attempt: int) -> int: ...
+    def answers(self, fd: int) -> Iterator[SynAnswer]: ...
+    def close(self) -> None: ...
+
+
+def _transport_for(address: str, syn: PacketTransport | None) -> str:
     if syn is None or ":" in address:
         return "connect"
     return "syn"
@@ -500,16 +520,19 @@ def run_sweep(
     known: Mapping[str, tuple[int, bool]] | None = None,
     seeds: Mapping[str, float] | None = None,
     on_progress: ProgressFn | None = None,
+    packets: PacketTransport | None = None,
 ) -> SweepResult:
-    """The sweep, synchronously (see ``sweep``)."""
+    """The sweep, synchronously (see ``sweep``). ``packets``: a packet transport to use instead
+    of opening a ``SynTransport`` (tests)."""
     hosts_in = list(dict.fromkeys(addresses))
     for address in hosts_in:
         require_in_scope(address)
     port_list = list(dict.fromkeys(ports))
     result = SweepResult()
     start = time.monotonic()
-    syn: SynTransport | None = None
-    if mode == "syn" or (mode == "auto" and any(":" not in a for a in hosts_in) and raw_syn_available()):
+    syn: PacketTransport | None = packets
+    if syn is None and (mode == "syn" or (mode == "auto" and any(":" not in a for a in hosts_in)
+                                          and raw_syn_available())):
         syn = SynTransport()  # ProbePermissionError when "syn" was asked for without the right
     result.mode = "syn" if syn is not None else "connect"
     known = known or {}
@@ -538,7 +561,7 @@ def run_sweep(
     try:
         engine.run()
     finally:
-        if syn is not None:
+        if syn is not None and packets is None:
             syn.close()
     for host_ports in result.open_ports.values():
         host_ports.sort()

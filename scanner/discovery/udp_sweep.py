@@ -15,8 +15,9 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from scanner.discovery.identify import MAX_READ, UDP_PORT_SERVICES, clean_banner
+from scanner.discovery.banners import MAX_READ, clean_banner
 from scanner.discovery.bounded import run_per_host
+from scanner.discovery.portmap import UDP_PORT_SERVICES
 from scanner.models import Service, Transport
 from scanner.net import ber
 from scanner.scope.guard import require_in_scope

@@ -13,6 +13,7 @@ Guarantees the rest of the product relies on:
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -26,7 +27,8 @@ from scanner.check import Probe, ProbeContext, ScopeView
 from scanner.config.profiles import LoadedProfile
 from scanner.credentials import CredentialStore
 from scanner.engine.output import ResultSink
-from scanner.engine.planner import Plan, PlannedCheck, plan_checks
+from scanner.engine.passive import PassiveListening, start_passive_listening
+from scanner.engine.planner import NETWORK_TARGET, Plan, PlannedCheck, plan_checks
 from scanner.engine.registry import Registry
 from scanner.errors import OutOfScopeError, ProbeError
 from scanner.models import (
@@ -173,8 +175,10 @@ RETRYABLE = frozenset({ErrorReason.TIMEOUT, ErrorReason.UNREACHABLE})
 class ProbeExecutor:
     """Runs each (probe, target) once, bounded globally and per host, with a probe deadline."""
 
-    def __init__(self, ctx: ProbeContext, global_limit: int, per_host: int) -> None:
+    def __init__(self, ctx: ProbeContext, global_limit: int, per_host: int,
+                 prestarted: PassiveListening | None = None) -> None:
         self.ctx = ctx
+        self.prestarted = prestarted
         self._pool = ThreadPoolExecutor(max_workers=min(global_limit, 64), thread_name_prefix="probe")
         self._global = asyncio.Semaphore(global_limit)
         self._per_host: defaultdict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(per_host))
@@ -187,8 +191,28 @@ class ProbeExecutor:
     def get(self, probe: type[Probe[Any]], target: Target) -> asyncio.Task[Any]:
         key = (probe, target.key())
         if key not in self._tasks:
-            self._tasks[key] = asyncio.ensure_future(self._run(probe, target))
+            early = self.prestarted.get(probe) if self.prestarted and target.key() == NETWORK_TARGET.key() else None
+            run = self._await_prestarted(probe, early) if early is not None else self._run(probe, target)
+            self._tasks[key] = asyncio.ensure_future(run)
         return self._tasks[key]
+
+    async def _await_prestarted(self, probe_cls: type[Probe[Any]], future: Any) -> Any:
+        """The outcome of a listening probe started before discovery (scanner.engine.passive),
+        under the deadline it would have had, counted from when it started."""
+        assert self.prestarted is not None
+        name = probe_cls.name or probe_cls.__name__
+        deadline = self.ctx.timeouts.probe + self.ctx.listen_seconds + probe_cls.extra_seconds
+        remaining = self.prestarted.started_at + deadline - time.monotonic()
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(future), timeout=max(0.0, remaining))
+        except TimeoutError:
+            return ProbeError(f"probe {name} did not finish within {deadline:.0f} s", ErrorReason.TIMEOUT)
+        except OutOfScopeError as exc:
+            return ProbeError(str(exc), ErrorReason.OUT_OF_SCOPE)
+        except ProbeError as exc:
+            return exc
+        except Exception as exc:
+            return ProbeError(f"probe {name} crashed: {exc.__class__.__name__}: {exc}", ErrorReason.BUG)
 
     async def _run(self, probe_cls: type[Probe[Any]], target: Target) -> Any:
         """Returns the facts, or the ProbeError that stands for them."""
@@ -219,18 +243,27 @@ class ProbeExecutor:
             return outcome
 
 
-async def execute_plan(plan: Plan, profile: LoadedProfile, state: _RunState,
-                       on_result: Callable[[CheckResult], None], progress: ProgressReporter,
-                       settings: dict[str, Any], nameservers: tuple[str, ...] = (),
-                       credentials: CredentialStore | None = None, scope: ScopeView | None = None) -> None:
+def probe_context(profile: LoadedProfile, settings: dict[str, Any], nameservers: tuple[str, ...] = (),
+                  credentials: CredentialStore | None = None, scope: ScopeView | None = None) -> ProbeContext:
+    """The one ProbeContext of a run (listening probes key their shared capture on it)."""
     prof = profile.profile
     # Profile settings (per check id, e.g. endpoint.screen_lock_missing: {max_minutes: 15}) under the
     # run's own (dkim_selectors from the command line).
     merged: dict[str, Any] = {**prof.settings, **settings}
-    ctx = ProbeContext(timeouts=prof.timeouts, intrusive_allowed=prof.intrusive, settings=merged,
-                       nameservers=nameservers, listen_seconds=prof.listen_seconds, credentials=credentials,
-                       scope=scope)
-    executor = ProbeExecutor(ctx, prof.concurrency.global_limit, prof.concurrency.per_host)
+    return ProbeContext(timeouts=prof.timeouts, intrusive_allowed=prof.intrusive, settings=merged,
+                        nameservers=nameservers, listen_seconds=prof.listen_seconds, credentials=credentials,
+                        scope=scope)
+
+
+async def execute_plan(plan: Plan, profile: LoadedProfile, state: _RunState,
+                       on_result: Callable[[CheckResult], None], progress: ProgressReporter,
+                       settings: dict[str, Any], nameservers: tuple[str, ...] = (),
+                       credentials: CredentialStore | None = None, scope: ScopeView | None = None,
+                       ctx: ProbeContext | None = None, prestarted: PassiveListening | None = None) -> None:
+    prof = profile.profile
+    if ctx is None:
+        ctx = probe_context(profile, settings, nameservers, credentials, scope)
+    executor = ProbeExecutor(ctx, prof.concurrency.global_limit, prof.concurrency.per_host, prestarted)
 
     def record(index: int, results: Iterable[CheckResult]) -> None:
         results = list(results)
@@ -312,6 +345,8 @@ def run_scan(request: ScanRequest, registry: Registry, sink: ResultSink, *,
 
     try:
         with scope_guard.enforce(scope):
+            ctx = probe_context(request.profile, request.settings, request.nameservers, request.credentials, scope)
+            listening = _listen_from_the_start(request, registry, ctx)
             if request.targets:
                 discover_fn = discover or _default_discover()
                 found = discover_fn(scope, prof.discovery, prof.concurrency,
@@ -324,13 +359,22 @@ def run_scan(request: ScanRequest, registry: Registry, sink: ResultSink, *,
                 )
             plan = plan_checks(registry, request.profile.check_ids, hosts, request.domains)
             asyncio.run(execute_plan(plan, request.profile, state, sink.write, progress, request.settings,
-                                     request.nameservers, request.credentials, scope))
+                                     request.nameservers, request.credentials, scope, ctx=ctx,
+                                     prestarted=listening))
     except KeyboardInterrupt:
         sink.finish(build(complete=False))
         raise
     run = build(complete=True)
     sink.finish(run)
     return run
+
+
+def _listen_from_the_start(request: ScanRequest, registry: Registry, ctx: ProbeContext) -> PassiveListening | None:
+    """Passive listening runs alongside discovery and probes (scanner.engine.passive): only a
+    scan of addresses can have the network-level target these probes listen for."""
+    if not request.targets:
+        return None
+    return start_passive_listening(registry, request.profile.check_ids, ctx)
 
 
 class DiscoveryProgress:

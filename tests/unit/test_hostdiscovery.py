@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from scanner.discovery import hosts as hostdiscovery
-from scanner.discovery import tcp_sweep as portscan
+from scanner.discovery import connect_io
 from scanner.discovery.hosts import arp_interfaces, arp_sweep, discover_hosts, tcp_ping
-from scanner.discovery.tcp_sweep import ConnectOutcome, PortState
+from scanner.discovery.connect_io import ConnectOutcome, PortState
 from scanner.errors import OutOfScopeError
 from scanner.scope.guard import enforce
 from scanner.scope.targets import build_scope
@@ -33,12 +33,12 @@ def test_tcp_ping_counts_a_refusal_as_alive() -> None:
 def test_tcp_ping_silence_and_unreachable_are_not_alive(monkeypatch: pytest.MonkeyPatch) -> None:
     tried: dict[str, list[int]] = {}
 
-    async def fake(address: str, port: int, timeout: float, hedges: object = ()) -> ConnectOutcome:
+    async def fake(address: str, port: int, timeout: float) -> ConnectOutcome:
         tried.setdefault(address, []).append(port)
         state = PortState.UNREACHABLE if address.endswith(".6") else PortState.FILTERED
         return ConnectOutcome(state, None)
 
-    monkeypatch.setattr(portscan, "connect_once", fake)
+    monkeypatch.setattr(connect_io, "connect_once", fake)
     with enforce(build_scope(["127.0.0.5-6"])):
         live = asyncio.run(tcp_ping(["127.0.0.5", "127.0.0.6"], ports=(80, 443, 22), connect_timeout=0.1,
                                     retries=1, global_limit=8, per_host=1))

@@ -212,3 +212,69 @@ def test_a_listening_probe_gets_its_window_added_to_the_deadline(tmp_path: Path)
     status = {r.check_id: (r.status, r.reason) for r in run.results}
     assert status["test.listening"] == (Status.PASS, None)
     assert status["test.slow"] == (Status.ERROR, "timeout")
+
+
+STARTS: dict[str, float] = {}
+
+
+class NetworkListener(Probe[Facts]):
+    """Listens for the whole window, like the cloud-sync capture (sends nothing)."""
+
+    name = "net-listen"
+    listens = True
+
+    @classmethod
+    def applies(cls, target: Target) -> bool:
+        return target.host is None and target.service == "network"
+
+    def collect(self, target: Target, ctx: ProbeContext) -> Facts:
+        STARTS["listening"] = time.monotonic()
+        time.sleep(ctx.listen_seconds)
+        return Facts(port=0)
+
+
+class HearsTheNetwork(Check):
+    meta = CheckMeta(id="test.hears", title="Test check test.hears", severity=Severity.LOW,
+                     applies_to=Applies(network=True), remediation="Fix it properly.")
+    probes = (NetworkListener,)
+
+    def evaluate(self, target: Target, facts: Mapping[type[Probe[Any]], Any]) -> Iterator[Finding | Skip]:
+        yield self.finding(target, passed=True, detail="heard nothing")
+
+
+def test_passive_listening_runs_from_the_first_second(tmp_path: Path) -> None:
+    """The window starts before discovery: a scan costs max(window, work), not their sum."""
+    registry = load_registry(load_framework(), extra=[(HearsTheNetwork, "t")])
+    profile = Profile(name="t", description="test", checks={"include": ["test.*"]},  # type: ignore[arg-type]
+                      listen_seconds=1.0, timeouts={"connect": 0.5, "read": 0.5, "probe": 0.5})  # type: ignore[arg-type]
+    request = ScanRequest(profile=select_checks(profile, registry, "test"), targets=("198.18.0.50",))
+    STARTS.clear()
+
+    def slow_discovery(scope: Any, config: Any, concurrency: Any, *, on_progress: Any = None) -> FakeDiscovery:
+        STARTS["discovery"] = time.monotonic()
+        time.sleep(0.8)
+        STARTS["discovered"] = time.monotonic()
+        return FakeDiscovery(hosts=(Host(address="198.18.0.50"),))
+
+    started = time.monotonic()
+    run = run_scan(request, registry, ResultSink(tmp_path), discover=slow_discovery)
+    wall = time.monotonic() - started
+    (result,) = [r for r in run.results if r.check_id == "test.hears"]
+    assert (result.status, result.target.service) == (Status.PASS, "network")
+    assert STARTS["listening"] < STARTS["discovered"] - 0.5  # heard the network while hosts were found
+    assert wall < 1.0 + 0.8 - 0.3, wall  # max(window, discovery) plus overhead, not the sum
+
+
+def test_no_early_listening_without_a_window(tmp_path: Path) -> None:
+    registry = load_registry(load_framework(), extra=[(HearsTheNetwork, "t")])
+    profile = Profile(name="t", description="test", checks={"include": ["test.*"]},  # type: ignore[arg-type]
+                      listen_seconds=0, timeouts={"connect": 0.5, "read": 0.5, "probe": 0.5})  # type: ignore[arg-type]
+    request = ScanRequest(profile=select_checks(profile, registry, "test"), targets=("198.18.0.50",))
+    STARTS.clear()
+
+    def discovery(scope: Any, config: Any, concurrency: Any, *, on_progress: Any = None) -> FakeDiscovery:
+        STARTS["discovered"] = time.monotonic()
+        return FakeDiscovery(hosts=(Host(address="198.18.0.50"),))
+
+    run_scan(request, registry, ResultSink(tmp_path), discover=discovery)
+    assert STARTS["listening"] > STARTS["discovered"]  # run as an ordinary probe, after discovery
