@@ -410,7 +410,7 @@ async def identify(
     require_in_scope(address)
     timeouts = timeouts or IdentifyTimeouts()
     hint = PORT_SERVICES.get(port)
-    mapped = map_only(port)
+    mapped = Service(port=port, transport=Transport.TCP, service=hint, identified_by="port-map" if hint else None)
     try:
         seen = await _observe(address, port, hint, timeouts, retries)
     except (_Unanswered, ssl.SSLError, ConnectionError, TimeoutError, OSError):

@@ -25,6 +25,7 @@ PORT_SERVICES: dict[int, str] = {
     111: "rpcbind",
     135: "msrpc",
     139: "netbios-ssn",
+    199: "smux",  # SNMP multiplexing (RFC 1227): net-snmp listens here by default
     143: "imap",
     389: "ldap",
     443: "https",

@@ -210,6 +210,7 @@ FILE_SERVICES = (
     _svc(2049, "nfs", "ganesha"),
     _svc(20048, "mountd", "ganesha"),
     _svc(161, "snmp", "snmpd", "udp"),
+    _svc(199, "smux", "snmpd"),  # net-snmp's SMUX (RFC 1227) listener, on by default
     _svc(5432, "postgresql", "postgres"),
     _svc(3306, "mysql", "mariadb"),
 )

@@ -16,7 +16,6 @@ import pytest
 
 from scanner.config.settings import ConcurrencyConfig, DiscoveryConfig
 from scanner.discovery import pipeline as discovery
-from scanner.discovery import tcp_sweep as portscan
 from scanner.discovery.pipeline import discover
 from scanner.errors import OutOfScopeError
 from scanner.scope.guard import enforce
@@ -120,18 +119,28 @@ def test_discover_needs_the_scope_guard() -> None:
         discover(build_scope([ADDR]), config((22,)), LIMITS)
 
 
-def test_out_of_scope_refused_before_any_connect(monkeypatch: pytest.MonkeyPatch) -> None:
-    attempts: list[tuple[str, int]] = []
-    real = portscan.connect_once
+def test_out_of_scope_refused_before_any_connect() -> None:
+    with socket.socket() as outside:
+        outside.bind(("127.0.0.9", 0))
+        outside.listen(4)
+        outside.setblocking(False)
+        port = outside.getsockname()[1]
+        with enforce(build_scope(["127.0.0.2"])), pytest.raises(OutOfScopeError):
+            discover(build_scope(["127.0.0.9"]), config((port,), host_discovery="none"), LIMITS)
+        with pytest.raises(BlockingIOError):
+            outside.accept()  # nothing came in
 
-    async def spy(address: str, port: int, timeout: float, hedges: object = ()) -> portscan.ConnectOutcome:
-        attempts.append((address, port))
-        return await real(address, port, timeout)
 
-    monkeypatch.setattr(portscan, "connect_once", spy)
-    with enforce(build_scope(["127.0.0.2"])), pytest.raises(OutOfScopeError):
-        discover(build_scope(["127.0.0.9"]), config((22,)), LIMITS)
-    assert attempts == []
+def test_default_ports_are_nmaps_top_1000_plus_the_checks() -> None:
+    from scanner.config.ports import CHECK_PORTS, default_ports
+    from scanner.discovery.portmap import PORT_SERVICES
+
+    defaults = default_ports()
+    assert DiscoveryConfig().tcp_ports == defaults.ports
+    assert defaults.top == 1000 and set(CHECK_PORTS) <= set(defaults.ports)
+    # every port discovery has a routing name for is swept by default
+    assert set(PORT_SERVICES) <= set(defaults.ports), sorted(set(PORT_SERVICES) - set(defaults.ports))
+    assert {2121, 2525, 8081, 9100, 4443} <= set(defaults.ports)
 
 
 def test_engine_nmap_without_nmap_falls_back_with_a_note(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

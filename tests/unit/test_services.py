@@ -260,3 +260,138 @@ def test_identify_refuses_out_of_scope() -> None:
     with server(greeter(b"SSH-2.0-x\r\n")) as port, enforce(build_scope(["127.0.0.2"])), \
             pytest.raises(OutOfScopeError):
         asyncio.run(identify(ADDR, port, timeouts=FAST))
+
+
+# ------------------------------------------------------- identification by what a port speaks
+
+
+def responder(answer: Callable[[bytes], bytes | None], greeting: bytes = b"") -> Handler:
+    """Greet (optionally), then answer whatever the client sends with ``answer(request)``."""
+    def handle(conn: socket.socket) -> None:
+        if greeting:
+            conn.sendall(greeting)
+        data = b""
+        while True:
+            try:
+                chunk = conn.recv(4096)
+            except OSError:
+                return
+            if not chunk:
+                return
+            data += chunk
+            reply = answer(data)
+            if reply is not None:
+                conn.sendall(reply)
+                data = b""
+    return handle
+
+
+def identify_as(port: int, hint_port: int) -> Service:
+    """identify() on ``port`` as if it were ``hint_port`` (the port map is keyed by number)."""
+    from scanner.discovery import identify as ident_module
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(ident_module, "PORT_SERVICES", {**ident_module.PORT_SERVICES,
+                                                   port: ident_module.PORT_SERVICES[hint_port]})
+        return run_identify(port)
+
+
+def test_bare_220_is_asked_whether_it_is_ftp_or_smtp() -> None:
+    def ftp(data: bytes) -> bytes | None:
+        if b"FEAT\r\n" in data:
+            return b"211-Features:\r\n PASV\r\n211 End\r\n"
+        return b"500 Unknown command.\r\n" if data.endswith(b"\n") else None
+
+    def smtp(data: bytes) -> bytes | None:
+        if b"EHLO" in data and data.endswith(b"\n"):
+            return b"250-gw\r\n250 PIPELINING\r\n"
+        return b"502 5.5.2 Error: command not recognized\r\n" if data.endswith(b"\n") else None
+
+    with server(responder(ftp, b"220 Clinic file transfer\r\n")) as port:
+        service = run_identify(port)
+    assert (service.service, service.banner) == ("ftp", "220 Clinic file transfer")
+    with server(responder(smtp, b"220 gateway ready\r\n")) as port:
+        assert run_identify(port).service == "smtp"
+
+
+def test_an_ftp_server_on_the_smtp_port_is_ftp() -> None:
+    with server(greeter(b"220 (vsFTPd 3.0.3)\r\n")) as port:
+        service = identify_as(port, 25)
+    assert (service.service, service.product) == ("ftp", "vsftpd")
+
+
+def test_plain_http_on_the_https_port_is_http() -> None:
+    """The port says https; the server answers the ClientHello with an HTTP error page."""
+    def plain(data: bytes) -> bytes | None:
+        if data.startswith(b"HEAD "):
+            return b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\n\r\n" if b"\r\n\r\n" in data else None
+        return b"HTTP/1.1 400 Bad Request\r\nServer: nginx/1.22.1\r\nConnection: close\r\n\r\n"
+
+    with server(responder(plain)) as port:
+        service = identify_as(port, 443)
+    assert (service.service, service.product, service.identified_by) == ("http", "nginx", "banner")
+
+
+def test_ssh_on_the_smb_port_is_ssh() -> None:
+    """An SMB negotiate is sent at once; the SSH banner that comes back names the port."""
+    with server(greeter(b"SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n")) as port:
+        service = identify_as(port, 445)
+    assert (service.service, service.product) == ("ssh", "OpenSSH")
+
+
+def test_smb_answer_confirms_smb() -> None:
+    from scanner.discovery.hello_probes import is_smb_answer, smb_negotiate
+
+    request = smb_negotiate()
+    assert request[:1] == b"\x00" and request[4:8] == b"\xffSMB" and b"SMB 2.???" in request
+    assert int.from_bytes(request[1:4], "big") == len(request) - 4
+    reply = b"\x00\x00\x00\x40\xfeSMB" + b"\x00" * 60  # an SMB2 NEGOTIATE response header
+
+    with server(responder(lambda data: reply if len(data) >= len(request) else None)) as port:
+        service = identify_as(port, 445)
+    assert (service.service, service.identified_by) == ("smb", "probe")
+    assert is_smb_answer(reply) and not is_smb_answer(b"HTTP/1.1 400 Bad Request\r\n")
+
+
+def test_a_silent_smb_port_keeps_its_port_map_name() -> None:
+    with server(silent) as port:
+        service = identify_as(port, 445)
+    assert (service.service, service.identified_by) == ("smb", "port-map")
+
+
+@pytest.mark.parametrize(("hint_port", "reply", "name"), [
+    (3389, b"\x03\x00\x00\x13\x0e\xd0\x00\x00\x12\x34\x00\x02\x1f\x08\x00\x02\x00\x00\x00", "rdp"),
+    (5432, b"N", "postgresql"),
+    (139, b"\x82\x00\x00\x00", "netbios-ssn"),
+])
+def test_client_first_protocols_are_confirmed_by_their_answer(hint_port: int, reply: bytes, name: str) -> None:
+    with server(responder(lambda data: reply)) as port:
+        service = identify_as(port, hint_port)
+    assert (service.service, service.identified_by) == (name, "probe")
+
+
+def test_rdp_request_is_a_tpkt_x224_connection_request() -> None:
+    from scanner.discovery.hello_probes import rdp_connection_request
+
+    request = rdp_connection_request()
+    assert request[:2] == b"\x03\x00" and int.from_bytes(request[2:4], "big") == len(request) == 19
+    assert request[5] == 0xE0  # X.224 CR TPDU
+
+
+def test_tls_alert_means_tls(tls_context: ssl.SSLContext) -> None:
+    """A server that refuses the handshake with an alert still speaks TLS: the TLS checks judge it."""
+    def alert(conn: socket.socket) -> None:
+        conn.recv(4096)
+        conn.sendall(b"\x15\x03\x03\x00\x02\x02\x28")  # fatal handshake_failure (RFC 8446 §6)
+    with server(alert) as port:
+        service = run_identify(port)
+    assert (service.service, service.identified_by) == ("tls", "tls-handshake")
+
+
+def test_greeting_part_keeps_the_greeting_only() -> None:
+    from scanner.discovery.banners import greeting_part
+
+    assert greeting_part(b"220 ready\r\n530 Please login\r\n") == b"220 ready\r"
+    assert greeting_part(b"220-one\r\n220-two\r\n220 three\r\n500 no\r\n") == b"220-one\r\n220-two\r\n220 three\r"
+    assert greeting_part(b"SSH-2.0-x\r\nInvalid SSH identification string.\r\n") == b"SSH-2.0-x\r"
+    assert greeting_part(b"\xff\xfd\x18") == b"\xff\xfd\x18"
