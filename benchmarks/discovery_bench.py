@@ -99,12 +99,15 @@ _RSS_WRAPPER = (
 )
 
 
-def measure(argv: list[str], tool: str, parse: Any, timeout: float = 900, cwd: Path | None = None) -> Run:
+TIMEOUT = 900.0  # seconds one measured command may take (--timeout)
+
+
+def measure(argv: list[str], tool: str, parse: Any, timeout: float | None = None, cwd: Path | None = None) -> Run:
     """Run ``argv`` (in ``cwd``: ``python -m`` puts the working directory first on sys.path, so
     it decides which source tree runs); wall time, peak RSS (KB), and its parsed open ports."""
     with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss_file:
         proc = subprocess.run([sys.executable, "-I", "-S", "-c", _RSS_WRAPPER, rss_file.name, *argv],
-                              capture_output=True, stdin=subprocess.DEVNULL, timeout=timeout, cwd=cwd)
+                              capture_output=True, stdin=subprocess.DEVNULL, timeout=timeout or TIMEOUT, cwd=cwd)
         rss_text, wall_text = [*rss_file.read().split(), "0", "nan"][:2]
         rss_kb, wall = int(rss_text), float(wall_text)
     if proc.returncode not in (0, 3):  # gapscan scan exits 3 when it found gaps
@@ -243,7 +246,7 @@ def onboarding(tools: Tools, network: str) -> dict[str, Any]:
                      if s["transport"] == "tcp"}
             info.update(hosts=len(data["hosts"]), results=len(data["results"]), complete=data["complete"],
                         discovery_s=data["discovery"]["duration_s"],
-                        statuses={k: v for k, v in data["summary"].items() if isinstance(v, int)})
+                        statuses=data["summary"]["by_status"])
             return ports, ""
 
         run = measure(tools.scan(network, out), "gapscan scan", parse, cwd=tools.code)
@@ -303,7 +306,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--code", type=Path, default=REPO, help="source tree of the gapscan under test")
     parser.add_argument("--keep-lab", action="store_true", help="leave a lab started here running")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds one measured command may take")
     args = parser.parse_args(argv)
+    global TIMEOUT
+    TIMEOUT = args.timeout
     if os.geteuid() != 0:
         print("the benchmark runs inside the lab's network namespaces: run it as root", file=sys.stderr)
         return 2

@@ -1,9 +1,12 @@
 """Discovery against the lab's real daemons, run from inside the scanner namespace (gs-scan).
 
-Facts, not grades: the practice /24 must yield exactly the live hosts and the open TCP ports
-that tests/lab/topology.py lists, each named with the routing name the checks use, and the
-same set of open ports that ``nmap -sT -n`` sees. The dense /24 (forking daemons behind 254
-addresses, SYNs dropped under load) must yield every one of its 1,778 open ports.
+Facts, not grades: the practice /24, swept on the default ports (nmap's top 1,000 plus the
+checks' ports), must yield exactly the live hosts and the open TCP ports that
+tests/lab/topology.py lists, each named with the routing name the checks use, and the same
+open ports that ``nmap -sT -n`` sees on its top 1,000; its firewalled hosts (every port
+dropped) must be found live and cost no retries. The dense /24 (forking daemons behind 254
+addresses, SYNs dropped under load) must yield every one of its 1,778 open ports, with
+half-open SYN probes and with full connects.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 # The lab's IANA-style service names, as gapscan routes them.
 ROUTING = {"microsoft-ds": "smb", "domain": "dns", "https-alt": "https", "ms-wbt-server": "rdp"}
+FIREWALLED = [h for h in topology.HOSTS if h.firewall == "drop"]
 # UDP ports the practice scan asks about. SNMP (161) is left out on purpose: an agent stays silent
 # to a wrong community, so UDP discovery cannot see the hardened one (snmp.default_community can).
 ASKED_UDP_PORTS = (53, 111)
@@ -53,16 +57,22 @@ def _expected_live(lab: Any) -> set[str]:
 
 @pytest.fixture(scope="module")
 def practice(lab: Any) -> dict[str, Any]:
-    return _discover(lab, [topology.PRACTICE_NET], "--ports", ",".join(map(str, PRACTICE_TCP_PORTS)),
-                     "--udp-ports", ",".join(map(str, ASKED_UDP_PORTS)))
+    # No --ports: the default sweep must reach every service of the lab, odd ports included.
+    return _discover(lab, [topology.PRACTICE_NET], "--udp-ports", ",".join(map(str, ASKED_UDP_PORTS)))
+
+
+def _nmap_top_ports() -> list[int]:
+    from scanner.config.ports import CHECK_PORTS, default_tcp_ports
+
+    return [p for p in default_tcp_ports() if p not in CHECK_PORTS]
 
 
 @pytest.fixture(scope="module")
 def nmap_open(lab: Any) -> set[tuple[str, int]]:
     if shutil.which("nmap") is None:
         pytest.skip("nmap not installed")
-    proc = lab.run_in_scanner(["nmap", "-sT", "-n", "-p", ",".join(map(str, PRACTICE_TCP_PORTS)), "-oX", "-",
-                               topology.PRACTICE_NET], timeout=300)
+    proc = lab.run_in_scanner(["nmap", "-sT", "-n", "--top-ports", "1000", "-oX", "-", topology.PRACTICE_NET],
+                              timeout=300)
     assert proc.returncode == 0, proc.stderr
     found: set[tuple[str, int]] = set()
     for host in ElementTree.fromstring(proc.stdout).iter("host"):
@@ -127,15 +137,29 @@ def test_udp_services_when_asked(practice: dict[str, Any]) -> None:
 
 
 def test_agrees_with_nmap(practice: dict[str, Any], nmap_open: set[tuple[str, int]]) -> None:
-    ours = _open_ports(practice)
+    top = set(_nmap_top_ports())
+    ours = {(a, p) for a, p in _open_ports(practice) if p in top}
     assert ours == nmap_open, f"nmap only: {sorted(nmap_open - ours)}; gapscan only: {sorted(ours - nmap_open)}"
 
 
-def test_dense_network_is_swept_completely(lab: Any) -> None:
+def test_firewalled_hosts_are_live_and_cost_no_retries(practice: dict[str, Any]) -> None:
+    assert FIREWALLED, "the lab plants hosts behind a drop-everything firewall"
+    by_address = {h["address"]: h for h in practice["hosts"]}
+    for host in FIREWALLED:
+        assert by_address[host.address]["discovered_by"] == "arp"  # ARP is not IP: the firewall lets it by
+        assert by_address[host.address]["services"] == []
+    sweep = next(n for n in practice["notes"] if n.startswith("TCP sweep"))
+    # laptop-good drops all but 22: a default-drop host too. Their silences are judged the
+    # firewall's by a canary, and nothing else of theirs is asked twice.
+    assert f"{len(FIREWALLED) + 1} host(s) refuse nothing" in sweep, sweep
+
+
+@pytest.mark.parametrize("sweep", ["syn", "connect"])
+def test_dense_network_is_swept_completely(lab: Any, sweep: str) -> None:
     if "dense" not in lab.parts:
         pytest.skip("the dense part of the lab is not running")
     data = _discover(lab, [topology.DENSE_NET], "--ports", ",".join(map(str, topology.DENSE_PORTS)),
-                     "--service-detection", "none")
+                     "--service-detection", "none", "--sweep", sweep)
     addresses = [str(a) for a in ipaddress.ip_network(topology.DENSE_NET).hosts()]
     expected = {(a, p) for a in addresses for p in topology.DENSE_OPEN_PORTS}
     ours = _open_ports(data)

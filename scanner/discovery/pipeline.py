@@ -238,6 +238,8 @@ def _sweep_summary(swept: SweepResult, live: int) -> str:
         summary += f", round trips {rtts[0] * 1000:.1f}-{rtts[-1] * 1000:.1f} ms"
     if swept.retried:
         summary += f"; {swept.retried} silent port(s) retried, {swept.recovered} answered on a retry"
+    if swept.global_cuts:
+        summary += f"; lost SYNs slowed the sweep {swept.global_cuts} time(s)"
     if swept.filtered:
         summary += f"; {swept.filtered} port(s) never answered (filtered)"
     if swept.policy_silent:

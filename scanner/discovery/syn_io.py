@@ -23,12 +23,13 @@ import secrets
 import socket
 import struct
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from scanner.errors import ProbePermissionError
 from scanner.scope.guard import require_in_scope
 
 _TCP_HEADER = struct.Struct("!HHIIBBHHH")
+_PORTS_SEQ_ACK = struct.Struct("!HHII")
 _MSS_OPTION = b"\x02\x04\x05\xb4"  # MSS 1460 (RFC 9293 §3.7.1): what a real stack sends
 _SYN, _RST, _ACK = 0x02, 0x04, 0x10
 _WINDOW = 1024
@@ -40,8 +41,7 @@ _FRAGMENTATION_NEEDED = 4
 _RECV_BATCH = 512
 
 
-@dataclass(frozen=True)
-class SynAnswer:
+class SynAnswer(NamedTuple):
     address: str
     port: int
     kind: str  # "open" | "closed" | "unreachable" | "denied"
@@ -130,31 +130,45 @@ class SynTransport:
             sock.setblocking(False)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
         self._secret = secrets.randbits(32)
-        self._sources: dict[str, tuple[bytes, bytes]] = {}
+        # Per address: (partial checksum of the pseudo-header and every fixed header word, the
+        # address as an integer for the sequence number).
+        self._hosts: dict[str, tuple[int, int]] = {}
+        self._fixed = self.sport + (6 << 12 | _SYN) + _WINDOW + 0x0204 + 0x05B4 + socket.IPPROTO_TCP + 24
 
     def filenos(self) -> tuple[int, ...]:
         return (self.tcp.fileno(), self.icmp.fileno())
 
-    def seq(self, address: str, port: int, attempt: int) -> int:
-        return ((self._secret ^ hash((address, port))) & 0xFFFFFFF0) | (attempt & 0x0F)
+    def seq(self, address: int, port: int, attempt: int) -> int:
+        mixed = self._secret ^ ((address * 0x9E3779B1 + port * 0x85EBCA6B) & 0xFFFFFFFF)
+        return (mixed & 0xFFFFFFF0) | (attempt & 0x0F)
 
-    def _addresses(self, address: str) -> tuple[bytes, bytes]:
-        pair = self._sources.get(address)
-        if pair is None:
+    def _host(self, address: str) -> tuple[int, int]:
+        entry = self._hosts.get(address)
+        if entry is None:
             require_in_scope(address)  # raw frames: checked here as well as by the audit hook
             # The source address the kernel will put in the IP header (the route's), needed
             # for the checksum: a connected UDP socket learns it without sending anything.
             with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
                 probe.connect((address, 9))
                 source = probe.getsockname()[0]
-            pair = self._sources[address] = (socket.inet_aton(source), socket.inet_aton(address))
-        return pair
+            words = struct.unpack("!4H", socket.inet_aton(source) + socket.inet_aton(address))
+            entry = self._hosts[address] = (self._fixed + sum(words), int.from_bytes(socket.inet_aton(address), "big"))
+        return entry
+
+    def segment(self, address: str, port: int, attempt: int) -> bytes:
+        """The SYN for one attempt (same bytes as ``syn_segment``, checksum summed incrementally:
+        the sweep sends hundreds of thousands)."""
+        partial, number = self._host(address)
+        seq = self.seq(number, port, attempt)
+        total = partial + port + (seq >> 16) + (seq & 0xFFFF)
+        total = (total & 0xFFFF) + (total >> 16)
+        total = (total & 0xFFFF) + (total >> 16)
+        return _TCP_HEADER.pack(self.sport, port, seq, 0, 6 << 4, _SYN, _WINDOW, ~total & 0xFFFF, 0) + _MSS_OPTION
 
     def send(self, address: str, port: int, attempt: int) -> int:
         """Send one SYN. Returns 0, or an errno for a local shortage (ENOBUFS: retry later) or
         a route failure (EHOSTUNREACH, ENETUNREACH)."""
-        source, destination = self._addresses(address)
-        segment = syn_segment(source, destination, self.sport, port, self.seq(address, port, attempt))
+        segment = self.segment(address, port, attempt)
         try:
             self.tcp.sendto(segment, (address, 0))  # the scope audit hook runs here
         except BlockingIOError:
@@ -168,24 +182,30 @@ class SynTransport:
     def answers(self, fd: int) -> Iterator[SynAnswer]:
         """Answers waiting on ``fd`` (one of ``filenos``), validated."""
         sock = self.tcp if fd == self.tcp.fileno() else self.icmp
+        sport, recv, seq = self.sport, sock.recv, self.seq
         for _ in range(_RECV_BATCH):
             try:
-                packet = sock.recv(2048)
+                packet = recv(2048)
             except (BlockingIOError, InterruptedError):
                 return
             if sock is self.tcp:
-                seen = parse_tcp_answer(packet, self.sport)
-                if seen is None:
+                if len(packet) < 40 or packet[9] != socket.IPPROTO_TCP:
                     continue
-                address, port, flags, ack = seen
+                ihl = (packet[0] & 0x0F) * 4
+                if len(packet) < ihl + 14:
+                    continue
+                port, dst_port, _seq, ack = _PORTS_SEQ_ACK.unpack_from(packet, ihl)
+                if dst_port != sport:
+                    continue
                 answered = (ack - 1) & 0xFFFFFFFF
                 attempt = answered & 0x0F
-                if answered != self.seq(address, port, attempt):
+                if answered != seq(int.from_bytes(packet[12:16], "big"), port, attempt):
                     continue
+                flags = packet[ihl + 13]
                 if flags & (_SYN | _ACK) == _SYN | _ACK:
-                    yield SynAnswer(address, port, "open", attempt)
+                    yield SynAnswer(socket.inet_ntoa(packet[12:16]), port, "open", attempt)
                 elif flags & _RST:
-                    yield SynAnswer(address, port, "closed", attempt)
+                    yield SynAnswer(socket.inet_ntoa(packet[12:16]), port, "closed", attempt)
             else:
                 quoted = parse_icmp_answer(packet, self.sport)
                 if quoted is None:

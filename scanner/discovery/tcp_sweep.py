@@ -62,6 +62,14 @@ CANARY_BACKOFF = 2  # retry level: the timeout doubled twice
 _CANARY_PREFERRED = (80, 443, 22, 445, 3389, 139, 135, 21, 23, 25)
 # Largest per-host window (probes in flight to one host).
 MAX_WINDOW = 64
+# The global window never shrinks below this many probes in flight.
+MIN_GLOBAL_WINDOW = 16
+# A retry waits at least this long after its round: a listen backlog that overflowed has had
+# time to drain (RFC 6298 §5.5: back off before retransmitting).
+RETRY_DELAY = 0.2
+# A retried connect waits at least this long: Linux retransmits the SYN itself after 1 s
+# (RFC 6298 §2.1), and a SYN dropped by a full backlog is often answered then.
+CONNECT_RETRY_TIMEOUT = 1.25
 # Pause after a local shortage (no descriptor, port or buffer to spare), and how many in a row
 # are tolerated before the pair is given up as unanswerable from here.
 _STALL = 0.02
@@ -70,6 +78,7 @@ _MAX_STALLS = 500
 _PROGRESS_EVERY = 0.1
 
 ProgressFn = Callable[[int, int], None]
+_ANSWER_STATES = {"open": PortState.OPEN, "closed": PortState.CLOSED, "unreachable": PortState.UNREACHABLE}
 
 
 def rotated(items: Sequence[T], offset: int) -> list[T]:
@@ -97,6 +106,7 @@ class SweepResult:
     rounds: int = 0  # most retry rounds any host had
     peak_window: int = 0
     local_failures: int = 0  # pairs given up because no socket/port/buffer could be had
+    global_cuts: int = 0  # times lost SYNs halved the global window
     srtt: dict[str, float] = field(default_factory=dict)  # per answering host, seconds
     duration_s: float = 0.0
 
@@ -109,9 +119,8 @@ class _Host:
     """One host's progress through the sweep."""
 
     __slots__ = ("accepted", "address", "answered", "base", "canaried", "canary", "done", "index", "inflight",
-                 "parked",
-                 "policy", "ports", "queue", "recovered", "refused", "round", "rtt", "silent", "skip",
-                 "ssthresh", "transport", "unreachable", "wake_at", "window")
+                 "parked", "policy", "ports", "queue", "queued", "recovered", "refused", "round", "rtt", "silent",
+                 "skip", "ssthresh", "transport", "unreachable", "wake_at", "window")
 
     def __init__(self, address: str, index: int, ports: list[int], window: float, transport: str) -> None:
         self.address = address
@@ -135,9 +144,10 @@ class _Host:
         self.parked = False  # finished before loss was seen anywhere: may get another round
         self.done = False
         self.unreachable = False
-        self.skip: set[int] = set()  # ports already established (TCP ping) or answered late
+        self.skip: set[int] = set()  # ports already established (by the TCP ping)
         self.wake_at = 0.0
         self.transport = transport
+        self.queued = False  # in the engine's ready queue
 
     def has_work(self) -> bool:
         return bool(self.ports) or bool(self.queue)
@@ -181,6 +191,11 @@ class _Engine:
         self.stall_until = 0.0
         self.stalls = 0
         self.live_hosts = 0
+        # Global congestion window (RFC 5681 §3.1): probes in flight over all hosts. Hosts that
+        # share daemons (one server behind many addresses, as the dense lab) overflow its
+        # backlog together: a lost SYN halves it, clean answers grow it back.
+        self.gwin = float(self.global_limit)
+        self.last_cut = 0.0
 
     # ------------------------------------------------------------------ scheduling
 
@@ -202,6 +217,7 @@ class _Engine:
     def _next_ready(self, now: float) -> _Host | None:
         while self.ready:
             host = self.ready.popleft()
+            host.queued = False
             if host.done or host.inflight >= int(host.window):
                 continue
             if host.ports or (host.queue and host.wake_at <= now):
@@ -216,13 +232,14 @@ class _Engine:
         return host.ports.pop(), 0, 0
 
     def _mark_ready(self, host: _Host) -> None:
-        if not host.done and host.has_work() and host.inflight < int(host.window):
+        if not host.queued and not host.done and (host.ports or host.queue) and host.inflight < host.window:
+            host.queued = True
             self.ready.append(host)
 
     def _settle(self, host: _Host) -> None:
         """After any change to a host: start its next round when this one is over, and put it
         back in the ready queue when it may send."""
-        if not host.inflight and not host.has_work():
+        if not host.inflight and not host.ports and not host.queue:
             self._advance(host)
         self._mark_ready(host)
 
@@ -231,7 +248,9 @@ class _Engine:
         if port in host.skip or (attempt > 0 and port not in host.silent):
             self._settle(host)
             return
-        timeout = self.timeouts.attempt(host.base, level)
+        timeout = self.timeouts.attempt(host.base, level) if level else host.base
+        if level and host.transport == "connect":
+            timeout = max(timeout, min(CONNECT_RETRY_TIMEOUT, self.timeouts.ceiling))
         handle: socket.socket | None = None
         try:
             if host.transport == "syn":
@@ -280,9 +299,15 @@ class _Engine:
         answered after its timeout: the timeout was short, nothing was lost)."""
         result = self.result
         if rtt is not None:
-            host.rtt.add(rtt)
-            self.overall.add(rtt)
-            host.base = self.timeouts.base(host.rtt, self.overall)
+            estimate = host.rtt
+            estimate.add(rtt)
+            # The shared estimate needs a few samples per host, not all of them; the timeout
+            # is recomputed every eighth sample once a host has settled (RFC 6298 §2.3 allows
+            # any sampling rate of at least one per round trip).
+            if estimate.samples <= 16:
+                self.overall.add(rtt)
+            if estimate.samples <= 8 or not estimate.samples & 7:
+                host.base = self.timeouts.base(estimate, self.overall)
         host.silent.pop(port, None)
         if kind == "first":
             self._count_done()
@@ -296,26 +321,33 @@ class _Engine:
             result.denied += 1
             host.refused += 1
         else:
-            result.responded.add(host.address)
+            if not host.answered:
+                result.responded.add(host.address)
             host.answered += 1
             if state is PortState.OPEN:
                 host.accepted += 1
-                if port not in host.skip:
-                    result.open_ports.setdefault(host.address, []).append(port)
+                result.open_ports.setdefault(host.address, []).append(port)
             else:
                 host.refused += 1
-        host.skip.add(port)
         if kind == "first" or kind == "late":
             if host.window < self.max_window:
                 host.window += 1.0 if host.window < host.ssthresh else 1.0 / host.window
+            if self.gwin < self.global_limit:
+                self.gwin = min(float(self.global_limit), self.gwin + 1.0 / self.gwin)
             return
         result.recovered += 1
         host.recovered += 1
         if not host.canary:
             self.loss_seen = True
-            # This host dropped a SYN: halve its window (RFC 5681 §3.1 multiplicative decrease).
+            # This host dropped a SYN: halve its window (RFC 5681 §3.1 multiplicative decrease),
+            # and the global one, at most once per round trip (one loss event, many losses).
             host.ssthresh = max(self.initial_window, host.window / 2)
             host.window = host.ssthresh
+            now = time.monotonic()
+            if now - self.last_cut > host.base:
+                self.last_cut = now
+                self.gwin = max(float(min(MIN_GLOBAL_WINDOW, self.global_limit)), self.gwin / 2)
+                result.global_cuts += 1
 
     def _silence(self, host: _Host, port: int, attempt: int, sent: float) -> None:
         host.silent[port] = (attempt + 1, sent)
@@ -340,7 +372,7 @@ class _Engine:
     def _count_done(self) -> None:
         """Progress counts the first pass: each pair once, answered or silent."""
         self.done_pairs += 1
-        if self.on_progress is not None:
+        if self.on_progress is not None and not self.done_pairs & 63:
             now = time.monotonic()
             if now - self.last_progress >= _PROGRESS_EVERY:
                 self.last_progress = now
@@ -386,7 +418,7 @@ class _Engine:
     def _schedule(self, host: _Host) -> None:
         # A retry waits one current timeout after the round: a backlog that dropped the SYN has
         # had time to drain (RFC 6298 §5.5: back off before retransmitting).
-        host.wake_at = time.monotonic() + host.base
+        host.wake_at = time.monotonic() + max(host.base, RETRY_DELAY)
         self.serial += 1
         heapq.heappush(self.wakes, (host.wake_at, self.serial, host.index))
 
@@ -451,10 +483,9 @@ class _Engine:
         now = time.monotonic()
         for fd, _events in now_events:
             if self.syn is not None and fd in self.syn.filenos():
-                for answer in self.syn.answers(fd):
-                    state = {"open": PortState.OPEN, "closed": PortState.CLOSED,
-                             "unreachable": PortState.UNREACHABLE}.get(answer.kind, PortState.DENIED)
-                    self._received(answer.address, answer.port, answer.attempt, state, now)
+                received = self._received
+                for address, port, kind, attempt in self.syn.answers(fd):
+                    received(address, port, attempt, _ANSWER_STATES.get(kind, PortState.DENIED), now)
                 continue
             finished = self.connect.finished(fd)
             if finished is not None:
@@ -468,7 +499,7 @@ class _Engine:
                 self._expire(now)
                 if self.loss_seen and self.parked:
                     self._unpark()
-                while len(self.inflight) < self.global_limit and now >= self.stall_until:
+                while len(self.inflight) < int(self.gwin) and now >= self.stall_until:
                     host = self._next_ready(now)
                     if host is None:
                         break

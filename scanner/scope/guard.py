@@ -22,6 +22,13 @@ from scanner.scope.targets import Scope
 _active_lock = threading.Lock()
 _active_scope: Scope | None = None
 _hook_installed = False
+_EVENTS = frozenset({"socket.connect", "socket.sendto", "socket.sendmsg"})
+# Destinations already found in the active scope. The scope cannot change while it is enforced,
+# so the verdict cannot either; a sweep sends up to a million packets to a few hundred
+# addresses, and parsing each address again would cost a third of the sweep. Bounded, and
+# emptied whenever a scope is activated or released.
+_allowed: set[str] = set()
+_ALLOWED_MAX = 65536
 
 
 def _destination(args: tuple[Any, ...]) -> str | None:
@@ -35,21 +42,24 @@ def _destination(args: tuple[Any, ...]) -> str | None:
 
 
 def _audit(event: str, args: tuple[Any, ...]) -> None:
-    if _active_scope is None or event not in ("socket.connect", "socket.sendto", "socket.sendmsg"):
+    scope = _active_scope
+    if scope is None or event not in _EVENTS:
         return
     # sendmsg(sock, address): address is None on a connected socket (already checked at connect).
     if event == "socket.sendmsg" and (len(args) < 2 or args[1] is None):
         return
     host = _destination(args)
-    if host is None:
+    if host is None or host in _allowed:
         return
     try:
         ipaddress.ip_address(host.split("%", 1)[0])
     except ValueError as exc:
         # A name here would be resolved by C code we cannot see: refuse, probes pass addresses.
         raise OutOfScopeError(f"refused to connect to unresolved name {host!r} during a scan") from exc
-    if not _active_scope.may_contact(host.split("%", 1)[0]):
+    if not scope.may_contact(host.split("%", 1)[0]):
         raise OutOfScopeError(f"refused to send to {host}: outside the authorized scope")
+    if len(_allowed) < _ALLOWED_MAX and scope is _active_scope:
+        _allowed.add(host)
 
 
 @contextmanager
@@ -62,12 +72,14 @@ def enforce(scope: Scope) -> Iterator[Scope]:
             _hook_installed = True
         if _active_scope is not None:
             raise RuntimeError("a scan scope is already being enforced in this process")
+        _allowed.clear()
         _active_scope = scope
     try:
         yield scope
     finally:
         with _active_lock:
             _active_scope = None
+            _allowed.clear()
 
 
 def active_scope() -> Scope | None:
