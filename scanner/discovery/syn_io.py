@@ -23,7 +23,6 @@ import secrets
 import socket
 import struct
 from collections.abc import Iterator
-from typing import NamedTuple
 
 from scanner.errors import ProbePermissionError
 from scanner.scope.guard import require_in_scope
@@ -41,11 +40,10 @@ _FRAGMENTATION_NEEDED = 4
 _RECV_BATCH = 512
 
 
-class SynAnswer(NamedTuple):
-    address: str
-    port: int
-    kind: str  # "open" | "closed" | "unreachable" | "denied"
-    attempt: int | None = None  # which attempt's SYN was answered (None: not known, ICMP)
+# One answer: (the probed address as a 32-bit integer, the probed port, "open" | "closed" |
+# "unreachable" | "denied", which attempt's SYN it answers or None when unknown (ICMP)). A plain
+# tuple: a dense sweep reads hundreds of thousands.
+SynAnswer = tuple[int, int, str, int | None]
 
 
 def checksum(data: bytes) -> int:
@@ -142,7 +140,9 @@ class SynTransport:
         mixed = self._secret ^ ((address * 0x9E3779B1 + port * 0x85EBCA6B) & 0xFFFFFFFF)
         return (mixed & 0xFFFFFFF0) | (attempt & 0x0F)
 
-    def _host(self, address: str) -> tuple[int, int]:
+    def prepare(self, address: str) -> tuple[int, int]:
+        """What every SYN to ``address`` shares: (partial checksum, the address as an integer).
+        The address is checked against the scope here, before any frame is built for it."""
         entry = self._hosts.get(address)
         if entry is None:
             require_in_scope(address)  # raw frames: checked here as well as by the audit hook
@@ -155,20 +155,20 @@ class SynTransport:
             entry = self._hosts[address] = (self._fixed + sum(words), int.from_bytes(socket.inet_aton(address), "big"))
         return entry
 
-    def segment(self, address: str, port: int, attempt: int) -> bytes:
+    def segment(self, prepared: tuple[int, int], port: int, attempt: int) -> bytes:
         """The SYN for one attempt (same bytes as ``syn_segment``, checksum summed incrementally:
         the sweep sends hundreds of thousands)."""
-        partial, number = self._host(address)
+        partial, number = prepared
         seq = self.seq(number, port, attempt)
         total = partial + port + (seq >> 16) + (seq & 0xFFFF)
         total = (total & 0xFFFF) + (total >> 16)
         total = (total & 0xFFFF) + (total >> 16)
         return _TCP_HEADER.pack(self.sport, port, seq, 0, 6 << 4, _SYN, _WINDOW, ~total & 0xFFFF, 0) + _MSS_OPTION
 
-    def send(self, address: str, port: int, attempt: int) -> int:
-        """Send one SYN. Returns 0, or an errno for a local shortage (ENOBUFS: retry later) or
-        a route failure (EHOSTUNREACH, ENETUNREACH)."""
-        segment = self.segment(address, port, attempt)
+    def send(self, prepared: tuple[int, int], address: str, port: int, attempt: int) -> int:
+        """Send one SYN (``prepared``: from ``prepare(address)``). Returns 0, or an errno for a
+        local shortage (ENOBUFS: retry later) or a route failure (EHOSTUNREACH, ENETUNREACH)."""
+        segment = self.segment(prepared, port, attempt)
         try:
             self.tcp.sendto(segment, (address, 0))  # the scope audit hook runs here
         except BlockingIOError:
@@ -203,9 +203,9 @@ class SynTransport:
                     continue
                 flags = packet[ihl + 13]
                 if flags & (_SYN | _ACK) == _SYN | _ACK:
-                    yield SynAnswer(socket.inet_ntoa(packet[12:16]), port, "open", attempt)
+                    yield int.from_bytes(packet[12:16], "big"), port, "open", attempt
                 elif flags & _RST:
-                    yield SynAnswer(socket.inet_ntoa(packet[12:16]), port, "closed", attempt)
+                    yield int.from_bytes(packet[12:16], "big"), port, "closed", attempt
             else:
                 quoted = parse_icmp_answer(packet, self.sport)
                 if quoted is None:
@@ -214,7 +214,7 @@ class SynTransport:
                 if code == _FRAGMENTATION_NEEDED:
                     continue  # a path-MTU message, not an answer about the port
                 kind = "unreachable" if code in _HOST_GONE else "closed" if code == _PORT_UNREACHABLE else "denied"
-                yield SynAnswer(address, port, kind)
+                yield int.from_bytes(socket.inet_aton(address), "big"), port, kind, None
 
     def close(self) -> None:
         for sock in (self.tcp, self.icmp, self._reserved):

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import math
 import select
 import socket
 import time
@@ -119,8 +120,8 @@ class _Host:
     """One host's progress through the sweep."""
 
     __slots__ = ("accepted", "address", "answered", "base", "canaried", "canary", "done", "index", "inflight",
-                 "parked", "policy", "ports", "queue", "queued", "recovered", "refused", "round", "rtt", "silent",
-                 "skip", "ssthresh", "transport", "unreachable", "wake_at", "window")
+                 "parked", "policy", "ports", "prepared", "queue", "queued", "recovered", "refused", "round", "rtt",
+                 "silent", "skip", "ssthresh", "transport", "unreachable", "wake_at", "window")
 
     def __init__(self, address: str, index: int, ports: list[int], window: float, transport: str) -> None:
         self.address = address
@@ -148,6 +149,7 @@ class _Host:
         self.wake_at = 0.0
         self.transport = transport
         self.queued = False  # in the engine's ready queue
+        self.prepared: tuple[int, int] = (0, 0)  # the packet transport's per-host state
 
     def has_work(self) -> bool:
         return bool(self.ports) or bool(self.queue)
@@ -179,10 +181,14 @@ class _Engine:
             for fd in syn.filenos():
                 self.poller.register(fd, select.EPOLLIN)
         # In flight: (address, port) -> (host, attempt, sent at, socket or None)
-        self.inflight: dict[tuple[str, int], tuple[_Host, int, float, socket.socket | None]] = {}
-        self.timers: list[tuple[float, int, str, int, int]] = []  # (deadline, serial, address, port, attempt)
+        # In flight, keyed by host index << 16 | port: (host, port, attempt, sent at, socket or None).
+        self.inflight: dict[int, tuple[_Host, int, int, float, socket.socket | None]] = {}
+        # Timeouts, one FIFO per timeout value (rounded up to 10 ms): probes are sent in time
+        # order, so each FIFO is sorted by deadline without a heap. (deadline, key, attempt)
+        self.timers: dict[float, deque[tuple[float, int, int]]] = {}
         self.wakes: list[tuple[float, int, int]] = []  # (time, serial, host index)
         self.by_address = {h.address: h for h in hosts}
+        self.by_number: dict[int, _Host] = {}
         self.serial = 0
         self.loss_seen = False
         self.parked: list[_Host] = []
@@ -202,6 +208,10 @@ class _Engine:
     def _activate(self) -> _Host | None:
         while self.pending:
             host = self.pending.popleft()
+            if host.transport == "syn":
+                assert self.syn is not None
+                host.prepared = self.syn.prepare(host.address)
+                self.by_number[host.prepared[1]] = host
             seed = self.seeds.get(host.address)
             if seed is not None:
                 host.rtt.add(seed)
@@ -255,7 +265,7 @@ class _Engine:
         try:
             if host.transport == "syn":
                 assert self.syn is not None
-                err = self.syn.send(host.address, port, attempt)
+                err = self.syn.send(host.prepared, host.address, port, attempt)
                 if err in LOCAL_ERRNOS:
                     raise OSError(err, "no buffer for the SYN")
                 err = -1 if err == 0 else err
@@ -286,9 +296,13 @@ class _Engine:
             self._settle(host)
             return
         host.inflight += 1
-        self.inflight[(host.address, port)] = (host, attempt, now, handle)
-        self.serial += 1
-        heapq.heappush(self.timers, (now + timeout, self.serial, host.address, port, attempt))
+        key = host.index << 16 | port
+        self.inflight[key] = (host, port, attempt, now, handle)
+        bucket = math.ceil(timeout * 100) / 100
+        fifo = self.timers.get(bucket)
+        if fifo is None:
+            fifo = self.timers[bucket] = deque()
+        fifo.append((now + bucket, key, attempt))
         self._mark_ready(host)
 
     # ------------------------------------------------------------------ outcomes
@@ -298,12 +312,12 @@ class _Engine:
         "retry" (a retry answered: the earlier SYN was lost) or "late" (an earlier attempt
         answered after its timeout: the timeout was short, nothing was lost)."""
         result = self.result
-        if rtt is not None:
+        if rtt is not None and (host.answered < 32 or not host.answered & 7):
             estimate = host.rtt
             estimate.add(rtt)
-            # The shared estimate needs a few samples per host, not all of them; the timeout
-            # is recomputed every eighth sample once a host has settled (RFC 6298 §2.3 allows
-            # any sampling rate of at least one per round trip).
+            # A settled host is sampled once in eight answers, the shared estimate needs only a
+            # host's first few, and the timeout is recomputed every eighth sample (RFC 6298
+            # §2.3: any rate of at least one sample per round trip will do).
             if estimate.samples <= 16:
                 self.overall.add(rtt)
             if estimate.samples <= 8 or not estimate.samples & 7:
@@ -432,33 +446,32 @@ class _Engine:
     # ------------------------------------------------------------------ the loop
 
     def _expire(self, now: float) -> None:
-        timers = self.timers
-        while timers and timers[0][0] <= now:
-            _deadline, _serial, address, port, attempt = heapq.heappop(timers)
-            entry = self.inflight.get((address, port))
-            if entry is None or entry[1] != attempt:
-                continue  # answered meanwhile
-            del self.inflight[(address, port)]
-            host, _attempt, sent, handle = entry
-            if handle is not None:
-                self.connect.abandon(handle)
-            host.inflight -= 1
-            self._silence(host, port, attempt, sent)
-            self._settle(host)
+        inflight = self.inflight
+        for fifo in self.timers.values():
+            while fifo and fifo[0][0] <= now:
+                _deadline, key, attempt = fifo.popleft()
+                entry = inflight.get(key)
+                if entry is None or entry[2] != attempt:
+                    continue  # answered meanwhile
+                del inflight[key]
+                host, port, _attempt, sent, handle = entry
+                if handle is not None:
+                    self.connect.abandon(handle)
+                host.inflight -= 1
+                self._silence(host, port, attempt, sent)
+                self._settle(host)
         wakes = self.wakes
         while wakes and wakes[0][0] <= now:
             _when, _serial, index = heapq.heappop(wakes)
             self._mark_ready(self.hosts[index])
 
-    def _received(self, address: str, port: int, attempt: int | None, state: PortState, now: float) -> None:
+    def _received(self, host: _Host, port: int, attempt: int | None, state: PortState, now: float) -> None:
         """An answer from the network; ``attempt``: which attempt it answers, when known."""
-        host = self.by_address.get(address)
-        if host is None:
-            return
-        entry = self.inflight.get((address, port))
-        if entry is not None and (attempt is None or attempt == entry[1]):
-            del self.inflight[(address, port)]
-            _host, sent_attempt, sent, _handle = entry
+        key = host.index << 16 | port
+        entry = self.inflight.get(key)
+        if entry is not None and (attempt is None or attempt == entry[2]):
+            del self.inflight[key]
+            _host, _port, sent_attempt, sent, _handle = entry
             host.inflight -= 1
             # Karn (RFC 6298 §3): a sample only from the attempt that was answered.
             self._answer(host, port, state, now - sent if attempt is not None or sent_attempt == 0 else None,
@@ -467,10 +480,10 @@ class _Engine:
             # An earlier attempt answered after its timeout: still an answer (the port answered
             # once, so it is open), and a round-trip sample when it answers the last SYN sent.
             if entry is not None:
-                del self.inflight[(address, port)]
+                del self.inflight[key]
                 host.inflight -= 1
-                if entry[3] is not None:
-                    self.connect.abandon(entry[3])
+                if entry[4] is not None:
+                    self.connect.abandon(entry[4])
             attempts, sent = host.silent.get(port, (0, now))
             rtt = now - sent if entry is None and attempt is not None and attempt == attempts - 1 else None
             self._answer(host, port, state, rtt, "late")
@@ -483,14 +496,18 @@ class _Engine:
         now = time.monotonic()
         for fd, _events in now_events:
             if self.syn is not None and fd in self.syn.filenos():
-                received = self._received
-                for address, port, kind, attempt in self.syn.answers(fd):
-                    received(address, port, attempt, _ANSWER_STATES.get(kind, PortState.DENIED), now)
+                received, by_number = self._received, self.by_number
+                for number, port, kind, attempt in self.syn.answers(fd):
+                    host = by_number.get(number)
+                    if host is not None:
+                        received(host, port, attempt, _ANSWER_STATES.get(kind, PortState.DENIED), now)
                 continue
             finished = self.connect.finished(fd)
             if finished is not None:
                 address, port, attempt, err = finished
-                self._received(address, port, attempt, state_of(err), now)
+                host = self.by_address.get(address)
+                if host is not None:
+                    self._received(host, port, attempt, state_of(err), now)
 
     def run(self) -> None:
         try:
@@ -504,10 +521,9 @@ class _Engine:
                     if host is None:
                         break
                     self._send(host, now)
-                    self.result.peak_window = max(self.result.peak_window, int(host.window))
                 if not self.inflight and not self.ready and not self.pending and not self.wakes:
                     break
-                deadlines = [self.timers[0][0]] if self.timers else []
+                deadlines = [fifo[0][0] for fifo in self.timers.values() if fifo]
                 if self.wakes:
                     deadlines.append(self.wakes[0][0])
                 if now < self.stall_until:
@@ -518,6 +534,7 @@ class _Engine:
             self.connect.close()
             self.poller.close()
         for host in self.hosts:
+            self.result.peak_window = max(self.result.peak_window, int(host.window))
             self.result.filtered += len(host.silent)
             if host.rtt.srtt is not None and host.answered:
                 self.result.srtt[host.address] = host.rtt.srtt
@@ -527,7 +544,8 @@ class PacketTransport(Protocol):
     """What the engine needs of a packet transport (``SynTransport``; tests pass their own)."""
 
     def filenos(self) -> tuple[int, ...]: ...
-    def send(self, address: str, port: int, attempt: int) -> int: ...
+    def prepare(self, address: str) -> tuple[int, int]: ...
+    def send(self, prepared: tuple[int, int], address: str, port: int, attempt: int) -> int: ...
     def answers(self, fd: int) -> Iterator[SynAnswer]: ...
     def close(self) -> None: ...
 

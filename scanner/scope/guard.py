@@ -45,6 +45,8 @@ def _audit(event: str, args: tuple[Any, ...]) -> None:
     scope = _active_scope
     if scope is None or event not in _EVENTS:
         return
+    if len(args) > 1 and type(args[1]) is tuple and args[1] and args[1][0] in _allowed:
+        return  # an IP address already found in scope (only those are cached)
     # sendmsg(sock, address): address is None on a connected socket (already checked at connect).
     if event == "socket.sendmsg" and (len(args) < 2 or args[1] is None):
         return

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from scanner.discovery import hosts as hostdiscovery
 from scanner.discovery import connect_io
-from scanner.discovery.hosts import arp_interfaces, arp_sweep, discover_hosts, tcp_ping
+from scanner.discovery import hosts as hostdiscovery
 from scanner.discovery.connect_io import ConnectOutcome, PortState
+from scanner.discovery.hosts import arp_interfaces, arp_sweep, discover_hosts, tcp_ping
 from scanner.errors import OutOfScopeError
 from scanner.scope.guard import enforce
 from scanner.scope.targets import build_scope

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import os
 import socket
 import threading
@@ -234,11 +235,14 @@ class ScriptedPackets:
     def filenos(self) -> tuple[int, ...]:
         return (self._read,)
 
-    def send(self, address: str, port: int, attempt: int) -> int:
+    def prepare(self, address: str) -> tuple[int, int]:
+        return 0, int(ipaddress.ip_address(address))
+
+    def send(self, prepared: tuple[int, int], address: str, port: int, attempt: int) -> int:
         self.sent.append((address, port, attempt))
         kind = self.script(address, port, attempt)
         if kind is not None:
-            self._due.append(SynAnswer(address, port, kind, attempt))
+            self._due.append((prepared[1], port, kind, attempt))
             os.write(self._write, b"x")
         return 0
 
@@ -289,7 +293,7 @@ def test_a_default_drop_host_gets_a_canary_and_no_retries() -> None:
 def test_a_slow_host_is_found_by_its_canary() -> None:
     """A host that answers nothing in time on the first pass, but does answer (RST) a longer
     wait: the canary answers, so every silent port is asked again and found."""
-    result, packets = scripted_sweep([FIREWALL], lambda a, p, n: None if n == 0 else ("open" if p == 80 else "closed"))
+    result, _ = scripted_sweep([FIREWALL], lambda a, p, n: None if n == 0 else ("open" if p == 80 else "closed"))
     assert FIREWALL not in result.policy_silent
     assert result.open_ports == {FIREWALL: [80]} and result.filtered == 0
 
