@@ -184,6 +184,10 @@ async def _discover_builtin(
     run.notes.extend(found.notes)
     live = [a for a in addresses if a in found.live]
 
+    # UDP needs nothing the TCP phases learn: its probes (a datagram or two per port, answered
+    # in milliseconds or never) run alongside the sweep, which runs in a worker thread.
+    udp_task = asyncio.create_task(_udp(live, config, min(2 * probe_limit, 128), per_host, run)) \
+        if config.udp_ports and live else None
     t = time.monotonic()
     if config.tcp_ports == default_ports().ports:
         defaults = default_ports()
@@ -197,18 +201,15 @@ async def _discover_builtin(
     run.timed("ports", t)
     run.notes.append(_sweep_summary(swept, len(live)))
 
-    services = await _identify(swept.open_ports, config, probe_limit, per_host, run)
-
-    if config.udp_ports and live:
-        t = time.monotonic()
-        udp = await udp_scan(live, config.udp_ports, retries=config.retries, global_limit=probe_limit,
-                             per_host=per_host, on_progress=run.progress("udp"))
-        run.timed("udp", t)
-        for host, extra in udp.services.items():
+    try:
+        services = await _identify(swept.open_ports, config, probe_limit, per_host, run)
+    except BaseException:
+        if udp_task is not None:
+            udp_task.cancel()
+        raise
+    if udp_task is not None:
+        for host, extra in (await udp_task).items():
             services.setdefault(host, []).extend(extra)
-        if udp.silent:
-            run.notes.append(f"UDP: {udp.silent} probe(s) got no answer (closed, or open|filtered: "
-                             "not reported)")
 
     if config.host_discovery == "none":
         keep = [a for a in live if a in swept.responded or a in services]
@@ -226,6 +227,17 @@ async def _discover_builtin(
         for a in live
     ]
     return hosts, method
+
+
+async def _udp(live: list[str], config: DiscoveryConfig, limit: int, per_host: int,
+               run: _Run) -> dict[str, list[Service]]:
+    t = time.monotonic()
+    udp = await udp_scan(live, config.udp_ports, retries=config.retries, global_limit=limit, per_host=per_host,
+                         on_progress=run.progress("udp"))
+    run.timed("udp", t)
+    if udp.silent:
+        run.notes.append(f"UDP: {udp.silent} probe(s) got no answer (closed, or open|filtered: not reported)")
+    return udp.services
 
 
 def _sweep_summary(swept: SweepResult, live: int) -> str:
