@@ -122,4 +122,6 @@ def ftp(client: LineClient) -> str | None:
 UPGRADES: dict[str, Callable[[LineClient], str | None]] = {
     "smtp": smtp, "submission": smtp, "imap": imap, "pop3": pop3, "ftp": ftp,
 }
-IMPLICIT = frozenset({"https", "imaps", "pop3s", "smtps", "ftps"})
+# "tls": discovery's name for a port that speaks TLS around a protocol it could not name
+# (scanner/discovery/identify.py); its TLS is judged like any other.
+IMPLICIT = frozenset({"https", "imaps", "pop3s", "smtps", "ftps", "tls"})

@@ -1,15 +1,18 @@
-"""Hosts and services: what is live in the scope and what answers on it.
+"""Hosts and services: what is live in the scope and what answers on it (docs/discovery.md).
 
 ``discover()`` is the one entry point. Its phases, each in its own module:
 
 1. host discovery (``scanner.discovery.hosts``): ARP on the local segment when root, TCP
    ping otherwise. It comes first because a connect to a dead on-link address waits ~3 s
    for ARP (LAB-NOTES, "Scanning speed"): only live hosts are swept.
-2. the TCP connect sweep (``scanner.discovery.tcp_sweep``): global and per-host limits, bounded retries
-   of timed-out connects so that SYNs dropped by full listen backlogs are not lost.
-3. service identification: the port map plus a light banner read (``scanner.discovery.identify``),
-   or nmap -sV (``scanner.discovery.nmap_engine``) when the profile asks for it.
-4. UDP probes for the ``udp_ports`` the profile lists (``scanner.discovery.udp_sweep``).
+2. the TCP sweep (``scanner.discovery.tcp_sweep``): half-open SYN probes as root, connects
+   otherwise; RTT-adaptive timeouts (``scanner.discovery.rtt``), retries only where they can
+   change the answer, per-host windows that start small. The default ports are nmap's top
+   1,000 plus the checks' (``scanner.config.ports``).
+3. service identification by what each open port speaks (``scanner.discovery.identify``), or
+   nmap -sV (``scanner.discovery.nmap_engine``) when the profile asks for it.
+4. UDP probes for the ``udp_ports`` the profile lists (``scanner.discovery.udp_sweep``), run
+   alongside phases 2 and 3.
 
 Engines: ``builtin`` is all of the above. ``nmap`` hands phases 1-2 (and 3 with
 ``service_detection="nmap"``) to nmap; when nmap is missing or fails, the built-in scanner
@@ -17,8 +20,9 @@ runs instead and the result says so in ``notes``. ``auto`` uses the built-in swe
 than ``nmap -sT`` and complete, see benchmarks/discovery_bench.py) and nmap only for -sV.
 
 The caller must hold the scope guard (``with enforce(scope): discover(...)``): every Python
-socket is checked by the audit hook, and the raw ARP frames and the nmap command line are
-checked address by address with ``require_in_scope`` before they are built.
+socket (connects, and the SYN sweep's raw ``sendto``) is checked by the audit hook, and the raw
+ARP frames, the SYN sweep's addresses and the nmap command line are checked address by address
+with ``require_in_scope`` before anything is built for them.
 
 Run as a module for a quick look (this is also what the benchmark and the lab tests run
 inside the scanner's network namespace)::

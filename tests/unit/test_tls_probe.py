@@ -114,3 +114,21 @@ def test_starttls_not_offered_gives_unavailable_facts() -> None:
     with tcp_server(handler) as (_, port, _n):
         facts = TlsProbe().collect(Target(host="127.0.0.1", port=port, service="smtp"), CTX)
     assert not facts.available and "STARTTLS not offered" in facts.unavailable and not facts.versions
+
+
+def test_a_port_discovery_names_only_tls_is_probed_as_implicit_tls() -> None:
+    """"tls" (TLS around a protocol discovery could not name) goes straight to ClientHellos, as
+    https does, and is planned for the TLS checks."""
+    from checks.tls.probe import TLS_SERVICES
+
+    assert "tls" in TLS_SERVICES
+    first: list[int] = []
+
+    def handler(conn: socket.socket) -> None:
+        version, _suite = _read_hello(conn)  # a STARTTLS command would not parse as a ClientHello
+        first.append(version)
+        conn.sendall(b"\x15\x03\x01\x00\x02\x02\x46")  # alert protocol_version
+
+    with tcp_server(handler) as (_, port, _n), pytest.raises(ProtocolError, match="no version"):
+        _probe(port, service="tls")
+    assert first  # the server was sent a ClientHello first
