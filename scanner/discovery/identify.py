@@ -452,3 +452,51 @@ async def identify_all(
     for services in results.values():
         services.sort(key=lambda s: s.port)
     return results
+
+
+class IdentifyStream:
+    """Identification of open ports as the sweep finds them, under the same global and
+    per-host limits as ``identify_all``: a port is being named while the sweep goes on.
+    ``add_threadsafe`` may be called from the sweep's thread; ``finish`` returns the services."""
+
+    def __init__(self, *, global_limit: int, per_host: int, timeouts: IdentifyTimeouts | None = None,
+                 retries: int = 2) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._queue: asyncio.Queue[tuple[str, int] | None] = asyncio.Queue()
+        self._per_host: dict[str, asyncio.Semaphore] = {}
+        self._limit = max(1, per_host)
+        self._timeouts, self._retries = timeouts, retries
+        self.results: dict[str, list[Service]] = {}
+        self.added = 0
+        self._workers = [asyncio.create_task(self._work()) for _ in range(max(1, global_limit))]
+
+    def add(self, address: str, port: int) -> None:
+        require_in_scope(address)
+        self.added += 1
+        self._queue.put_nowait((address, port))
+
+    def add_threadsafe(self, address: str, port: int) -> None:
+        self._loop.call_soon_threadsafe(self.add, address, port)
+
+    async def _work(self) -> None:
+        while (item := await self._queue.get()) is not None:
+            address, port = item
+            semaphore = self._per_host.setdefault(address, asyncio.Semaphore(self._limit))
+            async with semaphore:
+                service = await identify(address, port, timeouts=self._timeouts, retries=self._retries)
+            self.results.setdefault(address, []).append(service)
+
+    async def finish(self) -> dict[str, list[Service]]:
+        """Wait for every port added so far (the sweep is over), then stop the workers."""
+        await asyncio.sleep(0)  # ports handed over with call_soon_threadsafe are queued by now
+        for _ in self._workers:
+            self._queue.put_nowait(None)
+        await asyncio.gather(*self._workers)
+        for services in self.results.values():
+            services.sort(key=lambda s: s.port)
+        return self.results
+
+    def cancel(self) -> None:
+        for worker in self._workers:
+            worker.cancel()
+

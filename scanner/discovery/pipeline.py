@@ -46,7 +46,7 @@ from typing import Any
 from scanner.config.ports import default_ports
 from scanner.config.settings import ConcurrencyConfig, DiscoveryConfig
 from scanner.discovery.hosts import PING_PORTS, discover_hosts
-from scanner.discovery.identify import IdentifyTimeouts, identify_all
+from scanner.discovery.identify import IdentifyStream, IdentifyTimeouts, identify_all
 from scanner.discovery.nmap_engine import nmap_path, run_nmap
 from scanner.discovery.portmap import map_only
 from scanner.discovery.tcp_sweep import SweepResult, sweep
@@ -197,20 +197,39 @@ async def _discover_builtin(
         defaults = default_ports()
         run.notes.append(f"TCP ports: the default {len(defaults.ports)} ({defaults.source}, plus "
                          f"{len(defaults.ports) - defaults.top} the checks need)")
-    swept = await sweep(
-        live, config.tcp_ports, global_limit=sweep_limit, per_host=per_host, max_window=config.sweep_window,
-        connect_timeout=config.connect_timeout, retries=config.retries, mode=config.sweep, known=found.answered,
-        seeds=found.rtt, on_progress=run.progress("ports"),
-    )
-    run.timed("ports", t)
-    run.notes.append(_sweep_summary(swept, len(live)))
-
+    # Banner identification starts on each port as soon as the sweep finds it open.
+    stream = IdentifyStream(global_limit=probe_limit, per_host=per_host, retries=config.retries,
+                            timeouts=IdentifyTimeouts(connect=config.connect_timeout)) \
+        if config.service_detection == "banner" else None
     try:
-        services = await _identify(swept.open_ports, config, probe_limit, per_host, run)
+        if stream is not None:
+            for address, (port, is_open) in found.answered.items():
+                if is_open and port in config.tcp_ports and address in live:
+                    stream.add(address, port)
+        swept = await sweep(
+            live, config.tcp_ports, global_limit=sweep_limit, per_host=per_host, max_window=config.sweep_window,
+            connect_timeout=config.connect_timeout, retries=config.retries, mode=config.sweep,
+            known=found.answered, seeds=found.rtt, on_progress=run.progress("ports"),
+            on_open=stream.add_threadsafe if stream is not None else None,
+        )
+        run.timed("ports", t)
+        run.notes.append(_sweep_summary(swept, len(live)))
+        if stream is not None:
+            t = time.monotonic()
+            services = await stream.finish()
+            run.timed("services", t)  # what identification took after the sweep ended
+            progress = run.progress("services")
+            if progress is not None:
+                progress(stream.added, stream.added)
+        else:
+            services = await _identify(swept.open_ports, config, probe_limit, per_host, run)
     except BaseException:
+        if stream is not None:
+            stream.cancel()
         if udp_task is not None:
             udp_task.cancel()
         raise
+
     if udp_task is not None:
         for host, extra in (await udp_task).items():
             services.setdefault(host, []).extend(extra)

@@ -160,7 +160,9 @@ class _Engine:
 
     def __init__(self, hosts: list[_Host], *, total: int, global_limit: int, max_window: int,
                  initial_window: float, timeouts: TimeoutPolicy, retries: int, syn: PacketTransport | None,
-                 on_progress: ProgressFn | None, result: SweepResult, seeds: Mapping[str, float]) -> None:
+                 on_progress: ProgressFn | None, result: SweepResult, seeds: Mapping[str, float],
+                 on_open: Callable[[str, int], None] | None = None) -> None:
+        self.on_open = on_open
         self.hosts = hosts
         self.pending = deque(hosts)  # not yet started
         self.ready: deque[_Host] = deque()
@@ -341,6 +343,8 @@ class _Engine:
             if state is PortState.OPEN:
                 host.accepted += 1
                 result.open_ports.setdefault(host.address, []).append(port)
+                if self.on_open is not None:
+                    self.on_open(host.address, port)
             else:
                 host.refused += 1
         if kind == "first" or kind == "late":
@@ -570,6 +574,7 @@ def run_sweep(
     seeds: Mapping[str, float] | None = None,
     on_progress: ProgressFn | None = None,
     packets: PacketTransport | None = None,
+    on_open: Callable[[str, int], None] | None = None,
 ) -> SweepResult:
     """The sweep, synchronously (see ``sweep``). ``packets``: a packet transport to use instead
     of opening a ``SynTransport`` (tests)."""
@@ -605,7 +610,8 @@ def run_sweep(
         hosts.append(host)
     engine = _Engine(hosts, total=len(hosts) * len(port_list), global_limit=global_limit, max_window=max_window,
                      initial_window=float(per_host), timeouts=TimeoutPolicy(ceiling=connect_timeout),
-                     retries=retries, syn=syn, on_progress=on_progress, result=result, seeds=seeds or {})
+                     retries=retries, syn=syn, on_progress=on_progress, result=result, seeds=seeds or {},
+                     on_open=on_open)
     engine.done_pairs = done_known
     try:
         engine.run()
@@ -633,6 +639,7 @@ async def sweep(
     known: Mapping[str, tuple[int, bool]] | None = None,
     seeds: Mapping[str, float] | None = None,
     on_progress: ProgressFn | None = None,
+    on_open: Callable[[str, int], None] | None = None,
 ) -> SweepResult:
     """TCP sweep of ``ports`` on every address, in a worker thread.
 
@@ -641,6 +648,7 @@ async def sweep(
     gentle limit), which grows to ``max_window`` on a host that answers cleanly. ``known``:
     {address: (port, open)} already established by the TCP ping (not asked again). ``seeds``:
     {address: round-trip seconds} from host discovery, the first RTT sample of each host.
+    ``on_open(address, port)``: called (from the worker thread) for each port found open.
     ``connect_timeout``: the ceiling of one attempt's timeout (see ``scanner.discovery.rtt``).
 
     Refuses the whole batch with ``OutOfScopeError`` before sending anything if one address is
@@ -648,4 +656,5 @@ async def sweep(
     """
     return await asyncio.to_thread(
         run_sweep, addresses, ports, global_limit=global_limit, per_host=per_host, connect_timeout=connect_timeout,
-        retries=retries, mode=mode, max_window=max_window, known=known, seeds=seeds, on_progress=on_progress)
+        retries=retries, mode=mode, max_window=max_window, known=known, seeds=seeds, on_progress=on_progress,
+        on_open=on_open)
