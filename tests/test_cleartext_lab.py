@@ -72,7 +72,8 @@ def test_details(scan: dict[str, Any]) -> None:
 def test_telnet_fails_where_it_answers_and_nowhere_else(scan: dict[str, Any]) -> None:
     assert TELNET_HOSTS, "the lab plants a Telnet service"
     telnet = [r for r in scan["results"] if r["check_id"] == "cleartext.telnet"]
-    assert {(r["target"]["host"], r["target"]["port"]) for r in telnet} == {(h.address, 23) for h in TELNET_HOSTS}
+    assert {(r["target"]["host"], r["target"]["port"]) for r in telnet} == {
+        (h.address, s.port) for h in TELNET_HOSTS for s in h.services if s.service == "telnet"}
     for result in telnet:
         assert result["status"] == "fail" and "speaks Telnet (option negotiation" in result["detail"]
         assert result["evidence"][0]["data"]["iac_negotiation"] is True
