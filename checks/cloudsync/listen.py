@@ -36,7 +36,7 @@ DROPBOX_PORT = 17500
 RESILIO_PORT = 3838
 RESILIO_GROUP = "239.192.0.0"
 LISTEN_PORTS = (SYNCTHING_PORT, DROPBOX_PORT, RESILIO_PORT)
-# Discovery's names for the clients' TCP sync ports (scanner/services.py): their targets need the
+# Discovery's names for the clients' TCP sync ports (scanner/discovery/identify.py): their targets need the
 # capture too, to know whether the host was already reported for announcing.
 SYNC_PORT_SERVICES = frozenset({"syncthing", "dropbox"})
 ETH_P_ALL = 0x0003

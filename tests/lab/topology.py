@@ -2,7 +2,7 @@
 
 Everything else derives from this table: the namespaces, the daemon configurations (a daemon
 module reads ``host.gaps`` to decide whether to plant a weakness), the readiness check, the
-tests that ask "which hosts must fail check X", the demo's summary and the README table.
+tests that ask "which hosts must fail check X", the demo's summary and the table in README.md here.
 
 Addresses are only ever in the benchmarking range 198.18.0.0/15 (RFC 2544), inside network
 namespaces the lab creates; the root namespace gets no route into the lab.
