@@ -611,7 +611,7 @@ def _known(check_id: str) -> None:
 def markdown_table() -> str:
     """The lab as Markdown (hosts, then domains), generated from this table for the README."""
     lines = [
-        f"Practice network {PRACTICE_NET} (scanner {SCANNER_ADDRESS} in namespace `{SCANNER_NS}`, "
+        f"Practice network {PRACTICE_NET} (scanner {SCANNER_ADDRESS} in namespace `gs-scan`, "  # default lab id (docs)
         f"nameserver {NAMESERVER}); dense network {DENSE_NET} behind {DENSE_GATEWAY}.",
         "",
         "| Host | Address | Role | Services (daemon) | Planted gaps (must FAIL) | Hardened (must PASS) |",
