@@ -80,7 +80,7 @@ def test_without_a_deadline_a_connection_lives_a_bounded_number_of_read_timeouts
 
 def test_a_flood_is_cut_at_the_byte_budget() -> None:
     with hostile_server(_flood) as port, LineClient("127.0.0.1", port, connect_timeout=1, read_timeout=5,
-                                                    what="FTP", deadline=time.monotonic() + 20) as client:
-        with pytest.raises(ProtocolError, match="more than"):
-            for _ in range(100_000):
-                client.read_line()
+                                                    what="FTP", deadline=time.monotonic() + 20) as client, \
+            pytest.raises(ProtocolError, match="more than"):
+        for _ in range(100_000):
+            client.read_line()
