@@ -26,6 +26,7 @@ SLOW_SCAN = textwrap.dedent("""
     from tests.unit.test_runner import FakeDiscovery
 
     def slow_smtp(conn):
+        sys.stdout.write("probing\\n"); sys.stdout.flush()  # a check's probe is connected: the scan is in its checks phase
         conn.sendall(b"220 slow.example ESMTP\\r\\n")
         time.sleep(60)
 
@@ -43,7 +44,8 @@ def test_a_signal_saves_the_results_so_far_and_exits_130(tmp_path: Path, signum:
     proc = subprocess.Popen([sys.executable, "-c", SLOW_SCAN, str(tmp_path)], cwd=REPO, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-    time.sleep(2.0)  # the SMTP probes are waiting for EHLO answers
+    assert proc.stdout.readline().startswith("probing")
+    time.sleep(0.5)  # the SMTP probes are waiting for EHLO answers
     proc.send_signal(signum)
     _, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 130, stderr
