@@ -26,7 +26,9 @@ from scanner.cli.runs import (
     _check_pdf,
     _credentials,
     _fail_on_hit,
+    _interrupted,
     _load_client_file,
+    _remove_stale_outputs,
     _render,
     _report_decisions,
     _signer,
@@ -147,10 +149,14 @@ def scan(
         )
         target_dir = out_dir or Path("gapscan-out")
         sink = ResultSink(target_dir)
+        _remove_stale_outputs(target_dir, chosen_formats)
         show = sys.stderr.isatty() and not quiet
         columns = (TextColumn("{task.description:>10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=err, transient=True, disable=not show) as bar:
-            run = run_scan(request, registry, sink, progress=RichProgress(bar if show else None))
+        try:
+            with Progress(*columns, console=err, transient=True, disable=not show) as bar:
+                run = run_scan(request, registry, sink, progress=RichProgress(bar if show else None))
+        except KeyboardInterrupt as exc:
+            raise _interrupted(sink) from exc
         decisions = _report_decisions(run, client, db) if client else None
         written = _render(run, chosen_formats, target_dir, client_info, logo, decisions)
         if not quiet:
