@@ -26,7 +26,7 @@ SLOW_SCAN = textwrap.dedent("""
     from tests.unit.test_runner import FakeDiscovery
 
     def slow_smtp(conn):
-        sys.stdout.write("probing\\n"); sys.stdout.flush()  # a check's probe is connected: the scan is in its checks phase
+        sys.stdout.write("probing\\n"); sys.stdout.flush()  # a probe is connected: the checks run
         conn.sendall(b"220 slow.example ESMTP\\r\\n")
         time.sleep(60)
 
