@@ -36,10 +36,10 @@ from scanner.cli.runs import (
     _with_listen_window,
 )
 from scanner.config.profiles import load_profile
+from scanner.config.scope_file import load_scope_file
 from scanner.engine.output import ResultSink
 from scanner.errors import InputError
 from scanner.models import ScanRun, Severity, Status
-from scanner.scope.targets import load_scope_file
 
 
 class RichProgress:
