@@ -35,22 +35,27 @@ SLOW_SCAN = textwrap.dedent("""
             return FakeDiscovery(hosts=(Host(address=host, services=(Service(port=port, service="smtp"),)),))
         scanner.engine.runner._default_discover = lambda: discover
         print("ready", flush=True)
-        main(["scan", host, "--out", sys.argv[1], "--profile", "quick", "-q", "--format", "json"])
+        main(["scan", host, "--out", sys.argv[1], "--profile", sys.argv[2], "-q", "--format", "json"])
 """)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGINT])
 def test_a_signal_saves_the_results_so_far_and_exits_130(tmp_path: Path, signum: signal.Signals) -> None:
-    proc = subprocess.Popen([sys.executable, "-c", SLOW_SCAN, str(tmp_path)], cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    # Long timeouts: the scan is certainly still waiting for the server when the signal comes.
+    profile = tmp_path / "slow.yaml"
+    profile.write_text("name: slow\ndescription: long timeouts\nchecks: {include: ['smtp.*']}\n"
+                       "timeouts: {connect: 5, read: 60, probe: 120, retries: 0}\n")
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-c", SLOW_SCAN, str(out), str(profile)], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
     assert proc.stdout.readline().startswith("probing")
     time.sleep(0.5)  # the SMTP probes are waiting for EHLO answers
     proc.send_signal(signum)
     _, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 130, stderr
-    saved = json.loads((tmp_path / "scan.json").read_text())
+    saved = json.loads((out / "scan.json").read_text())
     assert saved["complete"] is False
     assert saved["results"] and any(r["reason"] == "interrupted" for r in saved["results"])
-    assert f"saved in {tmp_path / 'scan.json'}" in stderr
+    assert f"saved in {out / 'scan.json'}" in stderr
     assert "Traceback" not in stderr
