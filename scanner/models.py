@@ -224,6 +224,8 @@ class ScopeRecord(Frozen):
     allow_public: bool = False
     nameservers: tuple[str, ...] = ()
     scope_file: str | None = None
+    # Host names among the targets/exclusions and the addresses the declared nameservers gave.
+    resolved_names: dict[str, tuple[str, ...]] = Field(default_factory=dict)
 
 
 class DiscoveryRecord(Frozen):
