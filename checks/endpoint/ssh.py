@@ -224,6 +224,6 @@ def _load_key(cred: Credential) -> paramiko.PKey:
                              ErrorReason.AUTH_FAILED) from None
         raise ProbePermissionError(f"{cred.describe()}: cannot load key file {cred.key_file} "
                                    f"({exc.__class__.__name__})") from None
-    except (paramiko.SSHException, OSError, ValueError) as exc:
+    except (paramiko.SSHException, OSError) as exc:
         raise ProbePermissionError(f"{cred.describe()}: cannot load key file {cred.key_file} "
                                    f"({exc.__class__.__name__})") from None
