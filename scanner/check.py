@@ -18,7 +18,17 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from scanner.credentials import CredentialStore
-from scanner.models import ErrorReason, Evidence, Finding, Severity, Skip, SkipReason, Target, Undetermined
+from scanner.models import (
+    ErrorReason,
+    Evidence,
+    Finding,
+    Severity,
+    Skip,
+    SkipReason,
+    Target,
+    ThirdParty,
+    Undetermined,
+)
 
 FactsT = TypeVar("FactsT")
 
@@ -61,7 +71,14 @@ class Applies(BaseModel):
 
 
 class CheckMeta(BaseModel):
-    """What the registry validates about a check. ``id`` is API: history keys on it forever."""
+    """Everything a person reads about a check, in one place, validated by the registry.
+
+    ``id`` is API: history and decisions key on it forever. ``title`` states the gap. ``why`` says,
+    in plain words a practice owner understands (1-3 sentences, no jargon), what the gap means for
+    patient information; the report prints it beside every finding. ``remediation`` is what the
+    technician does. ``description`` is how the check finds out. The HIPAA citations are not
+    here: the framework file (profiles/frameworks/hipaa.yaml) owns them.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -70,8 +87,20 @@ class CheckMeta(BaseModel):
     severity: Severity
     applies_to: Applies
     intrusive: bool = False
+    why: str = Field(min_length=60, max_length=600)
     remediation: str = Field(min_length=10)
     description: str = ""
+    # Per-check settings (a schema of the profile's ``settings: {<check id>: ...}``) belong here
+    # too when a check declares them (issue 15).
+
+    @field_validator("why")
+    @classmethod
+    def _plain_sentences(cls, value: str) -> str:
+        text = " ".join(value.split())
+        sentences = len(re.findall(r"[.!?](?:\s|$)", text))
+        if not 1 <= sentences <= 3:
+            raise ValueError(f"'why' must be 1 to 3 whole sentences for a practice owner, found {sentences}")
+        return text
 
 
 class ScopeView(Protocol):
@@ -148,6 +177,7 @@ class Check(ABC):
         evidence: Iterable[Evidence] = (),
         discriminator: str = "",
         severity: Severity | None = None,
+        third_parties: Iterable[ThirdParty] = (),
     ) -> Finding:
         return Finding(
             target=target,
@@ -156,6 +186,7 @@ class Check(ABC):
             evidence=tuple(evidence),
             discriminator=discriminator,
             severity=severity,
+            third_parties=tuple(third_parties),
         )
 
     def skip(self, target: Target, reason: SkipReason, detail: str) -> Skip:

@@ -74,6 +74,10 @@ class CleartextFtp(Check):
         title="FTP server offers no TLS (AUTH TLS): logins and files travel in clear",
         severity=Severity.HIGH,
         applies_to=Applies(services=frozenset({"ftp"})),
+        why=(
+            "Files and passwords sent to this FTP server cross the network unencrypted, where anyone on the path "
+            "can read them."
+        ),
         remediation=(
             "Enable FTPS (vsftpd: ssl_enable=YES, force_local_logins_ssl=YES, force_local_data_ssl=YES) or replace "
             "FTP with SFTP; disable plain FTP for every account."

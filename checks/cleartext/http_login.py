@@ -97,6 +97,10 @@ class CleartextHttpLogin(Check):
         title="Login form served over plain HTTP",
         severity=Severity.HIGH,
         applies_to=Applies(services=frozenset({"http"})),
+        why=(
+            "A login page is served without encryption, so staff passwords (and whatever the page shows after "
+            "login) cross the network readable."
+        ),
         remediation=(
             "Serve the application over HTTPS only: redirect every plain-HTTP request to https:// (nginx: "
             "return 301 https://$host$request_uri;) and add HSTS; never post a form to an http: URL."

@@ -87,6 +87,10 @@ class CleartextTelnet(Check):
         title="Telnet service exposed: sessions and passwords travel in clear",
         severity=Severity.HIGH,
         applies_to=Applies(services=frozenset({"telnet"})),
+        why=(
+            "Telnet sends every keystroke, passwords included, unencrypted. Whoever can see the network traffic can "
+            "take over the device."
+        ),
         remediation="Disable Telnet and use SSH for remote administration (on devices that offer only Telnet, "
                     "isolate their management interface on a separate VLAN and plan replacement).",
         description="Confirms the port speaks Telnet from its first bytes; Telnet has no encryption.",

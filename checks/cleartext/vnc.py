@@ -94,6 +94,11 @@ class CleartextVnc(Check):
         title="VNC offers no authentication, or only VNC password auth without encryption",
         severity=Severity.HIGH,
         applies_to=Applies(services=frozenset({"vnc"})),
+        why=(
+            "The screen of this computer can be watched and controlled remotely without a password, or with only a "
+            "short VNC password while everything on the screen travels unencrypted. Anyone on the network could see "
+            "the patient records shown there and act as the person logged in."
+        ),
         remediation=(
             "Require an encrypting security type with per-user accounts (TigerVNC: -SecurityTypes X509Plain or "
             "X509Vnc with a certificate; RealVNC: encryption always on) or tunnel VNC over SSH/VPN and bind it to "

@@ -135,6 +135,10 @@ class DbCleartextExposed(Check):
         title="Database accepts connections without TLS",
         severity=Severity.HIGH,
         applies_to=Applies(services=frozenset({"postgresql", "mysql"})),
+        why=(
+            "The database, which may hold patient records, takes connections without encryption. Logins and the "
+            "records themselves can then cross the network readable by anyone who can watch the traffic."
+        ),
         remediation=(
             "Enable TLS on the database with a CA-issued certificate and require it for every network client "
             "(PostgreSQL: ssl = on and hostssl lines only, or hostnossl ... reject in pg_hba.conf; MySQL/MariaDB: "

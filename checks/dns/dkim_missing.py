@@ -23,6 +23,10 @@ class DnsDkimMissing(Check):
         title="No DKIM key found for the domain",
         severity=Severity.LOW,
         applies_to=Applies(domains=True),
+        why=(
+            "Outgoing mail carries no signature a receiver can check, so genuine mail is harder to tell from forged "
+            "mail and tampering in transit goes unnoticed."
+        ),
         remediation=(
             "Turn on DKIM signing at the mail provider and publish its public key at <selector>._domainkey.<domain>. "
             "If signing is already on, rerun with --dkim-selector <selector> so the scan can see the key."

@@ -23,6 +23,10 @@ class DnsDmarcMissing(Check):
         title="Domain has no usable DMARC policy",
         severity=Severity.MEDIUM,
         applies_to=Applies(domains=True),
+        why=(
+            "Receiving mail servers are not told to reject forged mail that uses the practice's name, and the "
+            "practice gets no reports of such abuse."
+        ),
         remediation=(
             "Publish one TXT record at _dmarc.<domain>, e.g. 'v=DMARC1; p=none; rua=mailto:dmarc@<domain>' to start "
             "collecting reports, then move to p=quarantine and p=reject."

@@ -23,6 +23,9 @@ class DnsDmarcWeak(Check):
         title="DMARC policy does not enforce or report",
         severity=Severity.LOW,
         applies_to=Applies(domains=True),
+        why=(
+            "The practice's anti-forgery policy only monitors; forged mail in its name is still delivered."
+        ),
         remediation=(
             "Move the DMARC policy to p=quarantine or p=reject at pct=100 (the default), do not set sp=none, and add "
             "rua=mailto:<address> so that someone reads the aggregate reports."

@@ -21,6 +21,10 @@ class DnsDnssecMissing(Check):
         title="Domain is not protected by DNSSEC",
         severity=Severity.LOW,
         applies_to=Applies(domains=True),
+        why=(
+            "The practice's DNS answers are not signed, so a forged answer can redirect mail or web traffic without "
+            "anyone noticing."
+        ),
         remediation=(
             "Turn on DNSSEC signing at the DNS host and publish the DS record at the registrar; re-sign before "
             "signatures expire."

@@ -24,6 +24,10 @@ class DnsMtaStsMissing(Check):
         title="Domain publishes no MTA-STS policy",
         severity=Severity.LOW,
         applies_to=Applies(domains=True),
+        why=(
+            "Other mail servers are not told to insist on encryption when they deliver to the practice, so an "
+            "attacker on the path can quietly force unencrypted delivery."
+        ),
         remediation=(
             "Publish 'v=STSv1; id=<version>' at _mta-sts.<domain> and the policy file at "
             "https://mta-sts.<domain>/.well-known/mta-sts.txt (mode: enforce, mx: your MX hosts)."

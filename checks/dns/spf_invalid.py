@@ -23,6 +23,10 @@ class DnsSpfInvalid(Check):
         title="SPF record is invalid (receivers ignore it)",
         severity=Severity.MEDIUM,
         applies_to=Applies(domains=True),
+        why=(
+            "The practice's sender list has an error, so receiving servers may ignore it and forged mail in the "
+            "practice's name gets through more easily."
+        ),
         remediation=(
             "Publish exactly one v=spf1 record; fix its syntax; keep include/a/mx/ptr/exists/redirect terms at 10 "
             "or fewer across all includes (replace includes by ip4:/ip6: ranges where possible) and remove terms "

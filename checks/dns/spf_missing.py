@@ -21,6 +21,10 @@ class DnsSpfMissing(Check):
         title="Domain publishes no SPF record",
         severity=Severity.MEDIUM,
         applies_to=Applies(domains=True),
+        why=(
+            "Nothing tells other mail servers which servers may send the practice's mail, so forged mail in the "
+            "practice's name (phishing staff or patients) is easier to deliver."
+        ),
         remediation=(
             "Publish one TXT record at the domain listing the hosts that send its mail, ending in -all, e.g. "
             "'v=spf1 mx include:<your mail provider's SPF domain> -all'."

@@ -24,6 +24,10 @@ class DnsSpfWeak(Check):
         title="SPF policy does not reject unlisted senders",
         severity=Severity.MEDIUM,
         applies_to=Applies(domains=True),
+        why=(
+            "The practice's sender list is too permissive to stop forged mail in its name, which makes phishing of "
+            "staff and patients easier."
+        ),
         remediation=(
             "End the SPF record with -all once every legitimate sender is listed; ~all is acceptable only with "
             "a DMARC policy of p=quarantine or p=reject at pct=100. Never use +all."

@@ -22,6 +22,10 @@ class DnsTlsRptMissing(Check):
         title="Domain publishes no SMTP TLS reporting (TLS-RPT) record",
         severity=Severity.LOW,
         applies_to=Applies(domains=True),
+        why=(
+            "The practice receives no reports when other servers fail to deliver its mail securely, so attacks on "
+            "mail encryption go unseen."
+        ),
         remediation="Publish 'v=TLSRPTv1; rua=mailto:tls-reports@<domain>' at _smtp._tls.<domain>.",
         description="Reads TXT _smtp._tls.<domain>; exactly one v=TLSRPTv1 record with a rua is a policy.",
     )

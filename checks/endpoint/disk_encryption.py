@@ -31,6 +31,11 @@ class DiskEncryptionOff(EndpointCheck):
         title="Endpoint storage is not encrypted",
         severity=Severity.HIGH,
         applies_to=Applies(hosts=True),
+        why=(
+            "A laptop or disk that is lost, stolen or thrown away without encryption hands over every patient "
+            "record on it, and its loss is a reportable breach. Encrypted to NIST standards with the key kept "
+            "elsewhere, the same loss is not a breach of unsecured patient information."
+        ),
         remediation=(
             "Turn on full-disk encryption and keep the recovery key outside the device: BitLocker "
             "(manage-bde -on C: -RecoveryPassword, or Intune/Group Policy), FileVault (System Settings > "

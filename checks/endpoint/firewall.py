@@ -23,6 +23,10 @@ class FirewallOff(EndpointCheck):
         title="Host firewall is off",
         severity=Severity.MEDIUM,
         applies_to=Applies(hosts=True),
+        why=(
+            "With the machine's own firewall off, every service on it can be reached by any device on the network, "
+            "including an infected one. It is a basic protection a risk assessment expects."
+        ),
         remediation=(
             "Turn the host firewall on with inbound traffic denied by default: Windows Defender Firewall on "
             "for the Domain, Private and Public profiles (Group Policy); macOS Application Firewall (System "

@@ -24,6 +24,10 @@ class SshHostKeyChanged(Check):
         title="SSH host key changed since it was recorded",
         severity=Severity.HIGH,
         applies_to=Applies(hosts=True),
+        why=(
+            "The machine answering at this address no longer proves it is the one recorded earlier. Either it was "
+            "reinstalled or something is intercepting the connection; the scanner refused to log on."
+        ),
         remediation=(
             "Find out why the key changed (reinstall, new hardware, or interception). Only when the new key is "
             "confirmed on the machine's console (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub), remove the "

@@ -24,6 +24,10 @@ class OsUnsupported(EndpointCheck):
         title="Operating system past end of support",
         severity=Severity.HIGH,
         applies_to=Applies(hosts=True),
+        why=(
+            "The vendor no longer fixes security flaws in this operating system, so every new weakness stays open "
+            "for good. Such machines must be upgraded, or isolated and listed as a known risk."
+        ),
         remediation=(
             "Upgrade to a release the vendor still patches (or, where a paid extended-support program is "
             "bought, record the contract in the risk analysis); isolate machines that cannot be upgraded."

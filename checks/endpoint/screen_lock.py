@@ -27,6 +27,10 @@ class ScreenLockMissing(EndpointCheck):
         title="No screen lock after inactivity",
         severity=Severity.MEDIUM,
         applies_to=Applies(hosts=True),
+        why=(
+            "A workstation left unlocked shows patient information to anyone passing, and lets them act under the "
+            "signed-in employee's name. An automatic lock after a short idle time closes that door."
+        ),
         remediation=(
             "Lock the screen after at most 15 minutes of inactivity and require the password to unlock, "
             "enforced centrally: Windows Group Policy 'Interactive logon: Machine inactivity limit' "

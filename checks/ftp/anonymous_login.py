@@ -24,6 +24,10 @@ class FtpAnonymousLogin(Check):
         severity=Severity.HIGH,
         applies_to=Applies(services=frozenset({"ftp"})),
         intrusive=False,
+        why=(
+            "The file server accepts anonymous logins over unencrypted FTP. Files there can be read without a "
+            "password, and any real passwords used with it cross the network readable."
+        ),
         remediation=(
             "Turn anonymous FTP off (vsftpd: 'anonymous_enable=NO'; IIS: disable Anonymous Authentication on "
             "the FTP site; NAS: disable guest/anonymous FTP) and move file exchange to SFTP or FTPS with "

@@ -23,6 +23,10 @@ class SmtpCleartextAuth(Check):
         title="SMTP server offers password authentication before TLS",
         severity=Severity.HIGH,
         applies_to=Applies(services=frozenset({"smtp", "submission"})),
+        why=(
+            "Staff mail passwords can be sent before encryption starts, where anyone on the network can read them. "
+            "A stolen mailbox password opens every message in that mailbox."
+        ),
         remediation=(
             "Offer AUTH only after STARTTLS (Postfix: smtpd_tls_auth_only = yes; Exchange: require TLS on the "
             "client receive connector), or use implicit TLS on port 465."

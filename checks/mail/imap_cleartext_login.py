@@ -22,6 +22,10 @@ class ImapCleartextLogin(Check):
         title="IMAP server allows password login without TLS",
         severity=Severity.HIGH,
         applies_to=Applies(services=frozenset({"imap"})),
+        why=(
+            "Staff can log in to their mailbox without encryption, so passwords and mailbox contents (which may "
+            "include patient information) cross the network readable."
+        ),
         remediation=(
             "Require TLS before login (Dovecot: ssl = required, disable_plaintext_auth = yes, which advertises "
             "LOGINDISABLED) and prefer implicit TLS on port 993."

@@ -23,6 +23,10 @@ class SmtpOpenRelay(Check):
         severity=Severity.HIGH,
         applies_to=Applies(services=frozenset({"smtp", "submission"})),
         intrusive=False,  # RCPT replies only: no DATA, so no message can exist (see the probe)
+        why=(
+            "Anyone on the internet can send mail through this server, in the practice's name. It is a well-known, "
+            "easily abused weakness that a risk assessment is expected to catch and fix."
+        ),
         remediation=(
             "Relay only for authenticated users and the practice's own networks (Postfix: smtpd_relay_restrictions "
             "= permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination with a narrow mynetworks)."

@@ -22,6 +22,10 @@ class Pop3CleartextLogin(Check):
         title="POP3 server allows password login without TLS",
         severity=Severity.HIGH,
         applies_to=Applies(services=frozenset({"pop3"})),
+        why=(
+            "Staff can download mail without encryption, so passwords and messages (which may include patient "
+            "information) cross the network readable."
+        ),
         remediation=(
             "Require TLS before login (Dovecot: ssl = required, disable_plaintext_auth = yes) and prefer implicit "
             "TLS on port 995."

@@ -22,6 +22,11 @@ class SmtpStarttlsMissing(Check):
         severity=Severity.HIGH,
         applies_to=Applies(services=frozenset({"smtp", "submission"})),
         intrusive=False,
+        why=(
+            "Mail to and from this server travels unencrypted, so anyone on the path can read messages that may "
+            "hold patient information. Encryption in transit is \"addressable\": if it is not used, the practice must "
+            "document why and what it does instead."
+        ),
         remediation=(
             "Enable STARTTLS with a valid certificate (Postfix: smtpd_tls_cert_file, smtpd_tls_key_file, "
             "smtpd_tls_security_level = may, or = encrypt on submission ports; Exchange: bind a certificate "

@@ -23,6 +23,11 @@ class SmtpTlsWeak(Check):
         title="SMTP STARTTLS negotiates a protocol below TLS 1.2",
         severity=Severity.MEDIUM,
         applies_to=Applies(services=frozenset({"smtp", "submission"})),
+        why=(
+            "The server encrypts mail with old or breakable protocol versions. Encryption that can be downgraded "
+            "does not reliably protect patient information and is a weak basis for treating intercepted data as "
+            "\"secured\" under the breach rules."
+        ),
         remediation=(
             "Enable TLS 1.2 and 1.3 for STARTTLS and disable TLS 1.0/1.1 and SSL (Postfix: smtpd_tls_protocols = "
             ">=TLSv1.2 and smtpd_tls_mandatory_protocols = >=TLSv1.2; update the TLS library if it lacks 1.2)."

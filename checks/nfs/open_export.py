@@ -47,6 +47,10 @@ class NfsOpenExport(Check):
         severity=Severity.HIGH,
         applies_to=Applies(services=frozenset({"rpcbind"})),
         intrusive=False,
+        why=(
+            "A network folder is offered to any machine that asks, with no user login. Whoever can reach it can "
+            "read (and possibly change) the files in it."
+        ),
         remediation=(
             "Export only to the hosts that need the share (Linux /etc/exports: 'host1(rw,root_squash,sec=krb5p)', "
             "never '*' or a whole network; nfs-ganesha: 'Clients = host1, host2; Squash = Root_Squash'), keep "

@@ -133,6 +133,11 @@ class RdpNlaNotRequired(Check):
         title="RDP does not require Network Level Authentication",
         severity=Severity.HIGH,
         applies_to=Applies(services=frozenset({"rdp"})),
+        why=(
+            "Remote Desktop shows its logon screen to anyone before they prove who they are. That makes password "
+            "guessing and known Remote Desktop attacks easier, and the oldest setting also protects the session "
+            "with weak, outdated encryption."
+        ),
         remediation=(
             "Require NLA (Windows: System Properties > Remote > 'Allow connections only from computers running "
             "Remote Desktop with Network Level Authentication', or GPO 'Require user authentication for remote "

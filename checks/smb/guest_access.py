@@ -24,6 +24,10 @@ class SmbGuestAccess(Check):
         severity=Severity.HIGH,
         applies_to=Applies(services=frozenset({"smb"})),
         intrusive=False,
+        why=(
+            "The file server lets anyone on the network in without a password. Access to shared files cannot be "
+            "tied to a person, and any device on the network can read what is shared."
+        ),
         remediation=(
             "Refuse anonymous and guest access (Samba: 'map to guest = Never', 'restrict anonymous = 2', no "
             "'guest ok' shares; Windows: disable the Guest account, set 'Network access: Restrict anonymous "

@@ -40,6 +40,10 @@ class SmbOpenShare(Check):
         severity=Severity.HIGH,
         applies_to=Applies(services=frozenset({"smb"})),
         intrusive=False,
+        why=(
+            "A file share can be read without a password. Anything stored there, including scanned documents or "
+            "exports with patient information, is open to every device on the network."
+        ),
         remediation=(
             "Remove guest access from the share (Samba: 'guest ok = no' and 'valid users = @staff'; Windows: "
             "remove Everyone/Guests/ANONYMOUS LOGON from the share and NTFS permissions) and grant access to "

@@ -31,6 +31,10 @@ class SmbSigningNotRequired(Check):
         severity=Severity.HIGH,
         applies_to=Applies(services=frozenset({"smb"})),
         intrusive=False,
+        why=(
+            "File-share traffic can be altered or relayed by someone on the network, which lets an attacker pose as "
+            "a user and reach shared files."
+        ),
         remediation=(
             "Require SMB signing on the server (Samba: 'server signing = mandatory'; Windows: Group Policy "
             "'Microsoft network server: Digitally sign communications (always)' = Enabled, or "

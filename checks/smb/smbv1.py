@@ -23,6 +23,10 @@ class SmbV1Enabled(Check):
         severity=Severity.HIGH,
         applies_to=Applies(services=frozenset({"smb"})),
         intrusive=False,
+        why=(
+            "The server still speaks SMBv1, the decades-old file-sharing protocol exploited by WannaCry and other "
+            "ransomware that spread through clinics and hospitals."
+        ),
         remediation=(
             "Disable SMB1 on the server (Samba: 'server min protocol = SMB2_10' or higher; Windows: "
             "Set-SmbServerConfiguration -EnableSMB1Protocol $false, or remove the SMB 1.0/CIFS feature) and "

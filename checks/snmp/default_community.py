@@ -145,6 +145,11 @@ class SnmpDefaultCommunity(Check):
         title="SNMP answers the default community 'public' or 'private'",
         severity=Severity.HIGH,
         applies_to=Applies(services=frozenset({"snmp"})),
+        why=(
+            "This device answers the factory-default SNMP password that anyone on the network tries first. Whoever "
+            "sends it can read how the device is set up and what it is doing, and a default write password would "
+            "let them change it."
+        ),
         remediation=(
             "Disable SNMP v1/v2c or replace the default communities with long random ones limited to the "
             "management station (net-snmp: rocommunity <random> <NMS address>); prefer SNMPv3 with authPriv."

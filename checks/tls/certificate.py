@@ -51,6 +51,10 @@ class TlsCertificateProblem(Check):
         title="TLS certificate is expired, self-signed, untrusted, misnamed or weak",
         severity=Severity.MEDIUM,
         applies_to=APPLIES,
+        why=(
+            "The service's certificate is expired, self-signed or for another name, so users cannot tell the real "
+            "server from an impostor and learn to click through warnings."
+        ),
         remediation=(
             "Install a certificate from a CA the practice's clients trust (public or the practice's own), naming "
             "the host as users reach it, with an RSA-2048+ or ECDSA P-256+ key and a SHA-256 signature; renew "

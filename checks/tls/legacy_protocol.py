@@ -23,6 +23,10 @@ class TlsLegacyProtocol(Check):
         title="Service accepts SSL 3.0, TLS 1.0 or TLS 1.1",
         severity=Severity.MEDIUM,
         applies_to=APPLIES,
+        why=(
+            "The service still accepts old encryption versions (SSL 3.0, TLS 1.0 or 1.1) that attackers can weaken "
+            "or break. Data sent that way is poorly protected and hard to call \"secured\" after a breach."
+        ),
         remediation=(
             "Disable SSL 3.0, TLS 1.0 and TLS 1.1 and serve TLS 1.2 and 1.3 only (nginx: ssl_protocols TLSv1.2 "
             "TLSv1.3; Postfix: smtpd_tls_protocols = >=TLSv1.2; Dovecot: ssl_min_protocol = TLSv1.2; vsftpd: "

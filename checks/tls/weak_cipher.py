@@ -27,6 +27,10 @@ class TlsWeakCipher(Check):
         title="Service accepts NULL, EXPORT, anonymous, RC4, 3DES or DES cipher suites",
         severity=Severity.MEDIUM,
         applies_to=APPLIES,
+        why=(
+            "The service allows weak encryption settings that can be broken or that let recorded traffic be "
+            "decrypted later, so patient information in transit is not reliably protected."
+        ),
         remediation=(
             "Allow only ECDHE/DHE suites with AES-GCM or ChaCha20-Poly1305 (nginx: ssl_ciphers "
             "\"ECDHE+AESGCM:ECDHE+CHACHA20\"; OpenSSL strings must exclude eNULL, aNULL, EXPORT, RC4, 3DES, DES) "

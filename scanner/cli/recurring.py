@@ -80,7 +80,8 @@ def rescan(
         target_dir = out_dir or Path("gapscan-out")
         sink = ResultSink(target_dir)
         run = run_scan(request, registry, sink)
-        written = _render(run, chosen_formats, target_dir, decisions=_report_decisions(run, client, db))
+        written = _render(run, chosen_formats, target_dir, decisions=_report_decisions(run, client, db),
+                          checks=registry.catalogue())
         err.print(f"wrote {target_dir / 'scan.json'}" + "".join(f", {p}" for p in written), highlight=False)
         _store_run(run, client, db, sign_key)
         drift = compare(previous, run, history_runs)

@@ -69,7 +69,8 @@ def _load_client_file(path: Path | None) -> tuple[Any, str | None]:
 
 
 def _render(run: ScanRun, formats: list[str], out_dir: Path, client: Any = None,
-            logo: str | None = None, decisions: Any = None) -> list[Path]:
+            logo: str | None = None, decisions: Any = None, checks: Any = None) -> list[Path]:
+    """``checks``: the registry's catalogue (what each check says about itself) for the report."""
     from reports import FILE_NAMES, RENDERERS
 
     written = []
@@ -77,7 +78,7 @@ def _render(run: ScanRun, formats: list[str], out_dir: Path, client: Any = None,
         if fmt == "json":
             continue  # scan.json is always written by the sink
         written.append(RENDERERS[fmt](run, out_dir / FILE_NAMES[fmt], client=client, logo=logo,
-                                      decisions=decisions))
+                                      decisions=decisions, checks=checks))
     return written
 
 

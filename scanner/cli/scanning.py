@@ -152,7 +152,7 @@ def scan(
         with Progress(*columns, console=err, transient=True, disable=not show) as bar:
             run = run_scan(request, registry, sink, progress=RichProgress(bar if show else None))
         decisions = _report_decisions(run, client, db) if client else None
-        written = _render(run, chosen_formats, target_dir, client_info, logo, decisions)
+        written = _render(run, chosen_formats, target_dir, client_info, logo, decisions, registry.catalogue())
         if not quiet:
             out.print(_summary_table(run))
         counts = ", ".join(f"{v} {k}" for k, v in run.summary.by_status.items())

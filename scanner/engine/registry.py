@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from scanner.check import Check, CheckMeta, Probe
 from scanner.config.framework import Framework
 from scanner.errors import GapscanError
+from scanner.models import CheckText
 
 ENTRY_POINT_GROUP = "gapscan.checks"
 
@@ -71,6 +72,12 @@ class Registry:
 
     def ids(self) -> list[str]:
         return sorted(self._checks)
+
+    def catalogue(self) -> dict[str, CheckText]:
+        """What a person reads about each check (title, why it matters, remediation), as plain
+        values for the renderers, which may not import the checks."""
+        return {c.id: CheckText(check_id=c.id, title=c.meta.title, why=c.meta.why, remediation=c.meta.remediation)
+                for c in self}
 
     def select(self, patterns: Iterable[str]) -> set[str]:
         """Ids matching any of the patterns (``all``, exact ids, or globs like ``smtp.*``)."""
