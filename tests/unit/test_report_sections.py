@@ -142,3 +142,10 @@ def test_third_parties_come_from_the_results_never_from_their_words() -> None:
     assert [(p.vendor, p.consumer, p.status) for p in parties] == [
         ("Dropbox", True, "consumer service: no BAA possible"),
         ("Syncthing", True, "peer-to-peer: copies go to other devices, no vendor to sign a BAA")]
+    from reports.html_report import html_text
+
+    text = html_text(run)
+    assert "<b>Syncthing</b> (Peer-to-peer file sync) was seen at scanned network (passive listening) and copies " \
+           "files straight to other devices: there is no vendor to sign a BAA" in text
+    assert "<b>Dropbox</b> (Cloud file sync) was seen at scanned network (passive listening) and is a consumer " \
+           "service" in text
