@@ -196,3 +196,39 @@ class Check(ABC):
                      evidence: Iterable[Evidence] = (), discriminator: str = "") -> Undetermined:
         return Undetermined(target=target, reason=reason, detail=detail, evidence=tuple(evidence),
                             discriminator=discriminator)
+
+
+class SingleProbeCheck(Check, Generic[FactsT]):
+    """A check judged from the facts of one probe: its metadata, ``probe`` and a typed ``judge``.
+
+    ``probes`` is derived from ``probe``, and ``judge`` receives that probe's facts already typed
+    (``FactsT``), so a typical check is::
+
+        class SmtpStarttlsMissing(SingleProbeCheck[SmtpEhloFacts]):
+            meta = CheckMeta(...)
+            probe = SmtpEhlo
+
+            def judge(self, target: Target, facts: SmtpEhloFacts) -> Iterator[Finding]:
+                yield self.finding(target, passed=facts.starttls_offered, detail=..., evidence=[...])
+
+    A check that needs several probes' facts implements ``Check.evaluate`` itself.
+    """
+
+    # Not a ClassVar (a ClassVar may not hold a type variable): typed so that mypy checks that the
+    # probe's facts are the ``FactsT`` that ``judge`` takes.
+    probe: type[Probe[FactsT]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        probe = cls.__dict__.get("probe")
+        if probe is not None:
+            cls.probes = (probe,)
+
+    def evaluate(
+        self, target: Target, facts: Mapping[type[Probe[Any]], Any]
+    ) -> Iterable[Finding | Skip | Undetermined]:
+        return self.judge(target, facts[self.probe])
+
+    @abstractmethod
+    def judge(self, target: Target, facts: FactsT) -> Iterable[Finding | Skip | Undetermined]:
+        """Yield at least one Finding, Skip or Undetermined from the probe's facts. No I/O here."""

@@ -138,6 +138,11 @@ class Target(Frozen):
             text += f"/{self.service}"
         return text
 
+    def host_port(self) -> str:
+        """``198.18.0.10:445``: the address and port a finding's detail names (the host alone
+        when the target has no port)."""
+        return f"{self.host}:{self.port}" if self.port is not None else f"{self.host}"
+
     def key(self) -> str:
         """Stable identity of the target for fingerprints (service names may be re-identified)."""
         parts = [self.host or "", str(self.port or ""), str(self.transport or ""), self.domain or ""]

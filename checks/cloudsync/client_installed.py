@@ -39,7 +39,7 @@ def _third_party(client: str) -> ThirdParty:
     return ThirdParty(vendor=client, service="Cloud file sync (installed on an endpoint)")
 
 
-class SyncClientInstalled(EndpointCheck):
+class SyncClientInstalled(EndpointCheck[SyncClients]):
     meta = CheckMeta(
         id="cloudsync.client_installed",
         title="Consumer cloud-sync client installed on an endpoint",
@@ -59,21 +59,21 @@ class SyncClientInstalled(EndpointCheck):
     )
     section = "sync_clients"
 
-    def judge(self, target: Target, ep: EndpointFacts, inv: EndpointInventory, value: object) -> Iterator[Item]:
-        found: SyncClients = value  # type: ignore[assignment]
+    def judge_section(self, target: Target, ep: EndpointFacts, inv: EndpointInventory,
+                      found: SyncClients) -> Iterator[Item]:
         by_client: dict[str, list[str]] = {}
         for seen in found.seen:
             by_client.setdefault(seen.client, []).append(f"{seen.how}: {seen.where}")
         for client, hows in sorted(by_client.items()):
             ev = evidence_of("endpoint-sync-client", f"{client}: " + "; ".join(hows), found.observations,
-                             f"{inv.collector} collector as {inv.account}")
+                             inv.collected_by)
             yield self.finding(target, passed=False, discriminator=client, evidence=[ev],
                                third_parties=[_third_party(client)],
                                detail=f"{ep.host}: {client} found ({'; '.join(hows)}). "
                                       + _follow_up(client))
         if not by_client:
             ev = evidence_of("endpoint-sync-client", "none found", found.observations,
-                             f"{inv.collector} collector as {inv.account}")
+                             inv.collected_by)
             yield self.finding(target, passed=True, evidence=[ev],
                                detail=f"{ep.host}: no consumer sync client found (processes, install paths, "
                                       "autostart entries)")

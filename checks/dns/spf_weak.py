@@ -7,18 +7,17 @@ from the practice's domain is a phishing risk to manage under 164.308(a)(1)(ii)(
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
 from checks.dns.applied import applied_dmarc
 from checks.dns.probe import DomainDns, DomainDnsFacts
 from checks.dns.spf_eval import SpfResult
-from scanner.check import Applies, Check, CheckMeta, Probe
+from scanner.check import Applies, CheckMeta, SingleProbeCheck
 from scanner.models import Finding, Severity, Skip, SkipReason, Target
 from scanner.net.text import sanitize
 
 
-class DnsSpfWeak(Check):
+class DnsSpfWeak(SingleProbeCheck[DomainDnsFacts]):
     meta = CheckMeta(
         id="dns.spf_weak",
         title="SPF policy does not reject unlisted senders",
@@ -34,10 +33,9 @@ class DnsSpfWeak(Check):
         ),
         description="Follows include/redirect to the policy for unmatched senders and weighs ~all against DMARC.",
     )
-    probes = (DomainDns,)
+    probe = DomainDns
 
-    def evaluate(self, target: Target, facts: Mapping[type[Probe[Any]], Any]) -> Iterator[Finding | Skip]:
-        dns: DomainDnsFacts = facts[DomainDns]
+    def judge(self, target: Target, dns: DomainDnsFacts) -> Iterator[Finding | Skip]:
         spf = dns.spf
         if not spf.valid:
             yield self.skip(target, SkipReason.NOT_APPLICABLE,

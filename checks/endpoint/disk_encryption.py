@@ -25,7 +25,7 @@ STATE_WORDS = {
 }
 
 
-class DiskEncryptionOff(EndpointCheck):
+class DiskEncryptionOff(EndpointCheck[DiskEncryption]):
     meta = CheckMeta(
         id="endpoint.disk_encryption_off",
         title="Endpoint storage is not encrypted",
@@ -46,12 +46,12 @@ class DiskEncryptionOff(EndpointCheck):
     )
     section = "disk"
 
-    def judge(self, target: Target, ep: EndpointFacts, inv: EndpointInventory, value: object) -> Iterator[Item]:
-        disk: DiskEncryption = value  # type: ignore[assignment]
+    def judge_section(self, target: Target, ep: EndpointFacts, inv: EndpointInventory,
+                      disk: DiskEncryption) -> Iterator[Item]:
         for vol in disk.volumes:
             where = vol.mountpoint or vol.name
             ev = evidence_of("endpoint-disk", f"{where}: {vol.state.value}", disk.observations,
-                             f"{inv.collector} collector as {inv.account}")
+                             inv.collected_by)
             facts = ", ".join(x for x in (f"size {vol.size}" if vol.size else "", vol.fstype or "",
                                           f"method {vol.method}" if vol.method else "") if x)
             text = f"{ep.host} volume {vol.name} ({where}{'; ' + facts if facts else ''})"

@@ -21,7 +21,7 @@ def _minutes(seconds: int) -> str:
     return f"{seconds // 60} min" + (f" {seconds % 60} s" if seconds % 60 else "")
 
 
-class ScreenLockMissing(EndpointCheck):
+class ScreenLockMissing(EndpointCheck[ScreenLock]):
     meta = CheckMeta(
         id="endpoint.screen_lock_missing",
         title="No screen lock after inactivity",
@@ -41,14 +41,14 @@ class ScreenLockMissing(EndpointCheck):
     )
     section = "screen_lock"
 
-    def judge(self, target: Target, ep: EndpointFacts, inv: EndpointInventory, value: object) -> Iterator[Item]:
-        lock: ScreenLock = value  # type: ignore[assignment]
+    def judge_section(self, target: Target, ep: EndpointFacts, inv: EndpointInventory,
+                      lock: ScreenLock) -> Iterator[Item]:
         if lock.not_applicable:
             yield self.skip(target, SkipReason.NOT_APPLICABLE, f"{ep.host}: {lock.not_applicable}")
             return
         limit = ep.screen_lock_max_seconds
         ev = evidence_of("endpoint-screen-lock", f"lock_enabled={lock.lock_enabled} idle_seconds={lock.idle_seconds}",
-                         lock.observations, f"{inv.collector} collector as {inv.account}")
+                         lock.observations, inv.collected_by)
         source = f" (source: {lock.source})" if lock.source else ""
         if lock.lock_enabled is None:
             yield self.undetermined(target, ErrorReason.PROTOCOL,

@@ -9,12 +9,11 @@ BAA must be verified rather than asserting a violation.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
 from checks.dns.probe import DomainDns, DomainDnsFacts
 from checks.mail.providers import provider_of_address_domain, provider_of_mx
-from scanner.check import Applies, Check, CheckMeta, Probe
+from scanner.check import Applies, CheckMeta, SingleProbeCheck
 from scanner.models import Finding, Severity, Skip, Target, ThirdParty
 from scanner.net.text import sanitize
 
@@ -28,7 +27,7 @@ def mx_hosts(records: tuple[str, ...]) -> list[str]:
     return [host for _, host in sorted(pairs)]
 
 
-class MailConsumerProvider(Check):
+class MailConsumerProvider(SingleProbeCheck[DomainDnsFacts]):
     meta = CheckMeta(
         id="mail.consumer_provider",
         title="Practice mail is handled by a consumer mailbox service (no BAA)",
@@ -44,10 +43,9 @@ class MailConsumerProvider(Check):
         ),
         description="Matches the MX host names (and the domain itself) against known consumer mail services.",
     )
-    probes = (DomainDns,)
+    probe = DomainDns
 
-    def evaluate(self, target: Target, facts: Mapping[type[Probe[Any]], Any]) -> Iterator[Finding | Skip]:
-        dns: DomainDnsFacts = facts[DomainDns]
+    def judge(self, target: Target, dns: DomainDnsFacts) -> Iterator[Finding | Skip]:
         hosts = mx_hosts(dns.mx.records)
         own = provider_of_address_domain(dns.domain)
         found = {h: p for h in hosts if (p := provider_of_mx(h)) is not None}

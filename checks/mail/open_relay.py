@@ -7,16 +7,15 @@ system resource, 164.304): an access-control and risk-management gap, 164.312(a)
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
 from checks.mail.smtp_relay_probe import SmtpRelay, SmtpRelayFacts
-from scanner.check import Applies, Check, CheckMeta, Probe
+from scanner.check import Applies, CheckMeta, SingleProbeCheck
 from scanner.models import Finding, Severity, Skip, Target
 from scanner.net.text import sanitize
 
 
-class SmtpOpenRelay(Check):
+class SmtpOpenRelay(SingleProbeCheck[SmtpRelayFacts]):
     meta = CheckMeta(
         id="smtp.open_relay",
         title="SMTP server relays mail for outside senders (open relay)",
@@ -33,10 +32,9 @@ class SmtpOpenRelay(Check):
         ),
         description="MAIL FROM an outside address, RCPT TO an outside domain in 6 address forms, RSET; never DATA.",
     )
-    probes = (SmtpRelay,)
+    probe = SmtpRelay
 
-    def evaluate(self, target: Target, facts: Mapping[type[Probe[Any]], Any]) -> Iterator[Finding | Skip]:
-        relay: SmtpRelayFacts = facts[SmtpRelay]
+    def judge(self, target: Target, relay: SmtpRelayFacts) -> Iterator[Finding | Skip]:
         accepted = relay.accepted
         tried = len(relay.attempts)
         if accepted:

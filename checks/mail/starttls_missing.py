@@ -7,15 +7,14 @@ addressable encryption specification 164.312(e)(2)(ii) (mapping in profiles/fram
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
 from checks.mail.smtp_probe import SmtpEhlo, SmtpEhloFacts
-from scanner.check import Applies, Check, CheckMeta, Probe
+from scanner.check import Applies, CheckMeta, SingleProbeCheck
 from scanner.models import Finding, Severity, Skip, Target
 
 
-class SmtpStarttlsMissing(Check):
+class SmtpStarttlsMissing(SingleProbeCheck[SmtpEhloFacts]):
     meta = CheckMeta(
         id="smtp.starttls_missing",
         title="SMTP server does not offer STARTTLS",
@@ -34,10 +33,9 @@ class SmtpStarttlsMissing(Check):
         ),
         description="Reads the EHLO reply before any TLS and looks for the STARTTLS extension.",
     )
-    probes = (SmtpEhlo,)
+    probe = SmtpEhlo
 
-    def evaluate(self, target: Target, facts: Mapping[type[Probe[Any]], Any]) -> Iterator[Finding | Skip]:
-        ehlo: SmtpEhloFacts = facts[SmtpEhlo]
+    def judge(self, target: Target, ehlo: SmtpEhloFacts) -> Iterator[Finding | Skip]:
         if not ehlo.esmtp:
             detail = f"server refused EHLO ({ehlo.ehlo_code}) and speaks only HELO: no STARTTLS possible"
         elif ehlo.starttls_offered:

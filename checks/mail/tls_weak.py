@@ -8,16 +8,15 @@ controls of 164.312(e)(2)(i).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
 from checks.mail.smtp_tls_probe import SmtpStarttls, SmtpTlsFacts
-from scanner.check import Applies, Check, CheckMeta, Probe
+from scanner.check import Applies, CheckMeta, SingleProbeCheck
 from scanner.models import Finding, Severity, Skip, SkipReason, Target
 from scanner.net.text import sanitize
 
 
-class SmtpTlsWeak(Check):
+class SmtpTlsWeak(SingleProbeCheck[SmtpTlsFacts]):
     meta = CheckMeta(
         id="smtp.tls_weak",
         title="SMTP STARTTLS negotiates a protocol below TLS 1.2",
@@ -34,10 +33,9 @@ class SmtpTlsWeak(Check):
         ),
         description="Runs STARTTLS and one handshake offering TLS 1.0-1.3; reports the negotiated version.",
     )
-    probes = (SmtpStarttls,)
+    probe = SmtpStarttls
 
-    def evaluate(self, target: Target, facts: Mapping[type[Probe[Any]], Any]) -> Iterator[Finding | Skip]:
-        tls: SmtpTlsFacts = facts[SmtpStarttls]
+    def judge(self, target: Target, tls: SmtpTlsFacts) -> Iterator[Finding | Skip]:
         if not tls.starttls_offered:
             yield self.skip(target, SkipReason.NOT_APPLICABLE, "STARTTLS not offered (see smtp.starttls_missing)")
             return

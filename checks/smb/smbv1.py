@@ -8,15 +8,14 @@ and protection from malicious software 164.308(a)(5)(ii)(B) (mapping in profiles
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
 from checks.smb.probe import SmbNegotiate, SmbNegotiateFacts
-from scanner.check import Applies, Check, CheckMeta, Probe
+from scanner.check import Applies, CheckMeta, SingleProbeCheck
 from scanner.models import Finding, Severity, Skip, Target
 
 
-class SmbV1Enabled(Check):
+class SmbV1Enabled(SingleProbeCheck[SmbNegotiateFacts]):
     meta = CheckMeta(
         id="smb.v1_enabled",
         title="SMBv1 (NT LM 0.12) is enabled",
@@ -34,11 +33,10 @@ class SmbV1Enabled(Check):
         ),
         description="Offers only the SMB1 dialect NT LM 0.12 in a NEGOTIATE and reads whether the server accepts it.",
     )
-    probes = (SmbNegotiate,)
+    probe = SmbNegotiate
 
-    def evaluate(self, target: Target, facts: Mapping[type[Probe[Any]], Any]) -> Iterator[Finding | Skip]:
-        neg: SmbNegotiateFacts = facts[SmbNegotiate]
-        where = f"{target.host}:{target.port}"
+    def judge(self, target: Target, neg: SmbNegotiateFacts) -> Iterator[Finding | Skip]:
+        where = target.host_port()
         if neg.smb1_accepted:
             detail = f"{where}: SMB1 dialect NT LM 0.12 accepted (SecurityMode {neg.smb1.security_mode:#04x})"
         else:

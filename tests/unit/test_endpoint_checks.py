@@ -148,6 +148,27 @@ def test_os_support_from_the_table_and_unknown_release_is_error() -> None:
     assert isinstance(unknown, Undetermined)
 
 
+def test_os_support_is_judged_on_the_day_of_collection_not_of_judging() -> None:
+    # Debian 10 was in Debian LTS until 2024-06-30: read on 2023-05-01 it was supported; the same
+    # reading judged today (long after) still says so, because the check is pure.
+    from datetime import UTC, datetime
+
+    when = datetime(2023, 5, 1, 9, 0, tzinfo=UTC)
+    buster = OsInfo(OsFamily.LINUX, "Debian GNU/Linux 10", "debian", "10",
+                    observations=(Observation(source="ssh: cat /etc/os-release", output="10", collected_at=when),))
+    (then,) = run(OsUnsupported(), facts(inventory(os=buster)))
+    assert isinstance(then, Finding) and then.passed and then.evidence[0].collected_at == when
+    later = OsInfo(OsFamily.LINUX, "Debian GNU/Linux 10", "debian", "10",
+                   observations=(Observation(source="ssh: cat /etc/os-release", output="10",
+                                             collected_at=datetime(2024, 7, 1, tzinfo=UTC)),))
+    (now,) = run(OsUnsupported(), facts(inventory(os=later)))
+    assert isinstance(now, Finding) and not now.passed
+    # No observation at all: the inventory's own collection time, never the wall clock.
+    bare = OsInfo(OsFamily.LINUX, "Debian GNU/Linux 10", "debian", "10", observations=())
+    (fixed,) = run(OsUnsupported(), facts(replace(inventory(os=bare), collected_at=when)))
+    assert isinstance(fixed, Finding) and fixed.passed
+
+
 def test_sync_clients_one_fail_per_client_with_how_it_was_seen() -> None:
     seen = SyncClients(seen=(SyncClientSeen("Dropbox", "process", "dropbox"),
                              SyncClientSeen("Dropbox", "install path", "/home/a/.dropbox-dist"),
