@@ -112,6 +112,13 @@ def validate_check_class(obj: Any, source: str) -> type[Check]:
     return obj
 
 
+def installed_check_ids() -> frozenset[str]:
+    """The ids of every installed check, read from the entry-point names alone (``load_registry``
+    refuses an entry point whose name is not its check's id), without importing any check: for
+    tools such as the test lab that need the ids, not the checks."""
+    return frozenset(ep.name for ep in metadata.entry_points(group=ENTRY_POINT_GROUP))
+
+
 def load_registry(framework: Framework, *, extra: Iterable[tuple[Any, str]] = ()) -> Registry:
     """Load every entry point of the group (plus ``extra`` (class, source) pairs for tests)."""
     found: list[RegisteredCheck] = []
