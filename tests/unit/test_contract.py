@@ -33,9 +33,8 @@ DOC_ROW = re.compile(r"^\|\s*`([a-z][a-z0-9_]*(?:\.[a-z0-9_]+)+)`\s*\|", re.MULT
 
 
 def documented_check_ids(repo: Path = REPO) -> set[str]:
-    """Check ids with a row in the check-family pages (docs/checks/<family>.md). Until those pages
-    exist the README's check table is the docs (issue 14 moves it to docs/checks/)."""
-    pages = sorted((repo / "docs" / "checks").glob("*.md")) or [repo / "README.md"]
+    """Check ids with a table row in the check-family pages (docs/checks/<family>.md)."""
+    pages = sorted((repo / "docs" / "checks").glob("*.md"))
     return {m.group(1) for page in pages for m in DOC_ROW.finditer(page.read_text(encoding="utf-8"))}
 
 
@@ -95,7 +94,7 @@ def missing_pieces(check: RegisteredCheck, src: Sources) -> list[str]:
         missing.append(f"no lab twin for the {side.upper()} side (a host or domain in tests/lab/topology.py "
                        "with it in gaps/hardened) and no recorded-fixture test in PROVED_ELSEWHERE")
     if cid not in src.documented:
-        missing.append("no row in the check-family docs (docs/checks/<family>.md; the README table until then)")
+        missing.append("no row in the check-family docs (docs/checks/<family>.md)")
     return missing
 
 
@@ -230,7 +229,7 @@ def test_a_check_missing_a_piece_is_named(meta_changes: dict[str, Any], break_so
 
 def test_docs_rows_are_read_from_the_family_pages(tmp_path: Path) -> None:
     (tmp_path / "README.md").write_text("| `smb.v1_enabled` | high |\n")
-    assert documented_check_ids(tmp_path) == {"smb.v1_enabled"}  # no docs/checks/ yet: the README
+    assert documented_check_ids(tmp_path) == set()  # a README row is not a family page
     (tmp_path / "docs" / "checks").mkdir(parents=True)
     (tmp_path / "docs" / "checks" / "mail.md").write_text(
         "| Check | Severity |\n|---|---|\n| `smtp.open_relay` | high |\nSee `dns.spf_missing` too.\n")

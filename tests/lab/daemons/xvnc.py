@@ -2,21 +2,18 @@
 workstation with security type None (cleartext.vnc: anyone can take the screen); on the
 hardened file server with X509Plain only (VeNCrypt over TLS with a lab-CA certificate; no
 account is configured, so nothing can log on). Each instance gets its own display number (the
-X lock files live in the shared /tmp, so a second lab (GAPSCAN_LAB_ID) uses its own range) and
-listens for RFB on the host's address only."""
+X lock files live in the shared /tmp) and listens for RFB on the host's address only."""
 
 from __future__ import annotations
 
-from ..topology import LAB_ID, LabHost
+from ..topology import LAB_SLOT, LabHost
 from . import Context, DaemonSpec
 
 
 def build(host: LabHost, ctx: Context, listen: str) -> list[DaemonSpec]:
     d = ctx.dir(host, "xvnc")
     port = next(s.port for s in host.services if s.daemon == "xvnc")
-    # 256 displays per lab id: two labs side by side never take the same /tmp/.X<n>-lock.
-    lab_slot = int(LAB_ID, 36) % 230 + 1 if LAB_ID else 0
-    display = 100 + int(host.address.rsplit(".", 1)[1]) + 256 * lab_slot
+    display = 100 + int(host.address.rsplit(".", 1)[1]) + 256 * LAB_SLOT
     if "cleartext.vnc" in host.gaps:
         security: tuple[str, ...] = ("-SecurityTypes", "None")
     else:
