@@ -175,7 +175,7 @@ def scan(
         except KeyboardInterrupt as exc:
             raise _interrupted(sink) from exc
         decisions = _report_decisions(run, client, db) if client else None
-        written = _render(run, chosen_formats, target_dir, client_info, logo, decisions)
+        written = _render(run, chosen_formats, target_dir, client_info, logo, decisions, registry.catalogue())
         if verbose:
             _print_results(run)
         if not quiet:

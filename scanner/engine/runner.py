@@ -133,6 +133,7 @@ def result_from_finding(planned: PlannedCheck, item: Finding | Skip | Undetermin
         fingerprint=fingerprint(meta.id, item.target, item.discriminator),
         started_at=started,
         finished_at=utcnow(),
+        third_parties=item.third_parties,
     )
 
 
