@@ -4,7 +4,7 @@
 
 1. host discovery (``scanner.discovery.hosts``): ARP on the local segment when root, TCP
    ping otherwise. It comes first because a connect to a dead on-link address waits ~3 s
-   for ARP (LAB-NOTES, "Scanning speed"): only live hosts are swept.
+   for ARP (docs/lab-notes.md, "Scanning speed"): only live hosts are swept.
 2. the TCP sweep (``scanner.discovery.tcp_sweep``): half-open SYN probes as root, connects
    otherwise; RTT-adaptive timeouts (``scanner.discovery.rtt``), retries only where they can
    change the answer, per-host windows that start small. The default ports are nmap's top
@@ -319,7 +319,7 @@ async def _identify(
 
 def _nmap_timeout(hosts: int, ports: int, versions: bool) -> int:
     """A generous bound on one nmap run, so that a wedged nmap cannot hang the scan: -sV costs
-    seconds per port (LAB-NOTES: at least 6 s a host), a connect scan a fraction of one."""
+    seconds per port (docs/lab-notes.md: at least 6 s a host), a connect scan a fraction of one."""
     per_host = 10 + ports * (5.0 if versions else 0.2)
     return int(120 + hosts * per_host)
 

@@ -16,7 +16,7 @@ completed, so forking daemons never fork) and a non-blocking connect otherwise o
   answers, its silences are its firewall's policy and are not asked again. Elsewhere the silent
   ports get one retry; a further one (up to ``retries``) only once some retry in the sweep has
   found a port the first attempt missed (loss is happening: forking daemons under load drop SYNs
-  when their backlogs overflow, LAB-NOTES). A port that answered in any attempt is open.
+  when their backlogs overflow, docs/lab-notes.md). A port that answered in any attempt is open.
 - **Gentleness per host**: at most ``window`` probes in flight per host, starting at the
   profile's per-host limit and growing by one per answer (TCP slow start, RFC 5681 §3.1) up to
   ``max_window``; halved when a retry shows that this host dropped a SYN. Silence from a host

@@ -10,8 +10,8 @@ Only the probes of enabled network-level checks (``Applies(network=True)``) that
 network target are started early, and only when the scan has addresses to discover and the
 profile has a window. The runner hands each one's future to the probe executor, which then
 treats it as that probe's run for the network target (``ProbeExecutor(prestarted=...)``): the
-same probe object's later callers (a sync port's target) share its capture as before, because
-the probe context is the same object. The threads are daemons: a scan that ends early (nothing
+probe's later callers (a sync port's target) share its capture as before, because the capture
+is the run's (keyed by the context's run id). The threads are daemons: a scan that ends early (nothing
 found) does not wait for a window nobody will read.
 """
 
@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from scanner.check import Probe, ProbeContext
@@ -64,8 +64,10 @@ def start_passive_listening(checks: Iterable[RegisteredCheck], enabled: Iterable
         def run(probe: type[Probe[Any]] = probe, future: Future[Any] = future) -> None:
             if not future.set_running_or_notify_cancel():
                 return
+            # The call's own deadline, as the executor gives every probe call (ProbeContext.remaining).
+            budget = ctx.timeouts.probe + ctx.listen_seconds + probe.extra_seconds
             try:
-                future.set_result(probe().collect(NETWORK_TARGET, ctx))
+                future.set_result(probe().collect(NETWORK_TARGET, replace(ctx, deadline=time.monotonic() + budget)))
             except BaseException as exc:  # handed to the executor, which makes it a result
                 future.set_exception(exc)
 

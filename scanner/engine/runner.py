@@ -13,12 +13,14 @@ Guarantees the rest of the product relies on:
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
+import threading
 import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -132,6 +134,7 @@ def result_from_finding(planned: PlannedCheck, item: Finding | Skip | Undetermin
         fingerprint=fingerprint(meta.id, item.target, item.discriminator),
         started_at=started,
         finished_at=utcnow(),
+        third_parties=item.third_parties,
     )
 
 
@@ -172,6 +175,38 @@ def evaluate(planned: PlannedCheck, facts: dict[type[Probe[Any]], Any], started:
 RETRYABLE = frozenset({ErrorReason.TIMEOUT, ErrorReason.UNREACHABLE})
 
 
+def _in_daemon_thread(loop: asyncio.AbstractEventLoop, name: str, fn: Callable[[], Any]) -> asyncio.Future[Any]:
+    """Run ``fn`` in a daemon thread; its outcome resolves the returned future.
+
+    Python threads cannot be killed. A probe that ignores its deadline (a library call without a
+    timeout, a server dripping one byte every 2 s) must not be able to keep the process alive
+    once the run's results are written, so probes never run in a ThreadPoolExecutor (whose
+    workers the interpreter joins at exit): each call gets a daemon thread, bounded in number by
+    the runner's semaphores, and is abandoned, not waited for, past its deadline."""
+    future: asyncio.Future[Any] = loop.create_future()
+
+    def settle(result: Any, exc: BaseException | None) -> None:
+        if future.done():
+            return  # the runner gave up on this call (deadline, watchdog, interrupt)
+        if exc is not None:
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
+
+    def work() -> None:
+        result: Any = None
+        error: BaseException | None = None
+        try:
+            result = fn()
+        except BaseException as exc:  # handed to the event loop, which decides what it means
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits for this result
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=work, name=f"probe {name}", daemon=True).start()
+    return future
+
+
 class ProbeExecutor:
     """Runs each (probe, target) once, bounded globally and per host, with a probe deadline."""
 
@@ -179,14 +214,14 @@ class ProbeExecutor:
                  prestarted: PassiveListening | None = None) -> None:
         self.ctx = ctx
         self.prestarted = prestarted
-        self._pool = ThreadPoolExecutor(max_workers=min(global_limit, 64), thread_name_prefix="probe")
         self._global = asyncio.Semaphore(global_limit)
         self._per_host: defaultdict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(per_host))
         self._tasks: dict[tuple[type[Probe[Any]], str], asyncio.Task[Any]] = {}
 
     def shutdown(self) -> None:
-        # Threads cannot be killed; probes honour their own timeouts, so they end soon.
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Stop waiting for probes still running (their daemon threads end with the process)."""
+        for task in self._tasks.values():
+            task.cancel()
 
     def get(self, probe: type[Probe[Any]], target: Target) -> asyncio.Task[Any]:
         key = (probe, target.key())
@@ -196,12 +231,17 @@ class ProbeExecutor:
             self._tasks[key] = asyncio.ensure_future(run)
         return self._tasks[key]
 
+    def budget(self, probe_cls: type[Probe[Any]]) -> float:
+        """Seconds one call of the probe may take: its timeout, a listening window, extra seconds."""
+        return (self.ctx.timeouts.probe + (self.ctx.listen_seconds if probe_cls.listens else 0.0)
+                + probe_cls.extra_seconds)
+
     async def _await_prestarted(self, probe_cls: type[Probe[Any]], future: Any) -> Any:
         """The outcome of a listening probe started before discovery (scanner.engine.passive),
         under the deadline it would have had, counted from when it started."""
         assert self.prestarted is not None
         name = probe_cls.name or probe_cls.__name__
-        deadline = self.ctx.timeouts.probe + self.ctx.listen_seconds + probe_cls.extra_seconds
+        deadline = self.budget(probe_cls)
         remaining = self.prestarted.started_at + deadline - time.monotonic()
         try:
             return await asyncio.wait_for(asyncio.wrap_future(future), timeout=max(0.0, remaining))
@@ -219,12 +259,14 @@ class ProbeExecutor:
         loop = asyncio.get_running_loop()
         host_key = target.host or target.domain or ""
         name = probe_cls.name or probe_cls.__name__
-        deadline = (self.ctx.timeouts.probe + (self.ctx.listen_seconds if probe_cls.listens else 0.0)
-                    + probe_cls.extra_seconds)
+        deadline = self.budget(probe_cls)
         async with self._global, self._per_host[host_key]:
             outcome: Any = None
             for _attempt in range(1 + self.ctx.timeouts.retries):
-                future = loop.run_in_executor(self._pool, probe_cls().collect, target, self.ctx)
+                # Each call sees its own deadline, which its I/O must obey (ProbeContext.remaining).
+                ctx = replace(self.ctx, deadline=time.monotonic() + deadline)
+                future = _in_daemon_thread(loop, f"{name} {target.label()}",
+                                           functools.partial(probe_cls().collect, target, ctx))
                 try:
                     return await asyncio.wait_for(future, timeout=deadline)
                 except TimeoutError:
@@ -244,25 +286,30 @@ class ProbeExecutor:
 
 
 def probe_context(profile: LoadedProfile, settings: dict[str, Any], nameservers: tuple[str, ...] = (),
-                  credentials: CredentialStore | None = None, scope: ScopeView | None = None) -> ProbeContext:
-    """The one ProbeContext of a run (listening probes key their shared capture on it)."""
+                  credentials: CredentialStore | None = None, scope: ScopeView | None = None,
+                  run_id: str = "") -> ProbeContext:
+    """The run's ProbeContext (each probe call gets a copy with its own deadline)."""
     prof = profile.profile
     # Profile settings (per check id, e.g. endpoint.screen_lock_missing: {max_minutes: 15}) under the
     # run's own (dkim_selectors from the command line).
     merged: dict[str, Any] = {**prof.settings, **settings}
     return ProbeContext(timeouts=prof.timeouts, intrusive_allowed=prof.intrusive, settings=merged,
                         nameservers=nameservers, listen_seconds=prof.listen_seconds, credentials=credentials,
-                        scope=scope)
+                        scope=scope, run_id=run_id)
 
 
 async def execute_plan(plan: Plan, profile: LoadedProfile, state: _RunState,
                        on_result: Callable[[CheckResult], None], progress: ProgressReporter,
                        settings: dict[str, Any], nameservers: tuple[str, ...] = (),
                        credentials: CredentialStore | None = None, scope: ScopeView | None = None,
-                       ctx: ProbeContext | None = None, prestarted: PassiveListening | None = None) -> None:
+                       run_id: str = "", run_deadline: float | None = None, ctx: ProbeContext | None = None,
+                       prestarted: PassiveListening | None = None) -> bool:
+    """Run every planned pair; False when the watchdog ended the run at ``run_deadline``
+    (monotonic) with pairs unfinished (the caller records them as error/timeout).
+    ``prestarted``: listening probes already running (scanner.engine.passive)."""
     prof = profile.profile
     if ctx is None:
-        ctx = probe_context(profile, settings, nameservers, credentials, scope)
+        ctx = probe_context(profile, settings, nameservers, credentials, scope, run_id)
     executor = ProbeExecutor(ctx, prof.concurrency.global_limit, prof.concurrency.per_host, prestarted)
 
     def record(index: int, results: Iterable[CheckResult]) -> None:
@@ -296,10 +343,27 @@ async def execute_plan(plan: Plan, profile: LoadedProfile, state: _RunState,
         record(index, evaluate(planned, facts, started))
 
     progress.phase("checks", len(plan.checks))
+    work = asyncio.gather(*(one(i, p) for i, p in enumerate(plan.checks)))
+    spent: list[bool] = []
+
+    def watchdog() -> None:  # the profile's run budget is spent: stop waiting for anything
+        spent.append(True)
+        work.cancel()
+
+    alarm = None
+    if run_deadline is not None:
+        alarm = asyncio.get_running_loop().call_later(max(0.0, run_deadline - time.monotonic()), watchdog)
     try:
-        await asyncio.gather(*(one(i, p) for i, p in enumerate(plan.checks)))
+        await work
+    except asyncio.CancelledError:
+        if not spent:
+            raise
+        return False
     finally:
+        if alarm is not None:
+            alarm.cancel()
         executor.shutdown()
+    return True
 
 
 def run_scan(request: ScanRequest, registry: Registry, sink: ResultSink, *,
@@ -322,30 +386,36 @@ def run_scan(request: ScanRequest, registry: Registry, sink: ResultSink, *,
         domains=request.domains, exclusions=request.exclusions,
         resolved_addresses=sum(1 for _ in scope.addresses()) if request.targets else 0,
         allow_public=request.allow_public, nameservers=request.nameservers, scope_file=request.scope_file,
+        resolved_names=scope.names,
     )
     state = _RunState()
     hosts: tuple[Host, ...] = ()
     discovery = DiscoveryRecord(addresses_in_scope=scope_record.resolved_addresses)
     plan = Plan(())
     prof = request.profile.profile
+    finished = True
 
-    def build(complete: bool) -> ScanRun:
+    run_deadline = time.monotonic() + prof.timeouts.run
+    warnings = list(request.profile.warnings)
+
+    def build(complete: bool, unfinished: tuple[ErrorReason, str] = (
+            ErrorReason.INTERRUPTED, "scan interrupted before this check ran")) -> ScanRun:
         results = list(state.results)
         if not complete:
             for index, planned in enumerate(plan.checks):
                 if index not in state.done:
-                    results.append(error_result(planned, ErrorReason.INTERRUPTED,
-                                                "scan interrupted before this check ran"))
+                    results.append(error_result(planned, *unfinished))
         return ScanRun(
             tool_version=__version__, run_id=run_id, client=request.client, profile=prof.name,
             started_at=started, finished_at=utcnow(), complete=complete, scope=scope_record,
             discovery=discovery, hosts=hosts, results=tuple(results), summary=summarize(results),
-            warnings=request.profile.warnings,
+            warnings=tuple(warnings),
         )
 
     try:
         with scope_guard.enforce(scope):
-            ctx = probe_context(request.profile, request.settings, request.nameservers, request.credentials, scope)
+            ctx = probe_context(request.profile, request.settings, request.nameservers, request.credentials, scope,
+                                run_id)
             listening = _listen_from_the_start(request, registry, ctx)
             if request.targets:
                 discover_fn = discover or _default_discover()
@@ -358,13 +428,18 @@ def run_scan(request: ScanRequest, registry: Registry, sink: ResultSink, *,
                     notes=tuple(found.notes),
                 )
             plan = plan_checks(registry, request.profile.check_ids, hosts, request.domains)
-            asyncio.run(execute_plan(plan, request.profile, state, sink.write, progress, request.settings,
-                                     request.nameservers, request.credentials, scope, ctx=ctx,
-                                     prestarted=listening))
+            finished = asyncio.run(execute_plan(plan, request.profile, state, sink.write, progress,
+                                                request.settings, request.nameservers, request.credentials,
+                                                scope, run_id, run_deadline, ctx=ctx, prestarted=listening))
     except KeyboardInterrupt:
         sink.finish(build(complete=False))
         raise
-    run = build(complete=True)
+    if not finished:
+        budget = f"the run budget of {prof.timeouts.run:.0f} s (profile timeouts.run) was spent"
+        warnings.append(f"{budget}: the watchdog ended the run; unfinished checks are error/timeout")
+        run = build(complete=False, unfinished=(ErrorReason.TIMEOUT, f"not finished when {budget}"))
+    else:
+        run = build(complete=True)
     sink.finish(run)
     return run
 
