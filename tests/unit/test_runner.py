@@ -235,8 +235,7 @@ class NetworkListener(Probe[Facts]):
 
 
 class HearsTheNetwork(Check):
-    meta = CheckMeta(id="test.hears", title="Test check test.hears", severity=Severity.LOW,
-                     applies_to=Applies(network=True), remediation="Fix it properly.")
+    meta = _meta("test.hears").model_copy(update={"applies_to": Applies(network=True)})
     probes = (NetworkListener,)
 
     def evaluate(self, target: Target, facts: Mapping[type[Probe[Any]], Any]) -> Iterator[Finding | Skip]:
