@@ -29,6 +29,7 @@ from scanner.scope.guard import require_in_scope
 
 _TCP_HEADER = struct.Struct("!HHIIBBHHH")
 _PORTS_SEQ_ACK = struct.Struct("!HHII")
+_SYN_WITH_MSS = struct.Struct("!HHIIBBHHHHH")  # the header, then the MSS option's two words
 _MSS_OPTION = b"\x02\x04\x05\xb4"  # MSS 1460 (RFC 9293 §3.7.1): what a real stack sends
 _SYN, _RST, _ACK = 0x02, 0x04, 0x10
 _WINDOW = 1024
@@ -156,14 +157,14 @@ class SynTransport:
         return entry
 
     def segment(self, prepared: tuple[int, int], port: int, attempt: int) -> bytes:
-        """The SYN for one attempt (same bytes as ``syn_segment``, checksum summed incrementally:
-        the sweep sends hundreds of thousands)."""
+        """The SYN for one attempt (same bytes as ``syn_segment``, checksum summed incrementally
+        and the sequence number inlined: the sweep sends hundreds of thousands)."""
         partial, number = prepared
-        seq = self.seq(number, port, attempt)
+        seq = ((self._secret ^ ((number * 0x9E3779B1 + port * 0x85EBCA6B) & 0xFFFFFFFF)) & 0xFFFFFFF0) | (attempt & 15)
         total = partial + port + (seq >> 16) + (seq & 0xFFFF)
         total = (total & 0xFFFF) + (total >> 16)
         total = (total & 0xFFFF) + (total >> 16)
-        return _TCP_HEADER.pack(self.sport, port, seq, 0, 6 << 4, _SYN, _WINDOW, ~total & 0xFFFF, 0) + _MSS_OPTION
+        return _SYN_WITH_MSS.pack(self.sport, port, seq, 0, 6 << 4, _SYN, _WINDOW, ~total & 0xFFFF, 0, 0x0204, 0x05B4)
 
     def send(self, prepared: tuple[int, int], address: str, port: int, attempt: int) -> int:
         """Send one SYN (``prepared``: from ``prepare(address)``). Returns 0, or an errno for a
