@@ -36,6 +36,14 @@ FILE_HOSTS = sorted({h.address for cid in FILE_IDS for h in topology.hosts_faili
 SERVICE_OF = {"smb": "smb", "ftp": "ftp", "nfs": "rpcbind"}  # the service each check family is planned on
 
 
+def _serving(daemon: str) -> list[str]:
+    """FILE_HOSTS that run ``daemon`` (the nas host serves FTP only, on 2121)."""
+    return [a for a in FILE_HOSTS if any(s.daemon == daemon for s in topology.host_by_address(a).services)]
+
+
+SMB_HOSTS, NFS_HOSTS = _serving("smbd"), _serving("ganesha")
+
+
 def _scan(lab: Any, out: Path, *extra: str) -> dict[str, Any]:
     proc = lab.run_in_scanner([GAPSCAN, "scan", *FILE_HOSTS, "--listen-seconds", "0",
                                "--out", str(out), "-q", "--format", "json", *extra],
@@ -86,7 +94,7 @@ def test_hardened_twin_passes(file_scan: dict[str, Any], check_id: str, host: to
 
 def test_one_nfs_target_per_host(file_scan: dict[str, Any]) -> None:
     # rpcbind, mountd and nfs are all open: the check is planned on rpcbind/tcp only.
-    for address in FILE_HOSTS:
+    for address in NFS_HOSTS:
         results = _results(file_scan, "nfs.open_export", address)
         ports = {(r["target"]["port"], r["target"]["transport"]) for r in results}
         assert ports == {(111, "tcp")}, ports
@@ -133,7 +141,7 @@ def _nmap_smb(lab: Any, address: str) -> tuple[set[str], str]:
     return dialects, signing
 
 
-@pytest.mark.parametrize("address", FILE_HOSTS)
+@pytest.mark.parametrize("address", SMB_HOSTS)
 def test_smb_facts_agree_with_nmap(lab: Any, file_scan: dict[str, Any], address: str) -> None:
     nmap_dialects, nmap_signing = _nmap_smb(lab, address)
     neg = _one(file_scan, "smb.v1_enabled", address)["evidence"][0]["data"]
@@ -161,13 +169,13 @@ def _showmount(lab: Any, address: str) -> dict[str, set[str]]:
     return exports
 
 
-@pytest.mark.parametrize("address", FILE_HOSTS)
+@pytest.mark.parametrize("address", NFS_HOSTS)
 def test_nfs_exports_agree_with_showmount(lab: Any, file_scan: dict[str, Any], address: str) -> None:
     ours = _one(file_scan, "nfs.open_export", address)["evidence"][0]["data"]["exports"]
     assert {e["path"]: set(e["groups"]) for e in ours} == _showmount(lab, address)
 
 
-@pytest.mark.parametrize("address", FILE_HOSTS)
+@pytest.mark.parametrize("address", SMB_HOSTS)
 def test_share_enumeration_agrees_with_smbclient(lab: Any, file_scan: dict[str, Any], address: str) -> None:
     proc = lab.run_in_scanner(["smbclient", "-N", "-L", f"//{address}", "-g"], timeout=60)
     listed = {line.split("|")[1] for line in proc.stdout.splitlines() if line.count("|") >= 2}
