@@ -45,10 +45,11 @@ def pdf_available() -> bool:
 
 
 def render_pdf(run: ScanRun, path: Path, *, client: ClientFile | None = None, logo: str | None = None,
-               decisions: Decisions | None = None) -> Path:
+               decisions: Decisions | None = None, anchor: str | None = None) -> Path:
     try:
         from weasyprint import HTML
     except (ImportError, OSError) as exc:
         raise PdfUnavailable(f"PDF output needs WeasyPrint: {INSTALL_HINT}") from exc
-    HTML(string=html_text(run, client, logo, decisions), url_fetcher=refuse_fetch, base_url=None).write_pdf(path)
+    html = html_text(run, client, logo, decisions, anchor)
+    HTML(string=html, url_fetcher=refuse_fetch, base_url=None).write_pdf(path)
     return path

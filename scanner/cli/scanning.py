@@ -27,11 +27,13 @@ from scanner.cli.runs import (
     _credentials,
     _fail_on_hit,
     _load_client_file,
+    _preflight_store,
     _render,
+    _report_anchor,
     _report_decisions,
     _signer,
     _split_formats,
-    _store_run,
+    _store_or_keep,
     _with_listen_window,
 )
 from scanner.config.profiles import load_profile
@@ -69,6 +71,12 @@ def _dkim_selectors(values: list[str]) -> tuple[str, ...]:
             raise InputError(f"{value!r} is not a DKIM selector (letters, digits, '-', '_' and dots)",
                              source="--dkim-selector")
     return tuple(dict.fromkeys(v.lower() for v in values))
+
+
+def _file_sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _summary_table(run: ScanRun) -> Table:
@@ -134,6 +142,7 @@ def scan(
         creds = _credentials(credentials)
         if client:
             _signer(sign_key)  # a bad signing key is refused before the scan, not after
+            _preflight_store(client, db)  # so is a store that cannot take the run
         registry = _registry()
         loaded = _with_listen_window(load_profile(profile, registry), listen_seconds)
         for warning in loaded.warnings:
@@ -151,15 +160,18 @@ def scan(
         columns = (TextColumn("{task.description:>10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=err, transient=True, disable=not show) as bar:
             run = run_scan(request, registry, sink, progress=RichProgress(bar if show else None))
+        stored, not_stored = _store_or_keep(run, client, db, sign_key, target_dir / "scan.json")
         decisions = _report_decisions(run, client, db) if client else None
-        written = _render(run, chosen_formats, target_dir, client_info, logo, decisions)
+        anchor = _report_anchor(client, db, stored.anchor()) if stored is not None else None
+        written = _render(run, chosen_formats, target_dir, client_info, logo, decisions, anchor)
         if not quiet:
             out.print(_summary_table(run))
         counts = ", ".join(f"{v} {k}" for k, v in run.summary.by_status.items())
         err.print(f"{len(run.hosts)} host(s), {len(run.results)} result(s): {counts}", highlight=False)
-        err.print(f"wrote {target_dir / 'scan.json'}" + "".join(f", {p}" for p in written), highlight=False)
-        if client:
-            _store_run(run, client, db, sign_key)
+        err.print(f"wrote {target_dir / 'scan.json'} (sha256 {_file_sha256(target_dir / 'scan.json')})"
+                  + "".join(f", {p}" for p in written), highlight=False)
+        if not_stored is not None:
+            raise not_stored
         return EXIT_FAIL_ON if _fail_on_hit(run, fail_on) else EXIT_OK
 
     _exit_with(work)

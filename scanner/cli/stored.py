@@ -10,6 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from scanner.cli.common import DB_HELP, EXIT_OK, EXIT_TAMPERED, _exit_with, err, out
+from scanner.cli.integrity import ANCHOR_HELP, TRUST_HELP
 from scanner.cli.runs import _write_drift
 from scanner.engine.output import load_scan_json
 from scanner.models import ScanRun
@@ -120,19 +121,37 @@ def diff(
 def verify(
     client: Annotated[str | None, typer.Option("--client", help="Only this client's chains")] = None,
     db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
+    trust: Annotated[list[str] | None, typer.Option("--trust", help=TRUST_HELP)] = None,
+    anchor: Annotated[list[str] | None, typer.Option("--anchor", metavar="FILE|HEAD", help=ANCHOR_HELP)] = None,
+    tsa_ca: Annotated[
+        Path | None, typer.Option("--tsa-ca", help="CA certificate(s) of the timestamp authority (PEM)")
+    ] = None,
 ) -> None:
-    """Recompute the run and decision hash chains; exit 4 naming the first record that does not match."""
+    """Recompute the run and decision chains, check signatures with the MSP's own keys only, timestamp
+    tokens and every anchor; exit 4 naming the first record that does not match."""
+    from scanner.cli.integrity import anchors_given, settings, trust_roots, tsa_certificates
     from scanner.history.store import Store
 
     def work() -> int:
+        loaded = settings()
+        roots = trust_roots(trust or [], loaded)
+        given, given_problems = anchors_given(anchor or [])
+        certs = tsa_certificates(loaded, tsa_ca)
         with Store.open(db) as store:
-            report = store.verify(client)
+            report = store.verify(client, trust=roots, anchors=given, anchor_problems=given_problems,
+                                  tsa_certs=certs)
         for problem in report.problems:
-            err.print(f"TAMPERED: {problem}", highlight=False)
+            err.print(f"TAMPERED: {problem}", highlight=False, markup=False)
+        for other in report.other_problems:
+            err.print(f"TAMPERED: {other}", highlight=False, markup=False)
+        for note in report.notes:
+            err.print(f"note: {note}", highlight=False, markup=False)
         if not report.ok:
             return EXIT_TAMPERED
         err.print(f"ok: {report.runs} run(s) and {report.decisions} decision(s) of {report.clients} client(s) "
-                  "match their digests and chains", highlight=False)
+                  f"match their digests and chains; {report.signed} run signature(s) by trusted keys, "
+                  f"{report.stamped} timestamp token(s) and {report.anchors} anchor(s) verified",
+                  highlight=False, markup=False)
         return EXIT_OK
 
     _exit_with(work)
