@@ -246,7 +246,7 @@ class Store:
                                              source=self.url)
                     # A row that is never committed proves INSERT works for us (permissions, read-only
                     # file or transaction, full disk) without changing anything.
-                    conn.execute(insert(clients).values(name="\x00gapscan preflight", created_at="-"))
+                    conn.execute(insert(clients).values(name=" gapscan preflight, never committed", created_at="-"))
                     self._check_anchored(conn, client)
                 finally:
                     trans.rollback()
