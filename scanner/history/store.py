@@ -600,8 +600,6 @@ class Store:
         if untrusted:
             notes.append(f"{untrusted} timestamp token(s) were checked against the certificate inside each token "
                          "only: give --tsa-ca (or timestamp_authority.ca_file) to check who issued them")
-        if roots.empty and n_runs:
-            notes.append("signatures cannot be checked: " + roots.describe())
         return VerifyReport(clients=len(names), runs=n_runs, decisions=n_decisions, problems=tuple(problems),
                             other_problems=(*log_problems, *anchor_problems, *resolved.problems),
                             notes=tuple(notes), signed=signed, stamped=stamped, anchors=held)
