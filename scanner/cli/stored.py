@@ -163,13 +163,19 @@ def evidence(
     check: Annotated[str | None, typer.Option("--check", help="Only this check id")] = None,
     db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the timeline as JSON")] = False,
+    export: Annotated[
+        Path | None, typer.Option("--export", help="Write the evidence pack of the host into DIR (new or empty)")
+    ] = None,
 ) -> None:
-    """Timeline of one host's state across the client's runs, with each run's SHA-256."""
+    """Timeline of one host's state across the client's runs, with each run's SHA-256; with
+    --export, the evidence pack an investigator checks on their own machine (see its README)."""
     import json
 
     from scanner.history.store import Store
 
     def work() -> int:
+        if export is not None:
+            return _export(client, host, db, export)
         with Store.open(db) as store:
             timeline = store.host_timeline(client, host, check)
         if as_json:
@@ -188,3 +194,20 @@ def evidence(
         return EXIT_OK
 
     _exit_with(work)
+
+
+def _export(client: str, host: str, db: str | None, directory: Path) -> int:
+    from scanner import __version__
+    from scanner.cli.integrity import settings
+    from scanner.history.evidence_pack import export_pack
+    from scanner.history.store import Store
+
+    loaded = settings()
+    tsa_ca = loaded.timestamp_authority.ca_file if loaded.timestamp_authority else None
+    with Store.open(db) as store:
+        summary = export_pack(store, client, host, directory, tsa_ca=tsa_ca, tool_version=__version__)
+    keys = ", ".join(summary.fingerprints) or "none (unsigned runs)"
+    err.print(f"wrote the evidence pack of {host} to {directory}: {summary.runs} run(s), {summary.runs_with_host} "
+              f"with results for the host, {summary.timestamps} timestamp(s), {summary.anchors} anchor(s); "
+              f"signing key(s): {keys}. Check it as {directory / 'README.md'} says.", highlight=False, markup=False)
+    return EXIT_OK
