@@ -128,7 +128,7 @@ def test_the_evidence_pack_of_a_lab_laptop_verifies_with_only_the_pack(
         scans.append(json.loads((tmp_path / f"s{n}" / "scan.json").read_text()))
     encryption = [[r["status"] for r in s["results"] if r["check_id"] == "endpoint.disk_encryption_off"
                    and r["target"]["host"] == LAPTOP.address] for s in scans]
-    assert all(run and set(run) == {"fail"} for run in encryption), f"the planted gap (disks not encrypted): {encryption}"
+    assert all(run and set(run) == {"fail"} for run in encryption), f"the planted gap (unencrypted): {encryption}"
 
     pack = tmp_path / "export"
     _ok(_local("evidence", "--client", client, "--host", LAPTOP.address, "--db", db, "--export", str(pack)))

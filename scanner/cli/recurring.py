@@ -26,6 +26,8 @@ from scanner.cli.runs import (
     _check_unattended_credentials,
     _credentials,
     _fail_on_hit,
+    _interrupted,
+    _remove_stale_outputs,
     _render,
     _report_anchor,
     _report_decisions,
@@ -81,7 +83,13 @@ def rescan(
         )
         target_dir = out_dir or Path("gapscan-out")
         sink = ResultSink(target_dir)
-        run = run_scan(request, registry, sink)
+        _remove_stale_outputs(target_dir, chosen_formats)
+        for stale in ("drift.json", "drift.html"):
+            (target_dir / stale).unlink(missing_ok=True)
+        try:
+            run = run_scan(request, registry, sink)
+        except KeyboardInterrupt as exc:
+            raise _interrupted(sink) from exc
         stored, not_stored = _store_or_keep(run, client, db, sign_key, target_dir / "scan.json")
         anchor = _report_anchor(client, db, stored.anchor()) if stored is not None else None
         written = _render(run, chosen_formats, target_dir, decisions=_report_decisions(run, client, db),

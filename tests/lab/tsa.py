@@ -124,10 +124,10 @@ class TsaServer(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     server: TsaServer
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+    def log_message(self, format: str, *args: object) -> None:
         pass
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+    def do_POST(self) -> None:
         self.server.requests += 1
         length = int(self.headers.get("Content-Length") or 0)
         query = self.rfile.read(min(length, 65536))

@@ -177,11 +177,7 @@ def rewrite_run_one_and_rechain(db: TamperDb) -> list[str]:
 
 
 def resign_with_own_key(db: TamperDb) -> list[str]:
-    from scanner.history.signing import Signer as _Signer
-
-    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-    forger = _Signer(Ed25519PrivateKey.generate())
+    forger = Signer.generate()
     db.sql("INSERT INTO signing_keys (fingerprint, public_key, created_at) VALUES (:f, :p, '2026-01-01T00:00:00')",
            f=forger.fingerprint, p=forger.public_raw.hex())
     db.notes["flipped"] = rewrite_fails_as_passes(db, RUN1)

@@ -6,20 +6,14 @@ X lock files live in the shared /tmp) and listens for RFB on the host's address 
 
 from __future__ import annotations
 
-import zlib
-
-from ..topology import LAB_ID, LabHost
+from ..topology import LAB_SLOT, LabHost
 from . import Context, DaemonSpec
-
-# X display numbers (and their /tmp/.X<n>-lock files) are machine-wide: a second lab (GAPSCAN_LAB_ID)
-# takes its own block of displays so that two labs' Xvnc never collide.
-DISPLAY_BASE = 100 if not LAB_ID else 1000 + (zlib.crc32(LAB_ID.encode()) % 200) * 256
 
 
 def build(host: LabHost, ctx: Context, listen: str) -> list[DaemonSpec]:
     d = ctx.dir(host, "xvnc")
     port = next(s.port for s in host.services if s.daemon == "xvnc")
-    display = DISPLAY_BASE + int(host.address.rsplit(".", 1)[1])
+    display = 100 + int(host.address.rsplit(".", 1)[1]) + 256 * LAB_SLOT
     if "cleartext.vnc" in host.gaps:
         security: tuple[str, ...] = ("-SecurityTypes", "None")
     else:
