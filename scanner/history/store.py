@@ -580,6 +580,7 @@ class Store:
                 chain = check_runs(conn, name, run_rows, resolved, roots.describe(), tsa_certs)
                 if chain.problem:
                     problems.append(chain.problem)
+                notes += chain.late
                 signed, stamped, untrusted = signed + chain.signed, stamped + chain.stamped, \
                     untrusted + chain.stamps_untrusted
                 dec_rows = [] if client_pk is None else conn.execute(

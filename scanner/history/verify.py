@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from cryptography import x509
@@ -27,6 +28,11 @@ from scanner.history.signing import SCHEME_CHAIN_V1, SCHEME_RUN_V1, run_message,
 from scanner.history.timestamps import TimestampError, check_reply
 from scanner.history.trust import Trust
 from scanner.models import ScanRun
+
+# A timestamp a little before the scan's own start is the scanner's clock, not a forgery (RFC 3161
+# §2.4.2 accuracy is the TSA's; the scanner's clock may be off by minutes).
+CLOCK_SKEW = timedelta(minutes=10)
+LATE_STAMP = timedelta(days=1)
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,7 @@ class RunChain:
     signed: int = 0
     stamped: int = 0
     stamps_untrusted: int = 0
+    late: list[str] = field(default_factory=list)  # notes: stamped long after the scan finished
 
 
 def check_runs(conn: Connection, client: str, rows: Sequence[Any], trust: Trust, trust_text: str,
@@ -125,6 +132,15 @@ def check_runs(conn: Connection, client: str, rows: Sequence[Any], trust: Trust,
                 stamp = check_reply(token, row.digest, tsa_certs)
             except TimestampError as exc:
                 return fail(f"timestamp token: {exc}")
+            started = datetime.fromisoformat(row.started_at)
+            if stamp.gen_time < started - CLOCK_SKEW:
+                return fail(f"timestamp token: stamped at {stamp.gen_time.isoformat()}, before the scan it stamps "
+                            f"started ({row.started_at}): the scan's dates were changed")
+            finished = datetime.fromisoformat(row.finished_at or row.started_at)
+            if stamp.gen_time > finished + LATE_STAMP:
+                chain.late.append(f"{label} was timestamped {stamp.gen_time.isoformat()[:19]}, "
+                                  f"{(stamp.gen_time - finished).days} day(s) after it finished (stored later "
+                                  "with gapscan store, or stamped again): the timestamp proves only that later date")
             chain.stamped += 1
             chain.stamps_untrusted += 0 if stamp.trusted else 1
         try:

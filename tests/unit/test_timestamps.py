@@ -8,9 +8,11 @@ import os
 import subprocess
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 from sqlalchemy import create_engine, text
 from typer.testing import CliRunner
 
@@ -18,6 +20,7 @@ from scanner.cli import app
 from scanner.engine.output import write_scan_json
 from scanner.history.store import Store, resolve_url
 from scanner.history.timestamps import TimestampError, check_reply, load_ca_certs, request_stamp
+from scanner.models import utcnow
 from tests.lab.tsa import TsaFiles, TsaServer, serve
 from tests.unit import tampering
 from tests.unit.test_store import lab_run, variant
@@ -46,8 +49,13 @@ def configure(url: str, ca: Path | None, timeout_s: float = 10) -> None:
     (config / "history.yaml").write_text("\n".join(lines) + "\n")
 
 
-def store_file(tmp_path: Path, db: str, run_id: str = "run-ts", days: int = 1) -> tuple[Path, object]:
-    scan = write_scan_json(variant(lab_run(), run_id, days), _dir(tmp_path / run_id))
+def store_file(tmp_path: Path, db: str, run_id: str = "run-ts", days: int = 1,
+               started: datetime | None = None) -> tuple[Path, Result]:
+    """A scan that finished a moment ago (``started``: when it claims to have started), stored."""
+    run = variant(lab_run(), run_id, days)
+    begin = started or utcnow() - timedelta(minutes=5) + timedelta(seconds=days)
+    run = run.model_copy(update={"started_at": begin, "finished_at": begin + timedelta(minutes=2)})
+    scan = write_scan_json(run, _dir(tmp_path / run_id))
     return scan, cli.invoke(app, ["store", str(scan), "--client", CLIENT, "--db", db])
 
 
@@ -77,8 +85,8 @@ def test_a_stored_run_is_timestamped_and_openssl_agrees(tsa: TsaServer, tsa_file
     configure(tsa.url, tsa_files.ca_cert)
     db = str(tmp_path / "h.db")
     scan, result = store_file(tmp_path, db)
-    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
-    assert "timestamped" in result.output and tsa.requests == 1  # type: ignore[attr-defined]
+    assert result.exit_code == 0, result.output
+    assert "timestamped" in result.output and tsa.requests == 1
     reply = tmp_path / "run.tsr"
     reply.write_bytes(_token(db, "run-ts"))
     independent = subprocess.run(["openssl", "ts", "-verify", "-in", str(reply), "-data", str(scan), "-CAfile",
@@ -95,7 +103,7 @@ def test_without_the_tsa_ca_verify_says_what_it_could_not_check(tsa: TsaServer, 
                                                                   tmp_path: Path) -> None:
     configure(tsa.url, None)
     db = str(tmp_path / "h.db")
-    assert store_file(tmp_path, db)[1].exit_code == 0  # type: ignore[attr-defined]
+    assert store_file(tmp_path, db)[1].exit_code == 0
     plain = cli.invoke(app, ["verify", "--db", db])
     assert plain.exit_code == 0 and "checked against the certificate inside each token only" in plain.output
     given = cli.invoke(app, ["verify", "--db", db, "--tsa-ca", str(tsa_files.ca_cert)])
@@ -108,7 +116,7 @@ def test_altered_swapped_removed_or_foreign_tokens_are_named(tsa: TsaServer, tsa
     db = str(tmp_path / "h.db")
     _, first = store_file(tmp_path, db, "run-1", 1)
     _, second = store_file(tmp_path, db, "run-2", 2)
-    assert first.exit_code == 0 and second.exit_code == 0  # type: ignore[attr-defined]
+    assert first.exit_code == 0 and second.exit_code == 0
     original = _token(db, "run-2")
     tamper = tampering.TamperDb(url=db, empty=lambda: None, signer=None)  # type: ignore[arg-type]
 
@@ -138,6 +146,22 @@ def test_altered_swapped_removed_or_foreign_tokens_are_named(tsa: TsaServer, tsa
     assert removed.exit_code == 4 and "run run-2 (#2): does not match its chain head" in removed.output
 
 
+def test_a_scan_dated_after_its_timestamp_is_named_and_a_late_stamp_noted(tsa: TsaServer, tsa_files: TsaFiles,
+                                                                         tmp_path: Path) -> None:
+    """The TSA's clock is the honest one: a scan.json claiming to start after the digest of it was
+    stamped had its dates changed; a run stamped days after it finished was stored (or stamped) later."""
+    configure(tsa.url, tsa_files.ca_cert)
+    future = str(tmp_path / "future.db")
+    assert store_file(tmp_path, future, "run-future", started=utcnow() + timedelta(hours=3))[1].exit_code == 0
+    result = cli.invoke(app, ["verify", "--db", future])
+    assert result.exit_code == 4 and "before the scan it stamps started" in result.output
+    late = str(tmp_path / "late.db")
+    assert store_file(tmp_path, late, "run-late", started=utcnow() - timedelta(days=3))[1].exit_code == 0
+    result = cli.invoke(app, ["verify", "--db", late])
+    assert result.exit_code == 0, result.output
+    assert "run run-late (#1) was timestamped" in result.output and "day(s) after it finished" in result.output
+
+
 @pytest.mark.parametrize("mode", ["hang", "garbage", "refuse"])
 def test_a_failing_tsa_costs_the_token_never_the_run(tsa: TsaServer, tsa_files: TsaFiles, tmp_path: Path,
                                                      mode: str) -> None:
@@ -147,8 +171,8 @@ def test_a_failing_tsa_costs_the_token_never_the_run(tsa: TsaServer, tsa_files: 
     began = time.monotonic()
     _, result = store_file(tmp_path, db)
     elapsed = time.monotonic() - began
-    assert result.exit_code == 0, result.output  # type: ignore[attr-defined]
-    assert "stored without an RFC 3161 timestamp" in result.output  # type: ignore[attr-defined]
+    assert result.exit_code == 0, result.output
+    assert "stored without an RFC 3161 timestamp" in result.output
     assert elapsed < 8, f"the TSA request is bounded by its 1.5 s deadline, took {elapsed:.1f} s"
     with Store.open(db) as store:
         (info,) = store.list_runs(CLIENT)
