@@ -479,6 +479,7 @@ class Store:
 
         def write() -> None:
             with self._tx() as conn:
+                self._check_anchored(conn, client)
                 client_pk = self._client_id(conn, client, create=False)
                 if client_pk is None:
                     raise StoreError(f"no client {client!r} in the store (store a run with "
@@ -491,7 +492,6 @@ class Store:
                 if by_fp is None and by_check is None:
                     raise StoreError(f"{subject!r} is neither a fingerprint nor a check id of any stored run of "
                                      f"{client!r}", source="FINGERPRINT|CHECK_ID")
-                self._check_anchored(conn, client)
                 last = conn.execute(select(decisions.c.seq, decisions.c.digest)
                                     .where(decisions.c.client_id == client_pk)
                                     .order_by(decisions.c.seq.desc()).limit(1)).first()
