@@ -38,7 +38,7 @@ runs = Table(
     Column("key_fingerprint", String(64), nullable=True),
     Column("signature_scheme", String(20), nullable=True),  # "chain-v1"; "run-v1" for runs signed before 0003
     Column("timestamp_token", Text, nullable=True),  # RFC 3161 TimeStampResp (DER, base64) of the digest
-    Column("chain_head", String(64), nullable=False),  # scanner.history.chain.run_head of this run
+    Column("chain_head", String(64), nullable=True),  # scanner.history.chain.run_head (set on every write)
     UniqueConstraint("client_id", "seq", name="uq_runs_client_seq"),
 )
 

@@ -111,3 +111,58 @@ def test_a_signature_by_another_key_is_noticed(signed_db: str, key: Path, tmp_pa
     assert result.exit_code == 4
     assert f"run run-2 (#2): signed by key {other.fingerprint}, which is not one of the MSP's trusted keys" in \
         result.output
+
+
+def test_runs_signed_before_0003_keep_verifying_after_the_migration(tmp_path: Path, key: Path) -> None:
+    """A store of schema 0002 with runs signed the old way (run id, digest, previous digest) is
+    migrated in place: chain heads are computed, the old signatures still verify, and a later run
+    (signed the new way) chains on."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine, insert
+
+    from scanner.history.rows import result_row
+    from scanner.history.schema import clients, results, runs
+    from scanner.history.signing import run_message
+    from scanner.history.store import MIGRATIONS, canonical_text
+
+    db = tmp_path / "old.db"
+    engine = create_engine(f"sqlite:///{db}")
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0002_signatures")
+    signer = load_key(key)
+    previous = None
+    legacy_columns = [c for c in runs.c if c.name not in ("chain_head", "signature_scheme", "timestamp_token")]
+    with engine.begin() as conn:
+        conn.execute(insert(clients).values(id=1, name="Demo Dental (lab)", created_at="2026-01-01T00:00:00+00:00"))
+        for seq, run in enumerate((lab_run(), variant(lab_run(), "run-2", 7)), start=1):
+            text = canonical_text(run)
+            digest = hashlib.sha256(text.encode()).hexdigest()
+            values = {"id": seq, "run_id": run.run_id, "client_id": 1, "seq": seq,
+                      "started_at": run.started_at.isoformat(), "finished_at": None,
+                      "stored_at": "2026-01-01T00:00:00+00:00", "profile": run.profile, "complete": 1,
+                      "scope_json": run.scope.model_dump_json(), "scan_json": text, "digest": digest,
+                      "prev_digest": previous, "key_fingerprint": signer.fingerprint,
+                      "signature": signer.sign(run_message(run.run_id, digest, previous))}
+            conn.execute(insert(runs).values(**{c.name: values[c.name] for c in legacy_columns}))
+            conn.execute(insert(results), [result_row(seq, r) for r in run.results])
+            previous = digest
+        conn.exec_driver_sql("INSERT INTO signing_keys (fingerprint, public_key, created_at) VALUES (?, ?, ?)",
+                             (signer.fingerprint, signer.public_raw.hex(), "2026-01-01T00:00:00+00:00"))
+    engine.dispose()
+    with Store.open(str(db)) as store:
+        assert store.schema_revision() == "0003_integrity"
+        store.store_run(variant(lab_run(), "run-3", 14), signer=signer)
+    result = cli.invoke(app, ["verify", "--db", str(db), "--trust", str(key)])
+    assert result.exit_code == 0, result.output
+    assert "3 run signature(s) by trusted keys" in result.output
+    with sqlite3.connect(db) as conn:
+        schemes = [r[0] for r in conn.execute("SELECT signature_scheme FROM runs ORDER BY seq")]
+        conn.execute("UPDATE runs SET signature = ? WHERE seq = 1", (signer.sign(b"something else"),))
+    assert schemes == ["run-v1", "run-v1", "chain-v1"]
+    _rechain(str(db))
+    forged = cli.invoke(app, ["verify", "--db", str(db), "--trust", str(key)])
+    assert forged.exit_code == 4 and "(#1): Ed25519 signature" in forged.output

@@ -2,7 +2,10 @@
 store), the signature scheme, RFC 3161 timestamp tokens, and key rotation records.
 
 Existing runs get their chain head computed from what they hold now (scanner.history.chain);
-runs signed before this revision keep their signatures, marked scheme "run-v1".
+runs signed before this revision keep their signatures, marked scheme "run-v1". The new columns
+are added, never altered: on SQLite, making one NOT NULL would recreate the runs table, which its
+results' foreign keys forbid inside the migration's transaction. Every run written since has a
+head; verify reports a run without one.
 
 Revision ID: 0003_integrity
 Revises: 0002_signatures
@@ -43,8 +46,6 @@ def upgrade() -> None:
             conn.execute(runs.update().where(runs.c.id == row.id).values(
                 chain_head=head, signature_scheme="run-v1" if row.signature else None))
             prev_head = head
-    with op.batch_alter_table("runs") as batch:
-        batch.alter_column("chain_head", existing_type=sa.String(64), nullable=False)
     op.create_table(
         "key_rotations",
         sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
