@@ -31,7 +31,7 @@ import pytest
 from tests.lab import netns, topology
 from tests.lab.daemons import dropbox_emitter
 from tests.lab.lab import STATE_FILE
-from tests.lab.proc import in_ns
+from tests.lab.proc import in_ns, stop
 from tests.lab.tsa import TsaFiles
 from tests.unit.test_evidence_pack import readme_commands, run_in_pack
 
@@ -85,12 +85,7 @@ def lab_tsa(lab: Any, tmp_path: Path) -> Iterator[tuple[str, TsaFiles]]:
                                              "  timeout_s: 10\n")
         yield url, files
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server)
 
 
 @pytest.fixture
@@ -165,8 +160,7 @@ def dropbox_client(lab: Any) -> Iterator[subprocess.Popen[str]]:
         yield emitter
     finally:
         if emitter.poll() is None:
-            emitter.terminate()
-            emitter.wait(timeout=10)
+            stop(emitter)
         assert netns.delete([GONE_NS]) == []
         script.unlink(missing_ok=True)
 

@@ -30,6 +30,7 @@ from scanner.history.decisions import DecisionKind
 from scanner.history.schema import metadata
 from scanner.history.store import Store, StoreError
 from scanner.models import Status
+from tests.lab.proc import stop
 from tests.unit import tampering
 from tests.unit.test_store import FIXTURE, concurrent_writers, fails, lab_run, variant
 
@@ -95,12 +96,7 @@ def pg_server() -> Iterator[tuple[str, int]]:
                 time.sleep(0.2)
         yield str(folder), PORT
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server, grace=20)
         log.close()
         shutil.rmtree(folder, ignore_errors=True)
 

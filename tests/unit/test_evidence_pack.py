@@ -10,7 +10,6 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,7 @@ from scanner.history.decisions import DecisionKind
 from scanner.history.signing import default_key_path, init_key
 from scanner.history.store import Store
 from scanner.models import Status
-from tests.lab.tsa import TsaFiles, TsaServer, serve
+from tests.lab.tsa import TsaFiles, TsaServer
 from tests.unit.test_store import fails, lab_run, variant
 from tests.unit.test_timestamps import configure
 
@@ -31,17 +30,6 @@ CLIENT = "Demo Dental (lab)"
 GAP = next(r for r in lab_run().results if r.status is Status.FAIL and r.target.host)
 HOST = GAP.target.host or ""
 VENV_BIN = Path(sys.executable).parent
-
-
-@pytest.fixture(scope="module")
-def tsa_files(tmp_path_factory: pytest.TempPathFactory) -> TsaFiles:
-    return TsaFiles.create(tmp_path_factory.mktemp("tsa"))
-
-
-@pytest.fixture
-def tsa(tsa_files: TsaFiles) -> Iterator[TsaServer]:
-    with serve(tsa_files) as server:
-        yield server
 
 
 @pytest.fixture

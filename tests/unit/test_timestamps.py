@@ -7,7 +7,6 @@ import base64
 import os
 import subprocess
 import time
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -27,17 +26,6 @@ from tests.unit.test_store import lab_run, variant
 
 cli = CliRunner()
 CLIENT = "Demo Dental (lab)"
-
-
-@pytest.fixture(scope="module")
-def tsa_files(tmp_path_factory: pytest.TempPathFactory) -> TsaFiles:
-    return TsaFiles.create(tmp_path_factory.mktemp("tsa"))
-
-
-@pytest.fixture
-def tsa(tsa_files: TsaFiles) -> Iterator[TsaServer]:
-    with serve(tsa_files) as server:
-        yield server
 
 
 def configure(url: str, ca: Path | None, timeout_s: float = 10) -> None:
