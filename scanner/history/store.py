@@ -164,7 +164,9 @@ class Store:
         label = shown
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             path = Path(parsed.database or "")
-            label = f"sqlite:///{path.expanduser().absolute()}"
+            # The same file opened as a URI (file:PATH?mode=ro&uri=true) is the same store for anchors.
+            named = str(path)[len("file:"):] if parsed.query.get("uri") and str(path).startswith("file:") else path
+            label = f"sqlite:///{Path(named).expanduser().absolute()}"
             if not parsed.query.get("mode"):
                 try:
                     path.parent.mkdir(parents=True, exist_ok=True)

@@ -174,3 +174,11 @@ def test_the_report_prints_the_head_it_was_made_from(tmp_path: Path, monkeypatch
     verified = cli.invoke(app, ["verify", "--db", str(db), "--anchor", str(tmp_path / "out" / "report.html")])
     assert verified.exit_code == 0 and "1 anchor(s) verified" not in verified.output  # the log's and the report's
     assert "2 anchor(s) verified" in verified.output
+
+
+def test_a_store_opened_read_only_is_still_checked_against_its_anchors(tmp_path: Path) -> None:
+    db = tmp_path / "h.db"
+    with Store.open(str(db)) as store:
+        store.store_run(lab_run(), client=CLIENT)
+    result = cli.invoke(app, ["verify", "--db", f"sqlite:///file:{db}?mode=ro&uri=true"])
+    assert result.exit_code == 0 and "1 anchor(s) verified" in result.output, result.output
