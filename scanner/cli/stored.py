@@ -111,7 +111,7 @@ def diff(
 def verify(
     client: Annotated[str | None, typer.Option("--client", help="Only this client's chains")] = None,
     db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
-    trust: Annotated[list[str] | None, typer.Option("--trust", help=TRUST_HELP)] = None,
+    trust: Annotated[list[str] | None, typer.Option("--trust", metavar="KEY", help=TRUST_HELP)] = None,
     anchor: Annotated[list[str] | None, typer.Option("--anchor", metavar="FILE|HEAD", help=ANCHOR_HELP)] = None,
     tsa_ca: Annotated[
         Path | None, typer.Option("--tsa-ca", help="CA certificate(s) of the timestamp authority (PEM)")
@@ -153,7 +153,8 @@ def evidence(
     db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the timeline as JSON")] = False,
     export: Annotated[
-        Path | None, typer.Option("--export", help="Write the evidence pack of the host into DIR (new or empty)")
+        Path | None,
+        typer.Option("--export", metavar="DIR", help="Write the evidence pack of the host into DIR (new or empty)"),
     ] = None,
 ) -> None:
     """Timeline of one host's state across the client's runs, with each run's SHA-256; with
