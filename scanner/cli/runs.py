@@ -69,7 +69,10 @@ def _load_client_file(path: Path | None) -> tuple[Any, str | None]:
 
 
 def _render(run: ScanRun, formats: list[str], out_dir: Path, client: Any = None,
-            logo: str | None = None, decisions: Any = None, anchor: str | None = None) -> list[Path]:
+            logo: str | None = None, decisions: Any = None, checks: Any = None,
+            anchor: str | None = None) -> list[Path]:
+    """``checks``: the registry's catalogue (what each check says about itself) for the report;
+    ``anchor``: the history heads the report is made from (printed on its cover)."""
     from reports import FILE_NAMES, RENDERERS
     from scanner.engine.output import publish
 
@@ -79,7 +82,7 @@ def _render(run: ScanRun, formats: list[str], out_dir: Path, client: Any = None,
             continue  # scan.json is always written by the sink
         renderer = RENDERERS[fmt]
         written.append(publish(lambda path, r=renderer: r(run, path, client=client, logo=logo,  # type: ignore[misc]
-                                                          decisions=decisions, anchor=anchor),
+                                                          decisions=decisions, checks=checks, anchor=anchor),
                                out_dir / FILE_NAMES[fmt]))
     return written
 

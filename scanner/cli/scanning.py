@@ -180,7 +180,7 @@ def scan(
         stored, not_stored = _store_or_keep(run, client, db, sign_key, target_dir / "scan.json")
         decisions = _report_decisions(run, client, db) if client else None
         anchor = _report_anchor(client, db, stored.anchor()) if stored is not None else None
-        written = _render(run, chosen_formats, target_dir, client_info, logo, decisions, anchor)
+        written = _render(run, chosen_formats, target_dir, client_info, logo, decisions, registry.catalogue(), anchor)
         if verbose:
             _print_results(run)
         if not quiet:
@@ -198,6 +198,9 @@ def discover(
     exclude: Annotated[list[str] | None, typer.Option("--exclude")] = None,
     ports: Annotated[str | None, typer.Option(help="Comma-separated TCP ports (overrides the profile)")] = None,
     allow_public: Annotated[bool, typer.Option("--allow-public")] = False,
+    nameserver: Annotated[
+        list[str] | None, typer.Option("--nameserver", help="DNS server that resolves host-name targets")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print hosts as JSON")] = False,
 ) -> None:
     """Find live hosts and open services only (no checks)."""
@@ -217,7 +220,8 @@ def discover(
             if not port_list or not all(0 < p < 65536 for p in port_list):
                 raise InputError("ports must be between 1 and 65535", source="--ports")
             config = config.model_copy(update={"tcp_ports": port_list})
-        scope = scope_targets.build_scope(targets, exclude or (), allow_public=allow_public)
+        scope = scope_targets.build_scope(targets, exclude or (), allow_public=allow_public,
+                                          nameservers=nameserver or ())
         with scope_guard.enforce(scope):
             result = run_discovery(scope, config, loaded.profile.concurrency)
         if as_json:

@@ -21,12 +21,13 @@ Classes of a fingerprint (A = the older run, B = the newer):
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from scanner.models import CheckResult, ScanRun, ScopeRecord, Status
-from scanner.scope.targets import Scope, parse_entry
+from scanner.scope.targets import Scope, ScopeEntry, parse_entry
 
 CLASSES = ("new", "regressed", "persisting", "resolved", "not_retested", "changed_evidence")
 
@@ -127,11 +128,20 @@ def _passive(result: CheckResult) -> dict[str, Any] | None:
     return None
 
 
+def _entry(text: str, names: dict[str, tuple[str, ...]]) -> ScopeEntry:
+    """One recorded scope entry; a host name stands for the addresses the run recorded for it
+    (``scope.resolved_names``): names are never resolved again after the fact."""
+    entry = parse_entry(text)
+    if entry.hostname is None:
+        return entry
+    return replace(entry, networks=tuple(ipaddress.ip_network(a) for a in names.get(entry.hostname, ())))
+
+
 def _covers(scope: ScopeRecord, address: str) -> bool:
-    """Whether a run's recorded scope includes an address (hostnames are not resolved again now)."""
+    """Whether a run's recorded scope includes an address."""
     try:
-        targets = tuple(parse_entry(t, resolve=False) for t in scope.targets)
-        exclusions = tuple(parse_entry(t, resolve=False) for t in scope.exclusions)
+        targets = tuple(_entry(t, scope.resolved_names) for t in scope.targets)
+        exclusions = tuple(_entry(t, scope.resolved_names) for t in scope.exclusions)
     except ValueError:
         return False
     return Scope(targets=targets, exclusions=exclusions, allow_public=scope.allow_public).contains(address)

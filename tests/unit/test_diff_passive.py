@@ -39,12 +39,14 @@ def _results(facts: LanSyncFacts, check_id: str = DROPBOX) -> tuple[CheckResult,
 
 
 def _run(run_id: str, days: int, facts: LanSyncFacts, targets: tuple[str, ...] = ("198.18.0.0/24",),
-         exclusions: tuple[str, ...] = ()) -> ScanRun:
+         exclusions: tuple[str, ...] = (), names: dict[str, tuple[str, ...]] | None = None) -> ScanRun:
     base = lab_run()
     results = _results(facts)
+    scope = ScopeRecord(targets=targets, exclusions=exclusions,
+                        resolved_names=names or {"front-desk.practice.example": ("198.18.0.99",)})
     return base.model_copy(update={
         "run_id": run_id, "started_at": base.started_at + timedelta(days=days), "results": results,
-        "summary": summarize(results), "scope": ScopeRecord(targets=targets, exclusions=exclusions),
+        "summary": summarize(results), "scope": scope,
     })
 
 
@@ -83,7 +85,7 @@ def test_still_heard_persists() -> None:
      ("198.18.0.0/24",), ()),
     ("the host was excluded", LanSyncFacts(window_s=65, requested_s=65), ("198.18.0.0/24",), (SENDER,)),
     ("another scope", LanSyncFacts(window_s=65, requested_s=65), ("198.18.5.0/24",), ()),
-    ("a hostname scope is not resolved after the fact", LanSyncFacts(window_s=65, requested_s=65),
+    ("a host name the run resolved elsewhere", LanSyncFacts(window_s=65, requested_s=65),
      ("front-desk.practice.example",), ()),
 ])
 def test_not_retested_unless_it_listened_over_the_host_as_long(why: str, facts: LanSyncFacts,
@@ -95,4 +97,11 @@ def test_not_retested_unless_it_listened_over_the_host_as_long(why: str, facts: 
 
 def test_a_range_scope_that_includes_the_host_counts() -> None:
     kind, _, _ = _item(_run("run-b", 7, LanSyncFacts(window_s=90, requested_s=90), ("198.18.0.40-60",)))
+    assert kind == "resolved"
+
+
+def test_a_host_name_counts_with_the_addresses_the_run_recorded_for_it() -> None:
+    run_b = _run("run-b", 7, LanSyncFacts(window_s=65, requested_s=65), ("front-desk.practice.example",),
+                 names={"front-desk.practice.example": (SENDER,)})
+    kind, _, _ = _item(run_b)
     assert kind == "resolved"
