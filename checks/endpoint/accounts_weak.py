@@ -77,7 +77,8 @@ class AccountsWeak(EndpointCheck[Accounts]):
                                     f"{unread['guest']}", evidence=ev, discriminator="guest")
         if acc.lockout_threshold is not None:
             ok = 0 < acc.lockout_threshold <= ep.accounts_max_failed_logons
-            words = "never locks" if acc.lockout_threshold == 0 else f"locks after {acc.lockout_threshold} failed logons"
+            words = ("never locks" if acc.lockout_threshold == 0
+                     else f"locks after {acc.lockout_threshold} failed logons")
             yield self.finding(target, passed=ok, evidence=ev, discriminator="lockout",
                                detail=f"{host}: {words} ({acc.lockout_where}; limit {ep.accounts_max_failed_logons})")
         elif "lockout" in unread:

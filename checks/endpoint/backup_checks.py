@@ -6,7 +6,7 @@ from datetime import datetime
 
 from scanner.models import Evidence, ThirdParty
 
-from .inventory import Backups, BackupJob, evidence_of
+from .inventory import BackupJob, Backups, evidence_of
 
 DEFAULT_MAX_AGE_HOURS = 48.0  # the proposed Security Rule update (2025): backups no older than 48 hours
 

@@ -9,7 +9,7 @@ that company: the finding names it as a third party (a possible business associa
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from .commands import Results
 from .inventory import Observation
@@ -73,7 +73,7 @@ def local_time(text: str, offset: timezone | None) -> datetime | None:
             if offset is None:
                 return None
             naive = naive.replace(tzinfo=offset)
-        return naive.astimezone(timezone.utc)
+        return naive.astimezone(UTC)
     return None
 
 
@@ -85,4 +85,4 @@ def iso_time(text: str) -> datetime | None:
         when = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return when.astimezone(timezone.utc) if when.tzinfo is not None else None
+    return when.astimezone(UTC) if when.tzinfo is not None else None

@@ -30,11 +30,12 @@ import json
 import re
 import shlex
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime, timezone
 
 from .backup_common import cloud_vendor, endpoint_offset, iso_time, local_time, redacted
 from .commands import Command, CommandResult, Results
-from .inventory import Backups, BackupJob, Observation, Unknown
+from .inventory import BackupJob, Backups, Observation, Unknown
 
 SCHEDULE_PLACES = ("/etc/crontab", "/etc/cron.d", "/etc/cron.hourly", "/etc/cron.daily", "/etc/cron.weekly",
                    "/etc/cron.monthly", "/var/spool/cron/crontabs", "/etc/systemd/system", "/etc/systemd/user")
@@ -94,7 +95,7 @@ class Scheduled:
         if schedules is None:
             return
         self.unreadable = re.findall(r"grep: ([^:]+): Permission denied", schedules.stderr)
-        timers = set((units.stdout.split() if units is not None and units.exit_status in (0, 1, 2) else []))
+        timers = set(units.stdout.split() if units is not None and units.exit_status in (0, 1, 2) else [])
         for line in schedules.stdout.splitlines():
             path, _, rest = line.partition(":")
             _lineno, _, text = rest.partition(":")
@@ -188,10 +189,11 @@ def parse_backup(results: Results) -> Backups:
 def _restic_job(results: Results, repo: str, where: str, has_password: bool,
                 observations: list[Observation]) -> BackupJob:
     vendor = cloud_vendor(repo)
-    base = {"tool": "restic", "destination": repo, "scheduled": where, "cloud_vendor": vendor}
+    base = BackupJob(tool="restic", destination=repo, encrypted=None, encryption_note="", scheduled=where,
+                     cloud_vendor=vendor)
     note = "restic encrypts every repository (AES-256-CTR with Poly1305-AES)"
     if not _safe_path(repo):
-        return BackupJob(**base, encrypted=True, encryption_note=note,
+        return replace(base, encrypted=True, encryption_note=note,
                          time_unknown="a remote repository: reading it would make the endpoint contact the backup "
                                       "server, so its snapshots were not listed")
     listing = results.get(f"restic_dir:{repo}")
@@ -199,14 +201,14 @@ def _restic_job(results: Results, repo: str, where: str, has_password: bool,
         observations.append(listing.observation())
     if listing is None or not listing.ok:
         why = listing.why_failed() if listing is not None else "not listed"
-        return BackupJob(**base, encrypted=None, encryption_note=f"repository directory unreadable ({why})",
+        return replace(base, encrypted=None, encryption_note=f"repository directory unreadable ({why})",
                          time_unknown=f"repository directory unreadable ({why})")
     entries = set(listing.stdout.split())
     if not {"config", "keys"} <= entries:
-        return BackupJob(**base, encrypted=None, encryption_note="no restic repository at this path (no config/keys)",
+        return replace(base, encrypted=None, encryption_note="no restic repository at this path (no config/keys)",
                          time_unknown="no restic repository at this path (no config/keys)")
     if not has_password:
-        return BackupJob(**base, encrypted=True, encryption_note=note + "; repository files config and keys present",
+        return replace(base, encrypted=True, encryption_note=note + "; repository files config and keys present",
                          time_unknown="snapshot times are inside the encrypted repository: name its password file "
                                       "in the credentials file (restic_repositories) to read them")
     snaps = results.get(f"restic:{repo}")
@@ -214,40 +216,42 @@ def _restic_job(results: Results, repo: str, where: str, has_password: bool,
         observations.append(snaps.observation())
     if snaps is None or not snaps.ok:
         why = snaps.why_failed() if snaps is not None else "not run"
-        return BackupJob(**base, encrypted=True, encryption_note=note, time_unknown=f"restic snapshots: {why}")
+        return replace(base, encrypted=True, encryption_note=note, time_unknown=f"restic snapshots: {why}")
     try:
         listed = json.loads(snaps.stdout)
         times = [iso_time(str(s["time"])) for s in listed] if isinstance(listed, list) else None
     except (ValueError, KeyError, TypeError):
         times = None
     if times is None or any(t is None for t in times):
-        return BackupJob(**base, encrypted=True, encryption_note=note,
+        return replace(base, encrypted=True, encryption_note=note,
                          time_unknown="restic snapshots --json printed something this parser does not read")
     newest = max((t for t in times if t is not None), default=None)
-    return BackupJob(**base, encrypted=True, encryption_note=note, last_success=newest,
+    return replace(base, encrypted=True, encryption_note=note, last_success=newest,
                      last_note=f"newest of {len(times)} snapshot(s) (restic snapshots --json)" if newest else
                      "the repository holds no snapshot")
 
 
-def _borg_job(results: Results, repo: str, where: str, offset: timezone | None, observations: list[Observation]) -> BackupJob:
-    base = {"tool": "BorgBackup", "destination": repo, "scheduled": where, "cloud_vendor": cloud_vendor(repo)}
+def _borg_job(results: Results, repo: str, where: str, offset: timezone | None,
+              observations: list[Observation]) -> BackupJob:
+    base = BackupJob(tool="BorgBackup", destination=repo, encrypted=None, encryption_note="", scheduled=where,
+                     cloud_vendor=cloud_vendor(repo))
     listed = results.get(f"borg:{repo}")
     if listed is None:
-        return BackupJob(**base, encrypted=None, encryption_note="not read (remote or unsafe repository path)",
+        return replace(base, encrypted=None, encryption_note="not read (remote or unsafe repository path)",
                          time_unknown="a remote repository: borg list would make the endpoint contact it")
     observations.append(listed.observation())
     text = listed.stdout + listed.stderr
     if not listed.ok:
         if "unknown unencrypted repository" in text:
-            return BackupJob(**base, encrypted=False, encryption_note="borg: 'previously unknown unencrypted "
+            return replace(base, encrypted=False, encryption_note="borg: 'previously unknown unencrypted "
                              "repository' (encryption mode none)",
                              time_unknown="borg asked for confirmation before listing an unencrypted repository")
         if "passphrase" in text.lower():
-            return BackupJob(**base, encrypted=None,
+            return replace(base, encrypted=None,
                              encryption_note="the repository needs a passphrase: encrypted, or 'authenticated' "
                                              "(signed only); borg does not say which without it",
                              time_unknown="the archive list needs the repository's passphrase")
-        return BackupJob(**base, encrypted=None, encryption_note=listed.why_failed(), time_unknown=listed.why_failed())
+        return replace(base, encrypted=None, encryption_note=listed.why_failed(), time_unknown=listed.why_failed())
     try:
         data = json.loads(listed.stdout)
         mode = str(data["encryption"]["mode"])
@@ -258,13 +262,13 @@ def _borg_job(results: Results, repo: str, where: str, offset: timezone | None, 
     encrypted = not (mode == "none" or mode.startswith("authenticated"))
     note = f"borg encryption mode {mode}" + ("" if encrypted else " (data stored in the clear)")
     if newest_text is None:
-        return BackupJob(**base, encrypted=encrypted, encryption_note=note, last_note="the repository has no archive")
+        return replace(base, encrypted=encrypted, encryption_note=note, last_note="the repository has no archive")
     when = local_time(newest_text, offset)
     if when is None:
-        return BackupJob(**base, encrypted=encrypted, encryption_note=note,
+        return replace(base, encrypted=encrypted, encryption_note=note,
                          time_unknown=f"archive time {newest_text!r} is local time and the endpoint's UTC offset "
                                       "was not read")
-    return BackupJob(**base, encrypted=encrypted, encryption_note=note, last_success=when,
+    return replace(base, encrypted=encrypted, encryption_note=note, last_success=when,
                      last_note="newest archive (borg list --json --last 1)")
 
 

@@ -20,7 +20,6 @@ from .backup_linux import parse_backup
 from .commands import Command, CommandResult, Results, need
 from .inventory import (
     AntiMalware,
-    Software,
     AntiMalwareProduct,
     DiskEncryption,
     EncryptionState,
@@ -29,6 +28,7 @@ from .inventory import (
     OsFamily,
     OsInfo,
     ScreenLock,
+    Software,
     SyncClients,
     SyncClientSeen,
     Unknown,

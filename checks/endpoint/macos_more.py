@@ -22,8 +22,8 @@ from .backup_common import endpoint_offset, iso_time, local_time
 from .commands import Command, Results, need
 from .inventory import (
     Accounts,
-    Backups,
     BackupJob,
+    Backups,
     Observation,
     Patches,
     PendingUpdate,
