@@ -245,13 +245,14 @@ HOSTS: tuple[LabHost, ...] = (
         services=(*FILE_SERVICES, _svc(5900, "vnc", "xvnc")),
         gaps=frozenset(),
         hardened=_ids(*SMB_IDS, "ftp.anonymous_login", "cleartext.ftp", "nfs.open_export", "snmp.default_community",
-                      "db.cleartext_exposed", "cleartext.vnc", *TLS_IDS, "endpoint.accounts_weak"),
+                      "db.cleartext_exposed", "cleartext.vnc", *TLS_IDS),
         notes="smbd: SMB2_02+, signing mandatory, user share only; vsftpd: no anonymous, AUTH "
         "TLS required (lab-CA cert, TLS 1.2+, AEAD suites); nfs-ganesha: /srv to the workstation and "
         "the scanner only, root squashed; snmpd: only a long random community; PostgreSQL: ssl = on (lab CA, "
         "TLS 1.2+), hostssl lines only; MariaDB: lab-CA cert, TLS 1.2+, require_secure_transport = ON "
         "(db.cleartext_exposed skips it: refusal shows only after a login); Xvnc 5900: X509Plain (VeNCrypt/TLS) only; "
-        "SAM policy min length 12, lockout after 5 (pdbedit -P).",
+        "SAM policy min length 12, lockout after 5 (pdbedit -P); not a twin of endpoint.accounts_weak: Samba reports "
+        "its guest account (RID 501) enabled over MS-SAMR whatever 'map to guest' says.",
         dns_name="files-good.lab.test",
     ),
     LabHost(

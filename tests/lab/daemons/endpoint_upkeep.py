@@ -66,8 +66,11 @@ def _repositories(d: Path, weak: bool) -> None:
     _run([*restic, "backup", "--host", "laptop", "--time", when.strftime("%Y-%m-%d %H:%M:%S"), str(data)],
          {**env, "TZ": "UTC"})
     if weak:
-        _run(["borg", "init", "-e", "none", str(backups / "borg")], env)
-        _run(["borg", "create", f"{backups / 'borg'}::lab-{{now}}", str(data)], env)
+        # Made where the laptop sees it (a private mount namespace with the lab directory on
+        # /var/backups): borg remembers each repository's location and would refuse a moved one.
+        script = (f"mount --bind {backups} /var/backups && borg init -e none {BORG_REPO} && "
+                  f"borg create {BORG_REPO}::lab-{{now}} {data}")
+        _run(["unshare", "--mount", "--propagation", "private", "sh", "-c", script], env)
 
 
 def _schedules(d: Path, weak: bool) -> None:
@@ -106,8 +109,9 @@ def _apt(d: Path, weak: bool) -> None:
     write(repo / "Packages", packages)
     write(repo / "Release", "Origin: Debian\nLabel: Debian-Security\nSuite: stable-security\n"
           "Codename: bookworm-security\nArchitectures: amd64 all\nComponents: main\n")
-    sources = write(apt / "sources.list", f"deb [trusted=yes] file:{repo} ./\n")
-    _run(["apt-get", "-q", "update", "-o", f"Dir::Etc::SourceList={sources}",
+    write(apt / "sources.list.d" / "lab.list", f"deb [trusted=yes] file:{repo} ./\n")
+    empty = write(apt / "no-sources.list", "")
+    _run(["apt-get", "-q", "update", "-o", f"Dir::Etc::SourceList={empty}",
           "-o", f"Dir::Etc::SourceParts={apt / 'sources.list.d'}", "-o", f"Dir::State::Lists={apt / 'lists'}",
           "-o", f"Dir::Cache={apt / 'cache'}", "-o", "Debug::NoLocking=1"])
     last = dt.datetime.now() - dt.timedelta(days=45 if weak else 2)
@@ -145,8 +149,7 @@ def plant(d: Path, weak: bool) -> list[str]:
     apt = d / "apt"
     mounts = [f"mount --bind {d}/backups /var/backups", f"mount --bind {d}/roothome /root",
               f"mount --bind {d}/cron.d /etc/cron.d", f"mount --bind {d}/systemd-system /etc/systemd/system",
-              f"mount --bind {apt}/lists /var/lib/apt/lists", f"mount --bind {apt}/sources.list /etc/apt/sources.list",
-              f"mount --bind {apt}/sources.list.d /etc/apt/sources.list.d",
+              f"mount --bind {apt}/lists /var/lib/apt/lists", f"mount --bind {apt}/sources.list.d /etc/apt/sources.list.d",
               f"mount --bind {apt}/log/history.log /var/log/apt/history.log"]
     mounts.append(f"mount --bind {d}/dpkg-status /var/lib/dpkg/status" if weak else f"mount --bind {d}/pam.d /etc/pam.d")
     return mounts
