@@ -88,7 +88,8 @@ def parse_accounts(results: Results) -> Accounts:
             continue
         if "pam_pwquality.so" in line or "pam_cracklib.so" in line:
             value = _arg(line, "minlen") or _conf_value(conf_text, "minlen") or 8
-            min_length, min_where = value, f"{'pam_pwquality' if 'pwquality' in line else 'pam_cracklib'} minlen={value}"
+            module = "pam_pwquality" if "pwquality" in line else "pam_cracklib"
+            min_length, min_where = value, f"{module} minlen={value}"
             break
         if "pam_unix.so" in line:
             if "obscure" in line:

@@ -59,7 +59,8 @@ class AccountsWeak(EndpointCheck[Accounts]):
             extra = [a for a in acc.uid0 if a != "root"]
             yield self.finding(target, passed=not extra, evidence=ev, discriminator="uid0",
                                detail=f"{host}: UID 0 accounts: {', '.join(acc.uid0) or '(none)'}"
-                                      + (f" — {', '.join(extra)} has root's powers under another name" if extra else ""))
+                                      + (f" — {', '.join(extra)} has root's powers under another name"
+                                         if extra else ""))
         if acc.no_password is not None:
             yield self.finding(target, passed=not acc.no_password, evidence=ev, discriminator="no_password",
                                detail=f"{host}: accounts with a login shell and no password: "

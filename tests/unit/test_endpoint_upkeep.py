@@ -15,7 +15,7 @@ from checks.endpoint.backup_missing import BackupMissing
 from checks.endpoint.backup_stale import BackupStale
 from checks.endpoint.backup_unencrypted import BackupUnencrypted
 from checks.endpoint.commands import Command, CommandResult
-from checks.endpoint.inventory import Backups, BackupJob, EndpointInventory, Patches, PendingUpdate
+from checks.endpoint.inventory import BackupJob, Backups, EndpointInventory, Patches, PendingUpdate
 from checks.endpoint.patches_pending import PatchesPending
 from checks.endpoint.probe import EndpointCollector, EndpointFacts
 from checks.endpoint.windows.maintenance import backups_from, filetime, patches_from
@@ -119,7 +119,8 @@ def test_apt_security_origin_and_history() -> None:
 
 
 def test_dnf_advisory_dates_decide() -> None:
-    listed = "FEDORA-2026-1a Critical/Sec.  openssl-1:3.1.4-2.fc41.x86_64\nFEDORA-2026-2b Moderate/Sec.  curl-8.9-1.fc41.x86_64\n"
+    listed = ("FEDORA-2026-1a Critical/Sec.  openssl-1:3.1.4-2.fc41.x86_64\n"
+              "FEDORA-2026-2b Moderate/Sec.  curl-8.9-1.fc41.x86_64\n")
     info = "  Update ID: FEDORA-2026-1a\n       Type: security\n     Issued: 2026-11-01 00:00:00\n" \
            "  Update ID: FEDORA-2026-2b\n     Issued: 2026-11-25 00:00:00\n"
     rpm = "openssl-libs-3.1.1-1.fc41.x86_64  Mon 30 Nov 2026 10:00:00 AM UTC\n"

@@ -149,9 +149,11 @@ def plant(d: Path, weak: bool) -> list[str]:
     apt = d / "apt"
     mounts = [f"mount --bind {d}/backups /var/backups", f"mount --bind {d}/roothome /root",
               f"mount --bind {d}/cron.d /etc/cron.d", f"mount --bind {d}/systemd-system /etc/systemd/system",
-              f"mount --bind {apt}/lists /var/lib/apt/lists", f"mount --bind {apt}/sources.list.d /etc/apt/sources.list.d",
+              f"mount --bind {apt}/lists /var/lib/apt/lists",
+              f"mount --bind {apt}/sources.list.d /etc/apt/sources.list.d",
               f"mount --bind {apt}/log/history.log /var/log/apt/history.log"]
-    mounts.append(f"mount --bind {d}/dpkg-status /var/lib/dpkg/status" if weak else f"mount --bind {d}/pam.d /etc/pam.d")
+    mounts.append(f"mount --bind {d}/dpkg-status /var/lib/dpkg/status" if weak
+                  else f"mount --bind {d}/pam.d /etc/pam.d")
     return mounts
 
 
