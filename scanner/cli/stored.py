@@ -121,7 +121,8 @@ def verify(
     client: Annotated[str | None, typer.Option("--client", help="Only this client's chains")] = None,
     db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
 ) -> None:
-    """Recompute the run and decision hash chains; exit 4 naming the first record that does not match."""
+    """Recompute the run, decision, interview and sign-off hash chains; exit 4 naming the first record that
+    does not match."""
     from scanner.history.store import Store
 
     def work() -> int:
@@ -131,8 +132,10 @@ def verify(
             err.print(f"TAMPERED: {problem}", highlight=False)
         if not report.ok:
             return EXIT_TAMPERED
-        err.print(f"ok: {report.runs} run(s) and {report.decisions} decision(s) of {report.clients} client(s) "
-                  "match their digests and chains", highlight=False)
+        people = (f", {report.answers} interview answer(s) and {report.signoffs} sign-off(s)"
+                  if report.answers or report.signoffs else "")
+        err.print(f"ok: {report.runs} run(s) and {report.decisions} decision(s){people} of {report.clients} "
+                  "client(s) match their digests and chains", highlight=False)
         return EXIT_OK
 
     _exit_with(work)

@@ -19,7 +19,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -34,8 +34,10 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 
 from scanner.errors import GapscanError, InputError
 from scanner.history.decisions import Decision, DecisionKind, decision_digest
-from scanner.history.schema import clients, decisions, results, runs, signing_keys
+from scanner.history.interviews import AnswerInput, AnswerKind, InterviewAnswer, answer_digest, current_answers
+from scanner.history.schema import clients, decisions, interview_answers, results, runs, signing_keys, signoffs
 from scanner.history.signing import Signer, run_message, signature_ok
+from scanner.history.signoffs import SheetRow, Signoff, SignoffInput, decision_problem, sheet_json, signoff_digest
 from scanner.models import CheckResult, ScanRun, Status, utcnow
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -126,6 +128,8 @@ class VerifyReport:
     runs: int
     decisions: int
     problems: tuple[VerifyProblem, ...]
+    answers: int = 0  # interview answers
+    signoffs: int = 0
 
     @property
     def ok(self) -> bool:
@@ -393,18 +397,9 @@ class Store:
                 if by_fp is None and by_check is None:
                     raise StoreError(f"{subject!r} is neither a fingerprint nor a check id of any stored run of "
                                      f"{client!r}", source="FINGERPRINT|CHECK_ID")
-                last = conn.execute(select(decisions.c.seq, decisions.c.digest)
-                                    .where(decisions.c.client_id == client_pk)
-                                    .order_by(decisions.c.seq.desc()).limit(1)).first()
-                fields: dict[str, Any] = {
-                    "seq": (last.seq + 1) if last else 1, "subject": subject,
-                    "subject_kind": "fingerprint" if by_fp is not None else "check", "decision": kind.value,
-                    "decided_by": decided_by, "note": note, "until": until.isoformat() if until else None,
-                    "decided_at": utcnow().isoformat(), "prev_digest": last.digest if last else None,
-                }
-                digest = decision_digest(client=client, **fields)
-                conn.execute(insert(decisions).values(client_id=client_pk, digest=digest, **fields))
-                written.append(digest)
+                written.append(_append_decision(conn, client, client_pk, subject,
+                                                "fingerprint" if by_fp is not None else "check", kind,
+                                                decided_by, note, until))
 
         self._write_with_retry(write, "recorded a decision")
         return next(d for d in reversed(self.decisions(client)) if d.digest == written[-1])
@@ -419,13 +414,123 @@ class Store:
                                 .order_by(decisions.c.seq)).all()
         return [_decision(client, row) for row in rows]
 
+    # -- interview answers and sign-offs (issue 18) ------------------------------------------
+
+    def _known_client(self, conn: Connection, client: str) -> int:
+        client_pk = self._client_id(conn, client, create=False)
+        if client_pk is None:
+            raise StoreError(f"no client {client!r} in the store (store a run with gapscan scan --client first)",
+                             source="--client")
+        return client_pk
+
+    def add_answers(self, client: str, answers: Sequence[AnswerInput], source: str) -> list[InterviewAnswer]:
+        """Append interview answers in one transaction; one that repeats the standing answer is skipped."""
+        written: list[int] = []
+
+        def write() -> None:
+            written.clear()
+            with self._tx() as conn:
+                client_pk = self._known_client(conn, client)
+                rows = conn.execute(select(interview_answers).where(interview_answers.c.client_id == client_pk)
+                                    .order_by(interview_answers.c.seq)).all()
+                standing = current_answers(_answer(client, r) for r in rows)
+                last_seq, last_digest = (rows[-1].seq, rows[-1].digest) if rows else (0, None)
+                for item in answers:
+                    if item.same_as(standing.get(item.key_activity)):
+                        continue
+                    fields: dict[str, Any] = {
+                        "seq": last_seq + 1, "key_activity": item.key_activity, "answer": item.answer.value,
+                        "answered_by": item.answered_by, "notes": item.notes, "evidence_ref": item.evidence_ref,
+                        "source": source, "answered_at": utcnow().isoformat(), "prev_digest": last_digest,
+                    }
+                    last_digest = answer_digest(client=client, **fields)
+                    last_seq += 1
+                    conn.execute(insert(interview_answers).values(client_id=client_pk, digest=last_digest, **fields))
+                    written.append(last_seq)
+
+        self._write_with_retry(write, "recorded interview answers")
+        return [a for a in self.interview_answers(client) if a.seq in set(written)]
+
+    def interview_answers(self, client: str) -> list[InterviewAnswer]:
+        """Every interview answer of a client, oldest first (nothing is ever edited or deleted)."""
+        with self._tx() as conn:
+            client_pk = self._known_client(conn, client)
+            rows = conn.execute(select(interview_answers).where(interview_answers.c.client_id == client_pk)
+                                .order_by(interview_answers.c.seq)).all()
+        return [_answer(client, r) for r in rows]
+
+    def record_signoff(self, sheet: SignoffInput, seal: Callable[[Signoff], bytes] | None = None) -> Signoff:
+        """Record a signed sheet in one transaction: one decision per finding of each row, then the
+        sign-off itself. ``seal`` makes the sealed PDF of the record inside the same transaction, so
+        a sign-off never exists without its record (and a failed seal records nothing)."""
+        today = utcnow().date()
+        for row in sheet.rows:
+            problem = decision_problem(row.decision, required=row.required, reason=row.reason, until=row.until,
+                                       today=today)
+            if problem is not None:
+                raise StoreError(f"project {row.project_id}: {problem[0]}: {problem[1]}", source="sign-off")
+        done: list[Signoff] = []
+
+        def write() -> None:
+            done.clear()
+            with self._tx() as conn:
+                client_pk = self._known_client(conn, sheet.client)
+                run = conn.execute(select(runs.c.id, runs.c.digest).where(
+                    runs.c.run_id == sheet.run_id, runs.c.client_id == client_pk)).first()
+                if run is None:
+                    raise StoreError(f"no run {sheet.run_id!r} of client {sheet.client!r} in the store",
+                                     source=self.url)
+                if run.digest != sheet.scan_digest:
+                    raise StoreError(f"the sheet was made for scan.json {sheet.scan_digest[:16]}…, the stored run "
+                                     f"is {run.digest[:16]}…", source="sign-off")
+                have = set(conn.execute(select(results.c.fingerprint).where(results.c.run_pk == run.id)).scalars())
+                digests: list[str] = []
+                for row in sheet.rows:
+                    for fp in row.fingerprints:
+                        if fp not in have:
+                            raise StoreError(f"project {row.project_id}: finding {fp} is not in run {sheet.run_id}",
+                                             source="sign-off")
+                        digests.append(_append_decision(conn, sheet.client, client_pk, fp, "fingerprint",
+                                                        row.decision, sheet.decided_by, row.reason, row.until))
+                last = conn.execute(select(signoffs.c.seq, signoffs.c.digest).where(signoffs.c.client_id == client_pk)
+                                    .order_by(signoffs.c.seq.desc()).limit(1)).first()
+                fields: dict[str, Any] = {
+                    "seq": (last.seq + 1) if last else 1, "run_id": sheet.run_id, "scan_digest": sheet.scan_digest,
+                    "signer_name": sheet.signer_name, "signer_role": sheet.signer_role,
+                    "signature_kind": sheet.signature_kind, "signature_png": sheet.signature_png,
+                    "statement": sheet.statement, "signed_at": utcnow().isoformat(),
+                    "prev_digest": last.digest if last else None,
+                }
+                sheet_text = sheet_json(sheet.rows)
+                digest = signoff_digest(client=sheet.client, sheet=sheet_text, decision_digests=digests, **fields)
+                record = Signoff(client=sheet.client, rows=sheet.rows, decision_digests=tuple(digests), digest=digest,
+                                 **fields)
+                pdf = seal(record) if seal is not None else None
+                conn.execute(insert(signoffs).values(client_id=client_pk, sheet_json=sheet_text,
+                                                     decision_digests=json.dumps(digests), digest=digest,
+                                                     record_pdf=pdf, **fields))
+                done.append(replace(record, record_pdf=pdf))
+
+        self._write_with_retry(write, "recorded a sign-off")
+        return done[-1]
+
+    def signoffs(self, client: str, run_id: str | None = None) -> list[Signoff]:
+        """A client's sign-offs (of one run), oldest first; the last one of a run stands."""
+        with self._tx() as conn:
+            client_pk = self._known_client(conn, client)
+            query = select(signoffs).where(signoffs.c.client_id == client_pk).order_by(signoffs.c.seq)
+            if run_id is not None:
+                query = query.where(signoffs.c.run_id == run_id)
+            rows = conn.execute(query).all()
+        return [_signoff(client, r) for r in rows]
+
     # -- verification -----------------------------------------------------------------------
 
     def verify(self, client: str | None = None) -> VerifyReport:
         """Recompute the run and decision chains; the first mismatch of each client is reported."""
         names = [client] if client is not None else self.clients()
         problems: list[VerifyProblem] = []
-        n_runs = n_decisions = 0
+        n_runs = n_decisions = n_answers = n_signoffs = 0
         with self._tx() as conn:
             keys = {k.fingerprint: k.public_key for k in conn.execute(select(signing_keys))}
             for name in names:
@@ -444,7 +549,28 @@ class Store:
                 problem = _verify_decisions(name, dec_rows)
                 if problem:
                     problems.append(problem)
-        return VerifyReport(clients=len(names), runs=n_runs, decisions=n_decisions, problems=tuple(problems))
+                extra = _verify_people_records(conn, name, client_pk, {r.digest for r in dec_rows})
+                n_answers += extra[0]
+                n_signoffs += extra[1]
+                problems.extend(extra[2])
+        return VerifyReport(clients=len(names), runs=n_runs, decisions=n_decisions, problems=tuple(problems),
+                            answers=n_answers, signoffs=n_signoffs)
+
+
+def _append_decision(conn: Connection, client: str, client_pk: int, subject: str, subject_kind: str,
+                     kind: DecisionKind, decided_by: str, note: str | None, until: date | None) -> str:
+    """Append one decision to the client's chain (inside the caller's transaction); returns its digest."""
+    last = conn.execute(select(decisions.c.seq, decisions.c.digest).where(decisions.c.client_id == client_pk)
+                        .order_by(decisions.c.seq.desc()).limit(1)).first()
+    fields: dict[str, Any] = {
+        "seq": (last.seq + 1) if last else 1, "subject": subject, "subject_kind": subject_kind,
+        "decision": kind.value, "decided_by": decided_by, "note": note,
+        "until": until.isoformat() if until else None, "decided_at": utcnow().isoformat(),
+        "prev_digest": last.digest if last else None,
+    }
+    digest = decision_digest(client=client, **fields)
+    conn.execute(insert(decisions).values(client_id=client_pk, digest=digest, **fields))
+    return digest
 
 
 def _safe_url(url: str) -> str:
@@ -490,6 +616,23 @@ def _decision(client: str, row: Any) -> Decision:
         until=date.fromisoformat(row.until) if row.until else None, decided_at=row.decided_at,
         digest=row.digest, prev_digest=row.prev_digest,
     )
+
+
+def _answer(client: str, row: Any) -> InterviewAnswer:
+    return InterviewAnswer(client=client, seq=row.seq, key_activity=row.key_activity, answer=AnswerKind(row.answer),
+                           answered_by=row.answered_by, notes=row.notes, evidence_ref=row.evidence_ref,
+                           source=row.source, answered_at=row.answered_at, digest=row.digest,
+                           prev_digest=row.prev_digest)
+
+
+def _signoff(client: str, row: Any) -> Signoff:
+    return Signoff(client=client, seq=row.seq, run_id=row.run_id, scan_digest=row.scan_digest,
+                   signer_name=row.signer_name, signer_role=row.signer_role, signature_kind=row.signature_kind,
+                   signature_png=bytes(row.signature_png) if row.signature_png is not None else None,
+                   statement=row.statement, rows=tuple(SheetRow.from_dict(r) for r in json.loads(row.sheet_json)),
+                   decision_digests=tuple(json.loads(row.decision_digests)), signed_at=row.signed_at,
+                   digest=row.digest, prev_digest=row.prev_digest,
+                   record_pdf=bytes(row.record_pdf) if row.record_pdf is not None else None)
 
 
 def _verify_runs(conn: Connection, client: str, rows: Sequence[Any], keys: dict[str, str]) -> VerifyProblem | None:
@@ -550,5 +693,61 @@ def _verify_decisions(client: str, rows: Sequence[Any]) -> VerifyProblem | None:
             return VerifyProblem(client, label, "does not match its digest (edited after it was recorded)")
         if row.prev_digest != previous:
             return VerifyProblem(client, label, "previous-decision digest does not match the chain")
+        previous = row.digest
+    return None
+
+
+def _verify_people_records(conn: Connection, client: str, client_pk: int,
+                           decision_digests: set[str]) -> tuple[int, int, list[VerifyProblem]]:
+    """The interview-answer and sign-off chains of one client: counts and the first problem of each."""
+    answer_rows = conn.execute(select(interview_answers).where(interview_answers.c.client_id == client_pk)
+                               .order_by(interview_answers.c.seq)).all()
+    signoff_rows = conn.execute(select(signoffs).where(signoffs.c.client_id == client_pk)
+                                .order_by(signoffs.c.seq)).all()
+    problems = [p for p in (_verify_answers(client, answer_rows),
+                            _verify_signoffs(client, signoff_rows, decision_digests)) if p is not None]
+    return len(answer_rows), len(signoff_rows), problems
+
+
+def _verify_answers(client: str, rows: Sequence[Any]) -> VerifyProblem | None:
+    previous: str | None = None
+    for expected_seq, row in enumerate(rows, start=1):
+        label = f"interview answer #{row.seq} ({row.key_activity})"
+        if row.seq != expected_seq:
+            return VerifyProblem(client, label, f"out of sequence (expected #{expected_seq}): an answer was removed")
+        recomputed = answer_digest(client=client, seq=row.seq, key_activity=row.key_activity, answer=row.answer,
+                                   answered_by=row.answered_by, notes=row.notes, evidence_ref=row.evidence_ref,
+                                   source=row.source, answered_at=row.answered_at, prev_digest=row.prev_digest)
+        if recomputed != row.digest:
+            return VerifyProblem(client, label, "does not match its digest (edited after it was recorded)")
+        if row.prev_digest != previous:
+            return VerifyProblem(client, label, "previous-answer digest does not match the chain")
+        previous = row.digest
+    return None
+
+
+def _verify_signoffs(client: str, rows: Sequence[Any], decision_digests: set[str]) -> VerifyProblem | None:
+    previous: str | None = None
+    for expected_seq, row in enumerate(rows, start=1):
+        label = f"sign-off #{row.seq} (run {row.run_id})"
+        if row.seq != expected_seq:
+            return VerifyProblem(client, label, f"out of sequence (expected #{expected_seq}): a sign-off was removed")
+        try:
+            listed = [str(d) for d in json.loads(row.decision_digests)]
+        except ValueError:
+            return VerifyProblem(client, label, "its list of decisions is damaged")
+        png = bytes(row.signature_png) if row.signature_png is not None else None
+        recomputed = signoff_digest(
+            client=client, seq=row.seq, run_id=row.run_id, scan_digest=row.scan_digest, signer_name=row.signer_name,
+            signer_role=row.signer_role, signature_kind=row.signature_kind, signature_png=png,
+            statement=row.statement, sheet=row.sheet_json, decision_digests=listed, signed_at=row.signed_at,
+            prev_digest=row.prev_digest)
+        if recomputed != row.digest:
+            return VerifyProblem(client, label, "does not match its digest (edited after it was signed)")
+        if row.prev_digest != previous:
+            return VerifyProblem(client, label, "previous-sign-off digest does not match the chain")
+        missing = [d for d in listed if d not in decision_digests]
+        if missing:
+            return VerifyProblem(client, label, f"names decision {missing[0][:16]}…, which the store no longer holds")
         previous = row.digest
     return None
