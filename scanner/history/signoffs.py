@@ -138,3 +138,14 @@ def signoff_digest(*, client: str, seq: int, run_id: str, scan_digest: str, sign
                "signed_at": signed_at, "prev_digest": prev_digest}
     raw = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+def signing_statement(practice: str) -> str:
+    """What signing the sheet means, shown above the signature and kept with the record, word for word."""
+    return (f"By signing I confirm that I may decide for {practice} how it responds to the gaps this assessment "
+            "found, and that the decision shown for each project above is the practice's decision. I understand "
+            "that a declined or deferred project leaves the risk described in the report in place until it is "
+            "addressed, and that a compensating control is the practice's own measure instead of the one "
+            "recommended. My name, my role, the date and this sheet are recorded in the practice's tamper-evident "
+            "decision history, and the IT provider seals a PDF copy of exactly what I signed. Signing does not "
+            "state that the practice complies with HIPAA.")
