@@ -71,7 +71,11 @@ class EncodedSegments:
 
 async def _page_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, PageError)
-    return error_page(request, exc.status, exc.title, exc.message)
+    message = exc.message
+    if request.method == "POST" and exc.status >= 500:
+        message += (". Nothing was recorded and nothing recorded before is lost; your browser's Back button "
+                    "returns to the form as you filled it in")
+    return error_page(request, exc.status, exc.title, message)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

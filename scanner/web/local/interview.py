@@ -12,11 +12,20 @@ from __future__ import annotations
 
 from urllib.parse import unquote
 
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from scanner.config.interview_guide import KeyActivity, Standard
-from scanner.history.interviews import MAX_EVIDENCE, MAX_NAME, MAX_NOTES, AnswerInput, AnswerKind, current_answers
+from scanner.history.interviews import (
+    MAX_EVIDENCE,
+    MAX_NAME,
+    MAX_NOTES,
+    AnswerInput,
+    AnswerKind,
+    InterviewAnswer,
+    current_answers,
+)
 from scanner.web.context import context_of, in_store
 from scanner.web.errors import PageError
 from scanner.web.forms import text, verified_form
@@ -84,30 +93,34 @@ async def standard_page(request: Request) -> Response:
     return await _show(request, client, _standard(request), None, {}, saved=request.query_params.get("saved"))
 
 
-async def submit_answers(request: Request) -> Response:
-    ctx = context_of(request)
-    form = await verified_form(request, ctx.origins)
-    client = client_param(request)
-    await known_client(request, client)
-    std = _standard(request)
-    standing = current_answers(await in_store(request, lambda s: s.interview_answers(client)))
+def _typed(form: FormData, std: Standard) -> tuple[dict[str, str], dict[str, str]]:
+    """The page's fields as typed (to show them again whatever happens) and the problems of each."""
     values: dict[str, str] = {}
     errors: dict[str, str] = {}
     by, by_problem = text(form, "answered_by", MAX_NAME)
     values["answered_by"] = by or ""
-    given: list[AnswerInput] = []
+    if by_problem:
+        errors["answered_by"] = f"Answered by: {by_problem}"
     for act in std.activities:
-        choice_raw = form.get(field_name(act, "answer"))
-        choice = choice_raw if isinstance(choice_raw, str) else NO_ANSWER
-        notes, notes_problem = text(form, field_name(act, "notes"), MAX_NOTES)
-        evidence, evidence_problem = text(form, field_name(act, "evidence"), MAX_EVIDENCE)
-        values[field_name(act, "answer")] = choice
-        values[field_name(act, "notes")] = notes or ""
-        values[field_name(act, "evidence")] = evidence or ""
-        if notes_problem:
-            errors[field_name(act, "notes")] = f"Notes: {notes_problem}"
-        if evidence_problem:
-            errors[field_name(act, "evidence")] = f"Evidence reference: {evidence_problem}"
+        choice = form.get(field_name(act, "answer"))
+        values[field_name(act, "answer")] = choice if isinstance(choice, str) else NO_ANSWER
+        for part, label, limit in (("notes", "Notes", MAX_NOTES), ("evidence", "Evidence reference", MAX_EVIDENCE)):
+            value, problem = text(form, field_name(act, part), limit)
+            values[field_name(act, part)] = value or ""
+            if problem:
+                errors[field_name(act, part)] = f"{label}: {problem}"
+    return values, errors
+
+
+def _changed(std: Standard, values: dict[str, str], errors: dict[str, str],
+             standing: dict[str, InterviewAnswer]) -> list[AnswerInput]:
+    """The answers that differ from the standing ones (re-saving a page re-attributes nothing)."""
+    given: list[AnswerInput] = []
+    by = values["answered_by"]
+    for act in std.activities:
+        choice = values[field_name(act, "answer")]
+        notes = values[field_name(act, "notes")] or None
+        evidence = values[field_name(act, "evidence")] or None
         if choice == NO_ANSWER:
             if (notes or evidence) and act.id not in standing:
                 errors[field_name(act, "answer")] = "Answer: choose one for the notes or evidence given"
@@ -119,20 +132,32 @@ async def submit_answers(request: Request) -> Response:
             continue
         cur = standing.get(act.id)
         if cur is not None and (cur.answer, cur.notes, cur.evidence_ref) == (kind, notes, evidence):
-            continue  # unchanged: re-saving a page does not re-attribute an earlier answer
-        given.append(AnswerInput(key_activity=act.id, answer=kind, answered_by=by or "", notes=notes,
+            continue
+        given.append(AnswerInput(key_activity=act.id, answer=kind, answered_by=by, notes=notes,
                                  evidence_ref=evidence))
-    if by_problem:
-        errors["answered_by"] = f"Answered by: {by_problem}"
-    elif given and not by:
+    if given and not by and "answered_by" not in errors:
         errors["answered_by"] = "Answered by: say who gave these answers (name and role)"
-    if errors:
-        return await _show(request, client, std, values, errors, status=400)
+    return given
+
+
+async def submit_answers(request: Request) -> Response:
+    ctx = context_of(request)
+    form = await verified_form(request, ctx.origins)
+    client = client_param(request)
+    std = _standard(request)
+    values, errors = _typed(form, std)
+    keep = ("Nothing on this page was recorded; your answers are still below, save again when the database can be "
+            "written.")
     try:
+        await known_client(request, client)
+        standing = current_answers(await in_store(request, lambda s: s.interview_answers(client)))
+        given = _changed(std, values, errors, standing)
+        if errors:
+            return await _show(request, client, std, values, errors, status=400)
         written = await in_store(request, lambda s: s.add_answers(client, given, "web")) if given else []
     except PageError as exc:
-        return await _show(request, client, std, values, {}, status=exc.status,
-                           problem=f"{exc.title}: {exc.message}. Nothing on this page was recorded; your answers "
-                                   "are still below, save again when the database can be written.")
+        if exc.status != 503:
+            raise
+        return await _show(request, client, std, values, {}, status=503, problem=f"{exc.title}: {exc.message}. {keep}")
     target = path("clients", client, "interview", std.slug) + f"?saved={len(written)}"
     return RedirectResponse(target, status_code=303)
