@@ -46,8 +46,11 @@ def web(
             out.print(auth.url(), highlight=False, soft_wrap=True)
             try:
                 uvicorn_server(app).run(sockets=[sock])
+            except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after its graceful shutdown
+                pass
             finally:
                 sock.close()
+            err.print("gapscan web stopped", highlight=False)
         return EXIT_OK
 
     _exit_with(work)
