@@ -64,11 +64,11 @@ def record_html(sheet: SignedSheet) -> str:
 
 def record_pdf(sheet: SignedSheet) -> bytes:
     """The record as PDF bytes (unsealed). Raises ``PdfUnavailable`` without WeasyPrint."""
-    from reports.pdf_report import INSTALL_HINT, PdfUnavailable, refuse_fetch
+    from reports.pdf_report import INSTALL_HINT, PdfUnavailable, data_only_fetcher
 
     try:
         from weasyprint import HTML
     except (ImportError, OSError) as exc:
         raise PdfUnavailable(f"the decision record needs WeasyPrint: {INSTALL_HINT}") from exc
-    pdf: bytes = HTML(string=record_html(sheet), url_fetcher=refuse_fetch, base_url=None).write_pdf()
+    pdf: bytes = HTML(string=record_html(sheet), url_fetcher=data_only_fetcher(), base_url=None).write_pdf()
     return pdf

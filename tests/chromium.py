@@ -29,7 +29,9 @@ FLAGS = [
     "--remote-debugging-pipe",
 ]
 # For pages served by a test on 127.0.0.1: loopback goes direct, everything else to the dead proxy.
-LOOPBACK_FLAGS = [f for f in FLAGS if not f.startswith("--proxy-bypass-list")]
+# (the resolver rule must exclude 127.0.0.1 explicitly: "MAP *" catches IP literals too)
+LOOPBACK_FLAGS = [("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1" if f.startswith("--host-resolver")
+                   else f) for f in FLAGS if not f.startswith("--proxy-bypass-list")]
 
 
 def require_chromium() -> str:

@@ -6,7 +6,7 @@
 - **Auth**: the auth mode's session, else its challenge (a redirect that sets the session, or 403).
 - **Headers** on every answer: a Content-Security-Policy like the reports' (nothing from outside
   the app; the one inline script is allowed by its SHA-256, RFC 7762 / CSP Level 3), no framing,
-  no referrer, no caching of pages that show a practice's gaps.
+  no referrer to other sites, no caching of pages that show a practice's gaps.
 
 Cross-site form posts are refused in ``forms.verified_form`` (Origin check + CSRF token).
 """
@@ -47,7 +47,8 @@ class Guard:
             (b"content-security-policy", csp.encode()),
             (b"x-content-type-options", b"nosniff"),
             (b"x-frame-options", b"DENY"),
-            (b"referrer-policy", b"no-referrer"),
+            # not "no-referrer": with it Chromium sends our own form posts with "Origin: null"
+            (b"referrer-policy", b"same-origin"),
             (b"cross-origin-opener-policy", b"same-origin"),
             (b"cross-origin-resource-policy", b"same-origin"),
             (b"cache-control", b"no-store"),

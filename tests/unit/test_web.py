@@ -134,7 +134,7 @@ def test_every_response_carries_the_security_headers(browser: Browser) -> None:
         assert "default-src 'none'" in csp and "form-action 'self'" in csp and "frame-ancestors 'none'" in csp
         assert re.search(r"script-src 'sha256-[A-Za-z0-9+/=]{44}';", csp), csp
         assert headers["x-frame-options"] == "DENY" and headers["cache-control"] == "no-store"
-        assert headers["referrer-policy"] == "no-referrer"
+        assert headers["referrer-policy"] == "same-origin"
 
 
 # ------------------------------------------------------------------ CSRF and origin

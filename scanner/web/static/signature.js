@@ -2,8 +2,9 @@
   "use strict";
   var pad = document.getElementById("signature-pad");
   if (!pad || !pad.getContext || !window.PointerEvent) { return; }
+  document.getElementById("signature-area").hidden = false;  // shown only where drawing works
   var ink = pad.getContext("2d"), field = document.getElementById("signature_png"), last = null, drawn = false;
-  pad.width = pad.clientWidth; pad.height = pad.clientHeight;
+  pad.width = pad.clientWidth; pad.height = pad.clientHeight;  // one canvas pixel per CSS pixel
   ink.lineWidth = 2.5; ink.lineCap = "round"; ink.lineJoin = "round"; ink.strokeStyle = "#111";
   function at(e) { var r = pad.getBoundingClientRect(); return [e.clientX - r.left, e.clientY - r.top]; }
   pad.addEventListener("pointerdown", function (e) { pad.setPointerCapture(e.pointerId); last = at(e); e.preventDefault(); });
@@ -16,5 +17,4 @@
   document.getElementById("signature-clear").addEventListener("click", function () {
     ink.clearRect(0, 0, pad.width, pad.height); drawn = false; field.value = "";
   });
-  document.getElementById("signature-area").hidden = false;
 })();
