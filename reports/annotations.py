@@ -1,6 +1,6 @@
 """Plain data the CLI hands to the renderers besides the run: the client's recorded decisions.
 
-Renderers never open the history store (DESIGN.md): the CLI loads the decisions of a stored
+Renderers never open the history store (docs/design.md): the CLI loads the decisions of a stored
 client and converts them into these frozen values, keyed by subject (a finding's fingerprint or
 a whole check id). A decision past its ``until`` date is passed with ``expired=True`` so the
 report can show the finding as open again.

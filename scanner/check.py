@@ -9,7 +9,9 @@ unit-tested with hand-built facts.
 
 from __future__ import annotations
 
+import math
 import re
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from scanner.credentials import CredentialStore
+from scanner.errors import ProbeTimeout
 from scanner.models import ErrorReason, Evidence, Finding, Severity, Skip, SkipReason, Target, Undetermined
 
 FactsT = TypeVar("FactsT")
@@ -36,6 +39,9 @@ class TimeoutConfig(BaseModel):
     # Extra attempts of a probe that failed with timeout/unreachable (a dropped SYN, a busy
     # daemon); never for other errors, where a second try would only hammer a fragile device.
     retries: int = Field(default=1, ge=0, le=5)
+    # The whole run's wall-clock budget: past it a watchdog ends the run, records every unfinished
+    # pair as error/timeout and saves what was found (a scheduled rescan must always return).
+    run: float = Field(default=4 * 3600.0, gt=0, le=7 * 86400)
 
 
 class Applies(BaseModel):
@@ -101,6 +107,19 @@ class ProbeContext:
     credentials: CredentialStore | None = None
     # The run's authorized scope (None outside a scan, e.g. a unit test: then nothing is filtered).
     scope: ScopeView | None = None
+    # Set by the runner for each probe call: the monotonic time by which the probe must have
+    # returned (its whole budget, not a per-read timeout). None outside the runner.
+    deadline: float | None = None
+    # Identifies the run, for probes that share one piece of work across targets (a capture).
+    run_id: str = ""
+
+    def remaining(self, cap: float | None = None) -> float:
+        """Seconds left before this probe's deadline, at most ``cap``: what every socket
+        operation may wait. Raises ``ProbeTimeout`` once nothing is left."""
+        left = math.inf if self.deadline is None else self.deadline - time.monotonic()
+        if left <= 0:
+            raise ProbeTimeout("the probe's deadline has passed")
+        return min(left, cap) if cap is not None else left
 
 
 class Probe(ABC, Generic[FactsT]):

@@ -6,7 +6,7 @@ fresh profile, every host name unresolvable and every fetch sent to a dead loopb
 driven over the DevTools protocol on a pipe (--remote-debugging-pipe: no port is opened). The
 test asserts the page requested nothing but its own file:// URL, logged no error (a CSP
 violation would be one), shows every section, and saves a screenshot; with
-GAPSCAN_SCREENSHOT=path it also writes the README's screenshot there.
+GAPSCAN_SCREENSHOT=path it also writes the screenshot of docs/reports.md there.
 
 Without chromium the test is skipped with a loud reason, unless GAPSCAN_REQUIRE_LAB=1: then it
 fails.

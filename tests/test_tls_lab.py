@@ -5,7 +5,7 @@ Postfix STARTTLS (mail-good, mail-mixed), Dovecot STARTTLS/STLS/IMAPS/POP3S, vsf
   each tls.* check FAILs on topology.hosts_failing(id) and PASSes everywhere on
   topology.hosts_passing(id), with evidence naming versions, suites and certificate fields;
 - agreement with nmap's ssl-enum-ciphers on the set of accepted protocol versions (facts, not
-  grades: LAB-NOTES) for web-weak:443, web-good:443, web-weak:8443 and mail-good:993.
+  grades: docs/lab-notes.md) for web-weak:443, web-good:443, web-weak:8443 and mail-good:993.
 """
 
 from __future__ import annotations

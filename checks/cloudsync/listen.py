@@ -21,7 +21,6 @@ import ipaddress
 import socket
 import threading
 import time
-import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +35,7 @@ DROPBOX_PORT = 17500
 RESILIO_PORT = 3838
 RESILIO_GROUP = "239.192.0.0"
 LISTEN_PORTS = (SYNCTHING_PORT, DROPBOX_PORT, RESILIO_PORT)
-# Discovery's names for the clients' TCP sync ports (scanner/services.py): their targets need the
+# Discovery's names for the clients' TCP sync ports (scanner/discovery/identify.py): their targets need the
 # capture too, to know whether the host was already reported for announcing.
 SYNC_PORT_SERVICES = frozenset({"syncthing", "dropbox"})
 ETH_P_ALL = 0x0003
@@ -196,19 +195,22 @@ class _Shared:
     facts: LanSyncFacts | None = None
 
 
-_RUNS: dict[int, _Shared] = {}
+_RUNS: dict[str, _Shared] = {}
 _RUNS_LOCK = threading.Lock()
+_RUNS_KEPT = 16  # a long-lived process (a fleet sensor) runs many scans: keep only the recent ones
 
 
 def shared_capture(ctx: ProbeContext) -> LanSyncFacts:
-    """The run's one capture. The runner builds one ProbeContext per run, so the context object
-    identifies the run: the first caller listens, the others (sync ports' targets) wait for it."""
+    """The run's one capture, keyed by ``ctx.run_id`` (a context without one, outside the runner,
+    is its own run): the first caller listens, the others (sync ports' targets) wait for it."""
+    key = ctx.run_id or f"context-{id(ctx)}"
     with _RUNS_LOCK:
-        entry = _RUNS.get(id(ctx))
+        entry = _RUNS.get(key)
         first = entry is None
         if entry is None:
-            entry = _RUNS[id(ctx)] = _Shared()
-            weakref.finalize(ctx, _RUNS.pop, id(ctx), None)
+            entry = _RUNS[key] = _Shared()
+            while len(_RUNS) > _RUNS_KEPT:
+                _RUNS.pop(next(iter(_RUNS)))
     if first:
         try:
             entry.facts = listen_once(ctx)

@@ -1,9 +1,9 @@
 """DMARC policy records (RFC 7489 §6.3, §6.4) and policy discovery (§6.6.3).
 
-Our own parser (see README: the same reasons as for SPF). A record is a tag-list whose first
-tag is exactly ``v=DMARC1``; unknown tags are ignored; invalid values are kept as problems so
-that the finding can name them, and §6.6.3's rule applies to an invalid or missing ``p``: with
-a valid ``rua`` the receiver acts as if ``p=none``, without one the record is unusable.
+Our own parser, for the same reasons as for SPF (docs/decisions/own-spf-parser.md). A record is a
+tag-list whose first tag is exactly ``v=DMARC1``; unknown tags are ignored; invalid values are kept
+as problems so that the finding can name them, and §6.6.3's rule applies to an invalid or missing
+``p``: with a valid ``rua`` the receiver acts as if ``p=none``, without one the record is unusable.
 """
 
 from __future__ import annotations

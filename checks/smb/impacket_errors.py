@@ -3,7 +3,7 @@
 impacket raises a zoo: ``SessionError`` (three flavours, carrying an NT status), ``NetBIOSError``
 and ``NetBIOSTimeout`` from its transport, ``socket.error`` wrapping the real connect error,
 ``struct.error`` from its unpackers on a truncated reply (also how a server refusing SMB1 shows,
-LAB-NOTES), ``DCERPCException`` from RPC, and bare ``Exception``. Callers decide which NT
+docs/lab-notes.md), ``DCERPCException`` from RPC, and bare ``Exception``. Callers decide which NT
 statuses are a server's considered "no" (see ``DENIALS``); everything else lands here.
 """
 

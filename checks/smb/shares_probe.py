@@ -8,7 +8,7 @@ a file opened or read). Only when the profile allows intrusive checks does it te
 creating one uniquely named empty file and deleting it again.
 
 Dialect: 3.0 first, then older ones, 3.1.1 last. impacket signs every 3.1.1 session, and a guest
-session cannot sign, so a guest-readable share would be missed over 3.1.1 (LAB-NOTES); an
+session cannot sign, so a guest-readable share would be missed over 3.1.1 (docs/lab-notes.md); an
 attacker simply negotiates 3.0.
 """
 

@@ -5,7 +5,7 @@ replies are read field by field so that a hostile or truncated reply becomes a
 ``ProtocolError`` instead of whatever a generic unpacker happens to raise.
 
 Why not impacket's ``SMBConnection.isSigningRequired()``: impacket reports signing as required
-whenever SMB 3.1.1 is negotiated, whatever the server's policy (LAB-NOTES). The server's real
+whenever SMB 3.1.1 is negotiated, whatever the server's policy (docs/lab-notes.md). The server's real
 policy is the SIGNING_REQUIRED bit of the SecurityMode field it sends (MS-SMB2 2.2.4), which we
 read raw for every dialect, 3.1.1 included.
 """

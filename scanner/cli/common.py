@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+import threading
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -35,11 +37,14 @@ def friendly_errors() -> Iterator[None]:
     escaped here, once, so rich never reads them as markup."""
     try:
         yield
+    except CliExit:
+        raise  # a command that chose its exit code (and said why) itself
     except InputError as exc:
         err.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False)
         raise CliExit(EXIT_INPUT) from exc
     except KeyboardInterrupt as exc:
-        err.print("interrupted: results so far are saved (complete: false)")
+        # Commands that save partial work (scan, rescan) say what they saved themselves.
+        err.print("interrupted: nothing was saved")
         raise CliExit(EXIT_INTERRUPTED) from exc
     except GapscanError as exc:
         err.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False)
@@ -52,9 +57,33 @@ def friendly_errors() -> Iterator[None]:
         raise CliExit(EXIT_INTERNAL) from exc
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (what systemd sends a rescan unit on stop) or SIGHUP (the terminal went away):
+    handled exactly like Ctrl-C, so the results so far are saved and the exit code is 130."""
+
+
+def _raise_terminated(signum: int, _frame: object) -> None:
+    raise Terminated(signal.Signals(signum).name)
+
+
+@contextmanager
+def signals_as_interrupts() -> Iterator[None]:
+    """While a command runs, SIGTERM and SIGHUP raise ``Terminated`` (a KeyboardInterrupt) in
+    the main thread; the previous handlers come back afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {sig: signal.signal(sig, _raise_terminated) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def _exit_with(work: Callable[[], int]) -> None:
     try:
-        with friendly_errors():
+        with signals_as_interrupts(), friendly_errors():
             code = work()
     except CliExit as exc:
         raise typer.Exit(exc.code) from None

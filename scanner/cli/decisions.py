@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
-from scanner.cli.common import DB_HELP, EXIT_OK, _exit_with, err, out
+from scanner.cli.common import DB_HELP, EXIT_OK, _exit_with, err
+from scanner.cli.listing import emit_json, emit_rows
 from scanner.history.decisions import DecisionKind
 
 
@@ -53,7 +52,6 @@ def list_decisions(
     as_json: Annotated[bool, typer.Option("--json", help="Print decisions as JSON")] = False,
 ) -> None:
     """List a client's standing decisions (expired and superseded ones with --all)."""
-    import json
     from datetime import date
 
     from scanner.history.decisions import standing
@@ -66,16 +64,15 @@ def list_decisions(
         stands = standing(every, today)
         shown = every if show_all else sorted(stands.values(), key=lambda d: d.seq)
         if as_json:
-            out.print_json(json.dumps([d.as_dict() | {"standing": stands.get(d.subject) is d} for d in shown]))
+            emit_json([d.as_dict() | {"standing": stands.get(d.subject) is d} for d in shown])
             return EXIT_OK
-        table = Table(title=f"decisions of {client}")
-        for col in ("#", "subject", "decision", "by", "on", "until", "state", "note"):
-            table.add_column(col, overflow="fold")
-        for d in shown:
-            state = "standing" if stands.get(d.subject) is d else ("expired" if d.expired(today) else "superseded")
-            table.add_row(str(d.seq), escape(d.subject), d.decision.value, escape(d.decided_by), d.decided_at[:10],
-                          str(d.until or ""), state, escape(d.note or ""))
-        out.print(table)
+
+        def state(d: Any) -> str:
+            return "standing" if stands.get(d.subject) is d else ("expired" if d.expired(today) else "superseded")
+
+        emit_rows(f"decisions of {client}", ("#", "subject", "decision", "by", "on", "until", "state", "note"),
+                  [(d.seq, d.subject, d.decision.value, d.decided_by, d.decided_at[:10], d.until or "", state(d),
+                    d.note or "") for d in shown])
         return EXIT_OK
 
     _exit_with(work)

@@ -26,6 +26,8 @@ from scanner.cli.runs import (
     _check_unattended_credentials,
     _credentials,
     _fail_on_hit,
+    _interrupted,
+    _remove_stale_outputs,
     _render,
     _report_decisions,
     _split_formats,
@@ -79,7 +81,13 @@ def rescan(
         )
         target_dir = out_dir or Path("gapscan-out")
         sink = ResultSink(target_dir)
-        run = run_scan(request, registry, sink)
+        _remove_stale_outputs(target_dir, chosen_formats)
+        for stale in ("drift.json", "drift.html"):
+            (target_dir / stale).unlink(missing_ok=True)
+        try:
+            run = run_scan(request, registry, sink)
+        except KeyboardInterrupt as exc:
+            raise _interrupted(sink) from exc
         written = _render(run, chosen_formats, target_dir, decisions=_report_decisions(run, client, db))
         err.print(f"wrote {target_dir / 'scan.json'}" + "".join(f", {p}" for p in written), highlight=False)
         _store_run(run, client, db, sign_key)

@@ -9,7 +9,7 @@ import typer
 
 from scanner.cli.common import DB_HELP, EXIT_OK, _exit_with, err
 from scanner.cli.runs import _check_pdf, _load_client_file, _report_decisions, _split_formats
-from scanner.engine.output import load_scan_json
+from scanner.engine.output import load_scan_json, publish
 from scanner.errors import InputError
 
 
@@ -34,7 +34,7 @@ def report(
         client_info, logo = _load_client_file(client_file)
         run = load_scan_json(run_file)
         decisions = _report_decisions(run, client, db, strict=True) if client else None
-        if out_path is not None and len(chosen) == 1 and out_path.suffix:
+        if out_path is not None and len(chosen) == 1 and out_path.suffix and not out_path.is_dir():
             targets = {chosen[0]: out_path}
         else:
             directory = out_path or run_file.parent
@@ -43,7 +43,9 @@ def report(
         for fmt, path in targets.items():
             if path.resolve() == run_file.resolve():
                 raise InputError("refusing to overwrite the input run", source=str(path))
-            RENDERERS[fmt](run, path, client=client_info, logo=logo, decisions=decisions)
+            renderer = RENDERERS[fmt]
+            publish(lambda staged, r=renderer: r(run, staged, client=client_info, logo=logo,  # type: ignore[misc]
+                                                 decisions=decisions), path)
             err.print(f"wrote {path}", highlight=False)
         return EXIT_OK
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from rich.markup import escape
 
-from scanner.cli.common import err
+from scanner.cli.common import EXIT_INTERRUPTED, CliExit, err
 from scanner.config.profiles import LoadedProfile
 from scanner.errors import InputError
 from scanner.models import ScanRun, Severity, Status
@@ -71,14 +71,25 @@ def _load_client_file(path: Path | None) -> tuple[Any, str | None]:
 def _render(run: ScanRun, formats: list[str], out_dir: Path, client: Any = None,
             logo: str | None = None, decisions: Any = None) -> list[Path]:
     from reports import FILE_NAMES, RENDERERS
+    from scanner.engine.output import publish
 
     written = []
     for fmt in formats:
         if fmt == "json":
             continue  # scan.json is always written by the sink
-        written.append(RENDERERS[fmt](run, out_dir / FILE_NAMES[fmt], client=client, logo=logo,
-                                      decisions=decisions))
+        renderer = RENDERERS[fmt]
+        written.append(publish(lambda path, r=renderer: r(run, path, client=client, logo=logo,  # type: ignore[misc]
+                                                          decisions=decisions), out_dir / FILE_NAMES[fmt]))
     return written
+
+
+def _remove_stale_outputs(out_dir: Path, formats: list[str]) -> None:
+    """Before a scan: the reports a previous run left where this one will write its own go, so an
+    interrupted scan never leaves an older run's report looking like this run's."""
+    from reports import FILE_NAMES
+
+    for fmt in formats:
+        (out_dir / FILE_NAMES[fmt]).unlink(missing_ok=True)
 
 
 def _report_decisions(run: ScanRun, client: str, db: str | None, *, strict: bool = False) -> dict[str, Any]:
@@ -147,11 +158,23 @@ def _write_drift(directory: Path, drift: dict[str, Any], trend_rows: list[dict[s
     import json
 
     from reports.drift_report import render_drift_html
+    from scanner.engine.output import publish
 
-    directory.mkdir(parents=True, exist_ok=True)
-    drift_file = directory / "drift.json"
-    tmp = drift_file.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(drift | {"client": client, "trend": trend_rows}, indent=2) + "\n", encoding="utf-8")
-    tmp.replace(drift_file)
-    html = render_drift_html(drift, trend_rows, directory / "drift.html", client=client)
+    def drift_json(path: Path) -> Path:
+        path.write_text(json.dumps(drift | {"client": client, "trend": trend_rows}, indent=2) + "\n",
+                        encoding="utf-8")
+        return path
+
+    drift_file = publish(drift_json, directory / "drift.json")
+    html = publish(lambda path: render_drift_html(drift, trend_rows, path, client=client), directory / "drift.html")
     err.print(f"wrote {drift_file}, {html}", highlight=False)
+
+
+def _interrupted(sink: Any) -> CliExit:
+    """Say exactly what an interrupted scan saved (never more), and exit 130."""
+    saved = getattr(sink, "saved", None)
+    if saved is not None:
+        err.print(f"interrupted: the results so far are saved in {saved} (complete: false)", highlight=False)
+    else:
+        err.print("interrupted before any result was saved", highlight=False)
+    return CliExit(EXIT_INTERRUPTED)

@@ -8,7 +8,6 @@ from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from scanner.cli.common import (
     CREDENTIALS_OPTION,
@@ -20,13 +19,15 @@ from scanner.cli.common import (
     _exit_with,
     _registry,
     err,
-    out,
 )
+from scanner.cli.listing import emit_json, emit_line, emit_rows
 from scanner.cli.runs import (
     _check_pdf,
     _credentials,
     _fail_on_hit,
+    _interrupted,
     _load_client_file,
+    _remove_stale_outputs,
     _render,
     _report_decisions,
     _signer,
@@ -35,10 +36,10 @@ from scanner.cli.runs import (
     _with_listen_window,
 )
 from scanner.config.profiles import load_profile
+from scanner.config.scope_file import load_scope_file
 from scanner.engine.output import ResultSink
 from scanner.errors import InputError
 from scanner.models import ScanRun, Severity, Status
-from scanner.scope.targets import load_scope_file
 
 
 class RichProgress:
@@ -71,14 +72,31 @@ def _dkim_selectors(values: list[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(v.lower() for v in values))
 
 
-def _summary_table(run: ScanRun) -> Table:
-    table = Table(title=f"gapscan run {run.run_id}", show_lines=False)
-    for col in ("status", "severity", "check", "target", "detail"):
-        table.add_column(col, overflow="fold")
-    order = {Status.FAIL: 0, Status.ERROR: 1, Status.SKIPPED: 2, Status.PASS: 3}
-    for r in sorted(run.results, key=lambda r: (order[r.status], -r.severity.rank, r.check_id)):
-        table.add_row(r.status.value, r.severity.value, r.check_id, r.target.label(), r.detail)
-    return table
+_ORDER = {Status.FAIL: 0, Status.ERROR: 1, Status.SKIPPED: 2, Status.PASS: 3}
+TOP_GAPS = 5
+
+
+def _print_results(run: ScanRun) -> None:
+    """--verbose: every result, failed first (a table on a terminal, tab-separated in a pipe)."""
+    ordered = sorted(run.results, key=lambda r: (_ORDER[r.status], -r.severity.rank, r.check_id))
+    emit_rows(f"gapscan run {run.run_id}", ("status", "severity", "check", "target", "detail"),
+              [(r.status.value, r.severity.value, r.check_id, r.target.label(), r.detail) for r in ordered])
+
+
+def _print_summary(run: ScanRun, written: list[Path]) -> None:
+    """What a technician needs at the end of a scan: the counts, the worst gaps, where the reports are."""
+    gaps = run.summary.by_severity
+    by_status = run.summary.by_status
+    others = ", ".join(f"{by_status[s.value]} {s.value}" for s in (Status.PASS, Status.ERROR, Status.SKIPPED))
+    emit_line(f"gapscan run {run.run_id}: {len(run.hosts)} host(s), {len(run.results)} result(s)"
+              + ("" if run.complete else " (incomplete)"))
+    emit_line("open gaps: " + ", ".join(f"{gaps[s.value]} {s.value}" for s in Severity) + f" ({others})")
+    failed = sorted((r for r in run.results if r.status is Status.FAIL), key=lambda r: (-r.severity.rank, r.check_id))
+    if failed:
+        emit_line(f"top gaps ({min(TOP_GAPS, len(failed))} of {len(failed)}; --verbose lists every result):")
+        for r in failed[:TOP_GAPS]:
+            emit_line(f"  {r.severity.value:<8} {r.check_id}  {r.target.label()}  {r.title}")
+    emit_line("reports: " + ", ".join(str(p) for p in written))
 
 
 def scan(
@@ -108,7 +126,8 @@ def scan(
     allow_public: Annotated[bool, typer.Option("--allow-public", help="Allow globally routable targets")] = False,
     authorized_by: Annotated[str | None, typer.Option("--authorized-by", help="Who authorized this scan")] = None,
     listen_seconds: Annotated[float | None, LISTEN_OPTION] = None,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary table")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No summary")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Every result, not only the summary")] = False,
     db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
     sign_key: Annotated[Path | None, typer.Option("--sign-key", help=SIGN_KEY_HELP)] = None,
 ) -> None:
@@ -147,17 +166,20 @@ def scan(
         )
         target_dir = out_dir or Path("gapscan-out")
         sink = ResultSink(target_dir)
+        _remove_stale_outputs(target_dir, chosen_formats)
         show = sys.stderr.isatty() and not quiet
         columns = (TextColumn("{task.description:>10}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-        with Progress(*columns, console=err, transient=True, disable=not show) as bar:
-            run = run_scan(request, registry, sink, progress=RichProgress(bar if show else None))
+        try:
+            with Progress(*columns, console=err, transient=True, disable=not show) as bar:
+                run = run_scan(request, registry, sink, progress=RichProgress(bar if show else None))
+        except KeyboardInterrupt as exc:
+            raise _interrupted(sink) from exc
         decisions = _report_decisions(run, client, db) if client else None
         written = _render(run, chosen_formats, target_dir, client_info, logo, decisions)
+        if verbose:
+            _print_results(run)
         if not quiet:
-            out.print(_summary_table(run))
-        counts = ", ".join(f"{v} {k}" for k, v in run.summary.by_status.items())
-        err.print(f"{len(run.hosts)} host(s), {len(run.results)} result(s): {counts}", highlight=False)
-        err.print(f"wrote {target_dir / 'scan.json'}" + "".join(f", {p}" for p in written), highlight=False)
+            _print_summary(run, [target_dir / "scan.json", *written])
         if client:
             _store_run(run, client, db, sign_key)
         return EXIT_FAIL_ON if _fail_on_hit(run, fail_on) else EXIT_OK
@@ -174,7 +196,6 @@ def discover(
     as_json: Annotated[bool, typer.Option("--json", help="Print hosts as JSON")] = False,
 ) -> None:
     """Find live hosts and open services only (no checks)."""
-    import json
 
     from scanner.discovery.pipeline import discover as run_discovery
     from scanner.scope import guard as scope_guard
@@ -195,22 +216,20 @@ def discover(
         with scope_guard.enforce(scope):
             result = run_discovery(scope, config, loaded.profile.concurrency)
         if as_json:
-            out.print_json(json.dumps({
+            emit_json({
                 "engine": result.engine, "host_discovery": result.host_discovery,
                 "duration_s": result.duration_s, "notes": list(result.notes),
                 "hosts": [h.model_dump(mode="json") for h in result.hosts],
-            }))
+            })
             return EXIT_OK
-        table = Table(title=f"{len(result.hosts)} live host(s) ({result.engine}, {result.duration_s:.1f} s)")
-        for col in ("address", "port", "service", "product", "version"):
-            table.add_column(col)
+        rows: list[tuple[object, ...]] = []
         for host in result.hosts:
-            for svc in host.services or ():
-                table.add_row(host.address, f"{svc.port}/{svc.transport.value}", svc.service or "?",
-                              svc.product or "", svc.version or "")
+            rows += [(host.address, f"{svc.port}/{svc.transport.value}", svc.service or "?", svc.product or "",
+                      svc.version or "") for svc in host.services]
             if not host.services:
-                table.add_row(host.address, "-", "", "", "")
-        out.print(table)
+                rows.append((host.address, "-", "", "", ""))
+        emit_rows(f"{len(result.hosts)} live host(s) ({result.engine}, {result.duration_s:.1f} s)",
+                  ("address", "port", "service", "product", "version"), rows)
         for note in result.notes:
             err.print(f"note: {note}", highlight=False)
         return EXIT_OK

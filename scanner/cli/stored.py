@@ -6,10 +6,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from scanner.cli.common import DB_HELP, EXIT_OK, EXIT_TAMPERED, _exit_with, err, out
+from scanner.cli.listing import emit_json, emit_line, emit_rows
 from scanner.cli.runs import _write_drift
 from scanner.engine.output import load_scan_json
 from scanner.models import ScanRun
@@ -35,7 +34,6 @@ def history(
     as_json: Annotated[bool, typer.Option("--json", help="Print runs as JSON")] = False,
 ) -> None:
     """List stored runs (oldest first per client), with their digests."""
-    import json
     from dataclasses import asdict
 
     from scanner.history.store import Store
@@ -44,15 +42,12 @@ def history(
         with Store.open(db) as store:
             infos = store.list_runs(client)
             if as_json:
-                out.print_json(json.dumps([asdict(i) for i in infos]))
+                emit_json([asdict(i) for i in infos])
                 return EXIT_OK
-            table = Table(title=f"gapscan history ({store.url})")
-            for col in ("client", "#", "run", "started", "profile", "failed", "results", "sha256"):
-                table.add_column(col, overflow="fold")
-            for i in infos:
-                table.add_row(escape(i.client), str(i.seq), escape(i.run_id), i.started_at[:19], escape(i.profile),
-                              str(i.failed), str(i.results) + ("" if i.complete else " (incomplete)"), i.digest[:16])
-            out.print(table)
+            emit_rows(f"gapscan history ({store.url})",
+                      ("client", "#", "run", "started", "profile", "failed", "results", "sha256"),
+                      [(i.client, i.seq, i.run_id, i.started_at[:19], i.profile, i.failed,
+                        f"{i.results}" + ("" if i.complete else " (incomplete)"), i.digest[:16]) for i in infos])
             if not infos:
                 err.print("no runs stored yet: gapscan scan ... --client NAME stores one", highlight=False)
         return EXIT_OK
@@ -70,7 +65,6 @@ def diff(
     ] = None,
 ) -> None:
     """Drift between two runs: new, resolved, persisting, regressed, changed evidence; hosts and services."""
-    import json
 
     from scanner.history.drift import compare, runs_before, trend
 
@@ -92,16 +86,12 @@ def diff(
             upto = [r for r in history_runs if r.started_at <= b.started_at] or [a, b]
             _write_drift(out_dir, drift.as_dict(), trend(upto), client_b or b.client)
         if as_json:
-            out.print_json(json.dumps(drift.as_dict()))
+            emit_json(drift.as_dict())
             return EXIT_OK
-        table = Table(title=f"drift {a.run_id} -> {b.run_id}")
-        for col in ("class", "severity", "check", "target", "before", "after", "detail"):
-            table.add_column(col, overflow="fold")
-        for item in drift.items:
-            if item.kind != "persisting":
-                table.add_row(item.kind, item.severity, escape(item.check_id), escape(item.target),
-                              item.before or "-", item.after or "-", escape(item.detail))
-        out.print(table)
+        emit_rows(f"drift {a.run_id} -> {b.run_id}", ("class", "severity", "check", "target", "before", "after",
+                                                       "detail"),
+                  [(i.kind, i.severity, i.check_id, i.target, i.before or "-", i.after or "-", i.detail)
+                   for i in drift.items if i.kind != "persisting"])
         out.print(", ".join(f"{n} {k.replace('_', ' ')}" for k, n in drift.counts.items()), highlight=False,
                   soft_wrap=True)
         for label, values in (("hosts appeared", drift.hosts_appeared), ("hosts vanished", drift.hosts_vanished),
@@ -149,7 +139,6 @@ def evidence(
     as_json: Annotated[bool, typer.Option("--json", help="Print the timeline as JSON")] = False,
 ) -> None:
     """Timeline of one host's state across the client's runs, with each run's SHA-256."""
-    import json
 
     from scanner.history.store import Store
 
@@ -157,18 +146,15 @@ def evidence(
         with Store.open(db) as store:
             timeline = store.host_timeline(client, host, check)
         if as_json:
-            out.print_json(json.dumps([
-                {"run_id": e.run_id, "seq": e.seq, "started_at": e.started_at, "sha256": e.digest,
-                 "results": [r.model_dump(mode="json") for r in e.results]} for e in timeline]))
+            emit_json([{"run_id": e.run_id, "seq": e.seq, "started_at": e.started_at, "sha256": e.digest,
+                        "results": [r.model_dump(mode="json") for r in e.results]} for e in timeline])
             return EXIT_OK
         for entry in timeline:
-            out.print(f"#{entry.seq} {entry.started_at[:19]} run {entry.run_id} sha256 {entry.digest}",
-                      highlight=False, soft_wrap=True)
+            emit_line(f"#{entry.seq} {entry.started_at[:19]} run {entry.run_id} sha256 {entry.digest}")
             if not entry.results:
-                out.print("    (host not seen in this run)", highlight=False)
+                emit_line("    (host not seen in this run)")
             for r in entry.results:
-                out.print(f"    {r.status.value:<7} {r.check_id} {r.target.label()}: {r.detail}", highlight=False,
-                          soft_wrap=True, markup=False)
+                emit_line(f"    {r.status.value:<7} {r.check_id} {r.target.label()}: {r.detail}")
         return EXIT_OK
 
     _exit_with(work)

@@ -12,11 +12,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
 
+import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from scanner.check import TimeoutConfig
 from scanner.config.settings import ConcurrencyConfig, DiscoveryConfig
-from scanner.config.userfiles import load_model
+from scanner.config.userfiles import key_line, node_at, read_yaml, validate_model
 from scanner.errors import InputError
 
 
@@ -96,14 +97,24 @@ def resolve_profile_path(name_or_path: str) -> Path:
 
 def load_profile(name_or_path: str, registry: CheckCatalog) -> LoadedProfile:
     path = resolve_profile_path(name_or_path)
-    profile = load_model(path, Profile)
-    return select_checks(profile, registry, str(path))
+    data, root = read_yaml(path)
+    profile = validate_model(data, root, Profile, str(path))
+    return select_checks(profile, registry, str(path), root)
 
 
-def select_checks(profile: Profile, registry: CheckCatalog, source: str) -> LoadedProfile:
+def select_checks(profile: Profile, registry: CheckCatalog, source: str,
+                  root: yaml.Node | None = None) -> LoadedProfile:
     """Resolve include/exclude against the registry. Exact unknown ids are errors; a glob
-    that matches nothing is a warning (its checks may come from a plugin not installed)."""
+    that matches nothing is a warning (its checks may come from a plugin not installed).
+    ``root`` (the file's YAML node tree) lets every error name its line."""
     warnings: list[str] = []
+
+    def at(*loc: str | int) -> str:
+        found = node_at(root, loc) if root is not None else None
+        line = key_line(root, loc) if loc and loc[0] == "settings" else None
+        line = line or (int(found.start_mark.line) + 1 if found is not None else None)
+        key = ".".join(str(p) for p in loc[:-1]) + (f"[{loc[-1]}]" if isinstance(loc[-1], int) else f".{loc[-1]}")
+        return f"line {line}, key '{key}'" if line else f"key '{key}'"
 
     def resolve(patterns: tuple[str, ...], key: str) -> set[str]:
         ids: set[str] = set()
@@ -114,7 +125,7 @@ def select_checks(profile: Profile, registry: CheckCatalog, source: str) -> Load
                     warnings.append(f"checks.{key}[{index}] {pattern!r} matches no installed check")
                     continue
                 raise InputError(
-                    f"key 'checks.{key}[{index}]': unknown check id {pattern!r}; known ids: "
+                    f"{at('checks', key, index)}: unknown check id {pattern!r}; known ids: "
                     f"{', '.join(registry.ids()) or '(none installed)'}",
                     source=source,
                 )
@@ -124,5 +135,5 @@ def select_checks(profile: Profile, registry: CheckCatalog, source: str) -> Load
     enabled = resolve(profile.checks.include, "include") - resolve(profile.checks.exclude, "exclude")
     for check_id in profile.settings:
         if check_id not in registry:
-            raise InputError(f"key 'settings.{check_id}': unknown check id", source=source)
+            raise InputError(f"{at('settings', check_id)}: unknown check id", source=source)
     return LoadedProfile(profile=profile, source=source, check_ids=frozenset(enabled), warnings=tuple(warnings))

@@ -1,7 +1,7 @@
 """Which addresses of the scope are live hosts, found before any port is swept.
 
 Why first: a TCP connect to a dead address on the local segment waits about 3 s for the
-kernel's ARP resolution to fail (LAB-NOTES: a naive sweep of a sparse /24 took 63 s against
+kernel's ARP resolution to fail (docs/lab-notes.md: a naive sweep of a sparse /24 took 63 s against
 nmap's 1.9 s). Asking "who is there" once per address, cheaply, and sweeping only the
 answers is what makes a sparse network fast.
 

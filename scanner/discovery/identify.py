@@ -313,7 +313,7 @@ _NOT_TLS_REASONS = frozenset({"WRONG_VERSION_NUMBER", "PACKET_LENGTH_TOO_LONG", 
 
 def _tls_context() -> ssl.SSLContext:
     """Detection only: accept any certificate and the oldest protocol and ciphers OpenSSL
-    still has (LAB-NOTES, TLS: TLS 1.0 needs @SECLEVEL=0). Judging TLS is the TLS checks' job."""
+    still has (docs/lab-notes.md: TLS 1.0 needs @SECLEVEL=0). Judging TLS is the TLS checks' job."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE

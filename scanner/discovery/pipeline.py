@@ -4,7 +4,7 @@
 
 1. host discovery (``scanner.discovery.hosts``): ARP on the local segment when root, TCP
    ping otherwise. It comes first because a connect to a dead on-link address waits ~3 s
-   for ARP (LAB-NOTES, "Scanning speed"): only live hosts are swept.
+   for ARP (docs/lab-notes.md, "Scanning speed"): only live hosts are swept.
 2. the TCP connect sweep (``scanner.discovery.tcp_sweep``): global and per-host limits, bounded retries
    of timed-out connects so that SYNs dropped by full listen backlogs are not lost.
 3. service identification: the port map plus a light banner read (``scanner.discovery.identify``),
@@ -266,7 +266,7 @@ async def _identify(
 
 def _nmap_timeout(hosts: int, ports: int, versions: bool) -> int:
     """A generous bound on one nmap run, so that a wedged nmap cannot hang the scan: -sV costs
-    seconds per port (LAB-NOTES: at least 6 s a host), a connect scan a fraction of one."""
+    seconds per port (docs/lab-notes.md: at least 6 s a host), a connect scan a fraction of one."""
     per_host = 10 + ports * (5.0 if versions else 0.2)
     return int(120 + hosts * per_host)
 

@@ -4,7 +4,7 @@ Speed comes from doing nothing but the handshake: a non-blocking ``connect_ex`` 
 completion is awaited with ``loop.add_writer`` (no transport/protocol objects, no name
 resolution), closed with an RST as soon as it is established.
 
-Completeness is earned, not assumed (shared/LAB-NOTES.md, "Scanning speed"): forking daemons
+Completeness is earned, not assumed (docs/lab-notes.md, "Scanning speed"): forking daemons
 (sshd, smbd, vsftpd, postfix) have small listen backlogs, and a SYN that arrives while the
 backlog is full is silently dropped. The kernel retransmits it after 1 s and 3 s, so a sweep
 that gives up at 2 s misses open ports (32 of 1,778 in the lab). Each connect attempt here
@@ -26,7 +26,7 @@ Load is bounded twice: by a global limit on connects in flight and by a small pe
 offset, so that at any moment the connects in flight are spread over different services
 rather than all hitting the same daemon on many addresses at once.
 
-Every connect goes through a Python socket, so the scope guard's audit hook (scanner.scope.targets)
+Every connect goes through a Python socket, so the scope guard's audit hook (scanner.scope.guard)
 sees it; ``sweep`` additionally refuses the whole batch up front if any address is out of
 scope, before a single packet is sent.
 """

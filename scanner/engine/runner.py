@@ -13,11 +13,14 @@ Guarantees the rest of the product relies on:
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
+import threading
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -170,19 +173,51 @@ def evaluate(planned: PlannedCheck, facts: dict[type[Probe[Any]], Any], started:
 RETRYABLE = frozenset({ErrorReason.TIMEOUT, ErrorReason.UNREACHABLE})
 
 
+def _in_daemon_thread(loop: asyncio.AbstractEventLoop, name: str, fn: Callable[[], Any]) -> asyncio.Future[Any]:
+    """Run ``fn`` in a daemon thread; its outcome resolves the returned future.
+
+    Python threads cannot be killed. A probe that ignores its deadline (a library call without a
+    timeout, a server dripping one byte every 2 s) must not be able to keep the process alive
+    once the run's results are written, so probes never run in a ThreadPoolExecutor (whose
+    workers the interpreter joins at exit): each call gets a daemon thread, bounded in number by
+    the runner's semaphores, and is abandoned, not waited for, past its deadline."""
+    future: asyncio.Future[Any] = loop.create_future()
+
+    def settle(result: Any, exc: BaseException | None) -> None:
+        if future.done():
+            return  # the runner gave up on this call (deadline, watchdog, interrupt)
+        if exc is not None:
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
+
+    def work() -> None:
+        result: Any = None
+        error: BaseException | None = None
+        try:
+            result = fn()
+        except BaseException as exc:  # handed to the event loop, which decides what it means
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the loop is gone: nobody waits for this result
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=work, name=f"probe {name}", daemon=True).start()
+    return future
+
+
 class ProbeExecutor:
     """Runs each (probe, target) once, bounded globally and per host, with a probe deadline."""
 
     def __init__(self, ctx: ProbeContext, global_limit: int, per_host: int) -> None:
         self.ctx = ctx
-        self._pool = ThreadPoolExecutor(max_workers=min(global_limit, 64), thread_name_prefix="probe")
         self._global = asyncio.Semaphore(global_limit)
         self._per_host: defaultdict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(per_host))
         self._tasks: dict[tuple[type[Probe[Any]], str], asyncio.Task[Any]] = {}
 
     def shutdown(self) -> None:
-        # Threads cannot be killed; probes honour their own timeouts, so they end soon.
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Stop waiting for probes still running (their daemon threads end with the process)."""
+        for task in self._tasks.values():
+            task.cancel()
 
     def get(self, probe: type[Probe[Any]], target: Target) -> asyncio.Task[Any]:
         key = (probe, target.key())
@@ -190,17 +225,24 @@ class ProbeExecutor:
             self._tasks[key] = asyncio.ensure_future(self._run(probe, target))
         return self._tasks[key]
 
+    def budget(self, probe_cls: type[Probe[Any]]) -> float:
+        """Seconds one call of the probe may take: its timeout, a listening window, extra seconds."""
+        return (self.ctx.timeouts.probe + (self.ctx.listen_seconds if probe_cls.listens else 0.0)
+                + probe_cls.extra_seconds)
+
     async def _run(self, probe_cls: type[Probe[Any]], target: Target) -> Any:
         """Returns the facts, or the ProbeError that stands for them."""
         loop = asyncio.get_running_loop()
         host_key = target.host or target.domain or ""
         name = probe_cls.name or probe_cls.__name__
-        deadline = (self.ctx.timeouts.probe + (self.ctx.listen_seconds if probe_cls.listens else 0.0)
-                    + probe_cls.extra_seconds)
+        deadline = self.budget(probe_cls)
         async with self._global, self._per_host[host_key]:
             outcome: Any = None
             for _attempt in range(1 + self.ctx.timeouts.retries):
-                future = loop.run_in_executor(self._pool, probe_cls().collect, target, self.ctx)
+                # Each call sees its own deadline, which its I/O must obey (ProbeContext.remaining).
+                ctx = replace(self.ctx, deadline=time.monotonic() + deadline)
+                future = _in_daemon_thread(loop, f"{name} {target.label()}",
+                                           functools.partial(probe_cls().collect, target, ctx))
                 try:
                     return await asyncio.wait_for(future, timeout=deadline)
                 except TimeoutError:
@@ -222,14 +264,17 @@ class ProbeExecutor:
 async def execute_plan(plan: Plan, profile: LoadedProfile, state: _RunState,
                        on_result: Callable[[CheckResult], None], progress: ProgressReporter,
                        settings: dict[str, Any], nameservers: tuple[str, ...] = (),
-                       credentials: CredentialStore | None = None, scope: ScopeView | None = None) -> None:
+                       credentials: CredentialStore | None = None, scope: ScopeView | None = None,
+                       run_id: str = "", run_deadline: float | None = None) -> bool:
+    """Run every planned pair; False when the watchdog ended the run at ``run_deadline``
+    (monotonic) with pairs unfinished (the caller records them as error/timeout)."""
     prof = profile.profile
     # Profile settings (per check id, e.g. endpoint.screen_lock_missing: {max_minutes: 15}) under the
     # run's own (dkim_selectors from the command line).
     merged: dict[str, Any] = {**prof.settings, **settings}
     ctx = ProbeContext(timeouts=prof.timeouts, intrusive_allowed=prof.intrusive, settings=merged,
                        nameservers=nameservers, listen_seconds=prof.listen_seconds, credentials=credentials,
-                       scope=scope)
+                       scope=scope, run_id=run_id)
     executor = ProbeExecutor(ctx, prof.concurrency.global_limit, prof.concurrency.per_host)
 
     def record(index: int, results: Iterable[CheckResult]) -> None:
@@ -263,10 +308,27 @@ async def execute_plan(plan: Plan, profile: LoadedProfile, state: _RunState,
         record(index, evaluate(planned, facts, started))
 
     progress.phase("checks", len(plan.checks))
+    work = asyncio.gather(*(one(i, p) for i, p in enumerate(plan.checks)))
+    spent: list[bool] = []
+
+    def watchdog() -> None:  # the profile's run budget is spent: stop waiting for anything
+        spent.append(True)
+        work.cancel()
+
+    alarm = None
+    if run_deadline is not None:
+        alarm = asyncio.get_running_loop().call_later(max(0.0, run_deadline - time.monotonic()), watchdog)
     try:
-        await asyncio.gather(*(one(i, p) for i, p in enumerate(plan.checks)))
+        await work
+    except asyncio.CancelledError:
+        if not spent:
+            raise
+        return False
     finally:
+        if alarm is not None:
+            alarm.cancel()
         executor.shutdown()
+    return True
 
 
 def run_scan(request: ScanRequest, registry: Registry, sink: ResultSink, *,
@@ -295,19 +357,23 @@ def run_scan(request: ScanRequest, registry: Registry, sink: ResultSink, *,
     discovery = DiscoveryRecord(addresses_in_scope=scope_record.resolved_addresses)
     plan = Plan(())
     prof = request.profile.profile
+    finished = True
 
-    def build(complete: bool) -> ScanRun:
+    run_deadline = time.monotonic() + prof.timeouts.run
+    warnings = list(request.profile.warnings)
+
+    def build(complete: bool, unfinished: tuple[ErrorReason, str] = (
+            ErrorReason.INTERRUPTED, "scan interrupted before this check ran")) -> ScanRun:
         results = list(state.results)
         if not complete:
             for index, planned in enumerate(plan.checks):
                 if index not in state.done:
-                    results.append(error_result(planned, ErrorReason.INTERRUPTED,
-                                                "scan interrupted before this check ran"))
+                    results.append(error_result(planned, *unfinished))
         return ScanRun(
             tool_version=__version__, run_id=run_id, client=request.client, profile=prof.name,
             started_at=started, finished_at=utcnow(), complete=complete, scope=scope_record,
             discovery=discovery, hosts=hosts, results=tuple(results), summary=summarize(results),
-            warnings=request.profile.warnings,
+            warnings=tuple(warnings),
         )
 
     try:
@@ -323,12 +389,18 @@ def run_scan(request: ScanRequest, registry: Registry, sink: ResultSink, *,
                     notes=tuple(found.notes),
                 )
             plan = plan_checks(registry, request.profile.check_ids, hosts, request.domains)
-            asyncio.run(execute_plan(plan, request.profile, state, sink.write, progress, request.settings,
-                                     request.nameservers, request.credentials, scope))
+            finished = asyncio.run(execute_plan(plan, request.profile, state, sink.write, progress,
+                                                request.settings, request.nameservers, request.credentials,
+                                                scope, run_id, run_deadline))
     except KeyboardInterrupt:
         sink.finish(build(complete=False))
         raise
-    run = build(complete=True)
+    if not finished:
+        budget = f"the run budget of {prof.timeouts.run:.0f} s (profile timeouts.run) was spent"
+        warnings.append(f"{budget}: the watchdog ended the run; unfinished checks are error/timeout")
+        run = build(complete=False, unfinished=(ErrorReason.TIMEOUT, f"not finished when {budget}"))
+    else:
+        run = build(complete=True)
     sink.finish(run)
     return run
 

@@ -1,6 +1,6 @@
 """Tables of the history store (SQLAlchemy Core).
 
-The Alembic migrations in ``scanner/migrations/versions`` create exactly these tables; a test
+The Alembic migrations in ``scanner/history/migrations/versions`` create exactly these tables; a test
 compares the two so that a change here without a migration is caught.
 
 Times are stored as ISO-8601 UTC strings: exact round trips on every backend, and they sort.

@@ -2,7 +2,7 @@
 
 SQLite at the XDG data path by default (``$XDG_DATA_HOME/gapscan/gapscan.db``, else
 ``~/.local/share/gapscan/gapscan.db``); any SQLAlchemy URL otherwise. The schema is migrated with
-Alembic (``scanner/migrations``) each time the store is opened; a database whose schema is newer
+Alembic (``scanner/history/migrations``) each time the store is opened; a database whose schema is newer
 than this gapscan is refused rather than guessed at.
 
 Tamper evidence: each run keeps the SHA-256 of its canonical scan.json (the exact bytes

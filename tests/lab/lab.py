@@ -50,7 +50,7 @@ WORK_PREFIX = f"gslab{LAB_ID}-"
 PARTS = ("practice", "dense")
 PROBE_SCRIPT = Path(__file__).with_name("probe.py")
 # A greeting to wait for, by service: a TCP accept alone would miss Postfix's throttled smtpd
-# (LAB-NOTES: it accepts but never says 220) and a vsftpd that accepts then dies with 500 OOPS.
+# (docs/lab-notes.md: it accepts but never says 220) and a vsftpd that accepts then dies with 500 OOPS.
 BANNERS = {"smtp": "220", "submission": "220", "ftp": "220", "imap": "* OK", "pop3": "+OK", "ssh": "SSH-"}
 # The dense /24 is probed at a few addresses per port (all 254 x 7 would only slow `up`).
 DENSE_SAMPLE = (1, 127, 254)

@@ -90,7 +90,7 @@ def add_local_addresses(namespace: str, network: str) -> None:
     """
     net = ipaddress.ip_network(network)
     _batch(namespace, [f"addr add {ip}/32 dev lo" for ip in net.hosts()])
-    # Forking daemons have small listen backlogs (LAB-NOTES: a 2 s sweep lost ports to dropped
+    # Forking daemons have small listen backlogs (docs/lab-notes.md: a 2 s sweep lost ports to dropped
     # SYNs); raise the namespace's caps so daemons that ask for more get it.
     _sysctl(namespace, {"net.core.somaxconn": "4096", "net.ipv4.tcp_max_syn_backlog": "4096"})
 
@@ -112,7 +112,7 @@ def reject_tcp_to(namespace: str, address: str) -> None:
 def write_etc(namespace: str, nameserver: str, hosts: Iterable[tuple[str, str]], hostname: str) -> None:
     """/etc/netns/NS/{resolv.conf,hosts}: `ip netns exec` bind-mounts them over /etc.
 
-    LAB-NOTES: without them daemons resolve through the outside resolver or stall (smbd looks up
+    docs/lab-notes.md: without them daemons resolve through the outside resolver or stall (smbd looks up
     the machine's hostname on every connection: 1 in 25 stalled 5 s).
     """
     d = ETC_NETNS / namespace

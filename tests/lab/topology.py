@@ -2,7 +2,7 @@
 
 Everything else derives from this table: the namespaces, the daemon configurations (a daemon
 module reads ``host.gaps`` to decide whether to plant a weakness), the readiness check, the
-tests that ask "which hosts must fail check X", the demo's summary and the README table.
+tests that ask "which hosts must fail check X", the demo's summary and the table in README.md here.
 
 Addresses are only ever in the benchmarking range 198.18.0.0/15 (RFC 2544), inside network
 namespaces the lab creates; the root namespace gets no route into the lab.
@@ -25,6 +25,9 @@ LAB_ID = os.environ.get("GAPSCAN_LAB_ID", "")
 if not re.fullmatch(r"[0-9a-z]{0,3}", LAB_ID):
     raise SystemExit(f"GAPSCAN_LAB_ID must be up to 3 letters or digits, not {LAB_ID!r}")
 NS_PREFIX = f"gs{LAB_ID}-"
+# What is not per namespace must differ per lab too: X display numbers (their lock files live in
+# the machine's /tmp). The default lab uses slot 0; another lab a slot derived from its id.
+LAB_SLOT = int(LAB_ID, 36) % 250 + 1 if LAB_ID else 0  # ids that differ in one character never collide
 SCANNER_NS = f"{NS_PREFIX}scan"
 SWITCH_NS = f"{NS_PREFIX}sw"
 BRIDGE = "br0"

@@ -1,4 +1,4 @@
-"""Contract between checks, the framework file, profiles and tests (DESIGN.md)."""
+"""Contract between checks, the framework file, profiles and tests (docs/design.md)."""
 
 from pathlib import Path
 

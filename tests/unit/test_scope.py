@@ -4,9 +4,10 @@ from pathlib import Path
 
 import pytest
 
+from scanner.config.scope_file import load_scope_file
 from scanner.errors import InputError, OutOfScopeError
 from scanner.scope.guard import enforce, require_in_scope
-from scanner.scope.targets import build_scope, load_scope_file, parse_entry
+from scanner.scope.targets import build_scope, parse_entry
 from tests.unit.helpers import tcp_server
 
 

@@ -2,7 +2,7 @@
 required`, LOGINDISABLED before STARTTLS/STLS, and IMAPS/POP3S; on the mixed one `ssl = yes`
 (STARTTLS/STLS offered) with plaintext login still allowed before it. It also serves Postfix SASL.
 
-LAB-NOTES: own base_dir per instance; `inet_listener` blocks must be multi-line; Dovecot keeps
+docs/lab-notes.md: own base_dir per instance; `inet_listener` blocks must be multi-line; Dovecot keeps
 the caller's stderr open after daemonizing, so it runs in the foreground (-F) with its stdio
 redirected to a file by lab.py.
 """

@@ -9,10 +9,10 @@ authentication, sudo (least privilege: only the allow-listed read-only commands)
 machine's real block devices, a real loop-device ext4 filesystem, the nftables ruleset, ClamAV's
 clamd scanning with a lab signature, GNOME settings read through dconf by gsettings.
 
-Planted (the README says so): a GNOME session file (these hosts have no desktop); on the weak
-host an /etc/os-release of Debian 10 and an empty ~/.dropbox-dist plus its autostart entry; on
-the hardened host a constructed ``lsblk -J`` listing of a LUKS laptop served by a script in
-place of lsblk, because this kernel has no device-mapper (LAB-NOTES: no dm-crypt).
+Planted (tests/lab/README.md says so): a GNOME session file (these hosts have no desktop); on the
+weak host an /etc/os-release of Debian 10 and an empty ~/.dropbox-dist plus its autostart entry; on
+the hardened host a constructed ``lsblk -J`` listing of a LUKS laptop served by a script in place
+of lsblk, because this kernel has no device-mapper (docs/lab-notes.md: no dm-crypt).
 """
 
 from __future__ import annotations

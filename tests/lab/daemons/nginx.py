@@ -1,5 +1,5 @@
 """nginx (nginx-light, OpenSSL 3.0): the weak portal serves TLS 1.0/1.1 only with every suite
-OpenSSL still has (`@SECLEVEL=0`, LAB-NOTES) and a self-signed RSA-1024/SHA-1 certificate on
+OpenSSL still has (`@SECLEVEL=0`, docs/lab-notes.md) and a self-signed RSA-1024/SHA-1 certificate on
 its first HTTPS port, and an expired lab-CA certificate on its second; the hardened portal serves
 TLS 1.2/1.3 with ECDHE AEAD suites and a valid lab-CA certificate. Port 80 serves a login page
 on the weak host (cleartext credentials) and a redirect to HTTPS on the hardened one.

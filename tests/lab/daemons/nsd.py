@@ -2,7 +2,7 @@
 their SPF/DMARC/DKIM TXT records, the reverse zone of the practice network, and ``test.``, the
 lab's TLD, which delegates every lab zone and holds the DS records of the signed ones.
 
-LAB-NOTES: `username: ""`, `chroot: ""`, `database: ""` let it run from a temp dir;
+docs/lab-notes.md: `username: ""`, `chroot: ""`, `database: ""` let it run from a temp dir;
 `rrl-ratelimit: 0`, or a scanner's burst of TXT lookups gets rate-limited. NSD answers REFUSED
 for names outside its zones, so nothing in the lab resolves the outside world.
 

@@ -3,7 +3,7 @@ that offers AUTH in the clear; the hardened one offers STARTTLS (TLS 1.2+), rela
 only and offers AUTH only after STARTTLS; the mixed one offers STARTTLS with TLS 1.0/1.1 only
 (smtp.tls_weak) and AUTH before it. All deliver nothing: every transport is discard:.
 
-LAB-NOTES traps avoided here:
+Traps avoided here (docs/lab-notes.md, "Daemons"):
 - `maillog_file` without `maillog_file_prefixes` makes start exit 1 silently: both are set.
 - A restriction list without `reject_unauth_destination` is refused at connect time and master
   then throttles smtpd for 60 s (no banner): the open relay is `mynetworks = 0.0.0.0/0` with
@@ -22,7 +22,7 @@ from . import Context, DaemonSpec, write
 from .dovecot import sasl_socket
 
 STRONG_CIPHERS = "ECDHE+AESGCM:ECDHE+CHACHA20"
-# TLS 1.0/1.1 need security level 0 in OpenSSL 3 (LAB-NOTES). Static-RSA suites need no SHA-1
+# TLS 1.0/1.1 need security level 0 in OpenSSL 3 (docs/lab-notes.md). Static-RSA suites need no SHA-1
 # handshake signature, so even a default OpenSSL client (level 1) completes the handshake and
 # sees TLS 1.1: tools that cannot test legacy TLS still agree that STARTTLS works here.
 LEGACY_CIPHERS = "AES256-SHA:AES128-SHA:@SECLEVEL=0"

@@ -41,7 +41,7 @@ def build(host: LabHost, ctx: Context, listen: str) -> list[DaemonSpec]:
     map to guest = {"Bad User" if guest else "Never"}
     restrict anonymous = {0 if guest else 2}
     guest account = nobody
-    # Every state path private to this instance so several smbd run side by side (LAB-NOTES).
+    # Every state path private to this instance so several smbd run side by side (docs/lab-notes.md).
     lock directory = {d}/lock
     state directory = {d}/state
     cache directory = {d}/cache

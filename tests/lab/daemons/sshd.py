@@ -1,4 +1,4 @@
-"""OpenSSH: its own host keys and PidFile (LAB-NOTES), MaxStartups raised for scan load,
+"""OpenSSH: its own host keys and PidFile (docs/lab-notes.md), MaxStartups raised for scan load,
 no PAM and no DNS lookups (nothing outside the lab to ask)."""
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ def build(host: LabHost, ctx: Context, listen: str) -> list[DaemonSpec]:
     d = ctx.dir(host, "vsftpd")
     anon_root = d / "anon"
     (anon_root / "pub").mkdir(parents=True, exist_ok=True)
-    # LAB-NOTES: the anonymous root must not be writable, and secure_chroot_dir must exist.
+    # docs/lab-notes.md: the anonymous root must not be writable, and secure_chroot_dir must exist.
     anon_root.chmod(0o555)
     (d / "empty").mkdir(exist_ok=True)
     write(anon_root / "pub" / "forms-index.txt", "intake forms (lab dummy file)\n")
@@ -24,7 +24,7 @@ def build(host: LabHost, ctx: Context, listen: str) -> list[DaemonSpec]:
         "listen=YES",
         "listen_ipv6=NO",
         *([] if listen == "0.0.0.0" else [f"listen_address={listen}"]),
-        "background=NO",  # stay in the foreground: vsftpd has no pid file option (LAB-NOTES)
+        "background=NO",  # stay in the foreground: vsftpd has no pid file option (docs/lab-notes.md)
         f"anonymous_enable={'YES' if anonymous else 'NO'}",
         f"anon_root={anon_root}",
         "no_anon_password=YES",

@@ -6,14 +6,14 @@ X lock files live in the shared /tmp) and listens for RFB on the host's address 
 
 from __future__ import annotations
 
-from ..topology import LabHost
+from ..topology import LAB_SLOT, LabHost
 from . import Context, DaemonSpec
 
 
 def build(host: LabHost, ctx: Context, listen: str) -> list[DaemonSpec]:
     d = ctx.dir(host, "xvnc")
     port = next(s.port for s in host.services if s.daemon == "xvnc")
-    display = 100 + int(host.address.rsplit(".", 1)[1])
+    display = 100 + int(host.address.rsplit(".", 1)[1]) + 256 * LAB_SLOT
     if "cleartext.vnc" in host.gaps:
         security: tuple[str, ...] = ("-SecurityTypes", "None")
     else:
