@@ -1,6 +1,6 @@
 """Interview answers: what the practice said about each NIST SP 800-66r2 key activity.
 
-Answers are facts people add beside the scan (DESIGN.md): append-only and hash-chained per
+Answers are facts people add beside the scan (docs/design.md): append-only and hash-chained per
 client like decisions. A later answer on the same key activity supersedes the earlier one;
 nothing is edited or deleted. Pure logic; the store persists them, ``scanner.web`` and
 ``gapscan interview import`` write them.
