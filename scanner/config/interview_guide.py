@@ -126,13 +126,21 @@ def build_guide(nist: dict[str, Any], pairing: dict[str, Any], framework: Framew
             activities.append(KeyActivity(
                 id=str(entry["id"]), name=_text(entry["name"]), description=_text(entry.get("description")),
                 questions=tuple(_text(q) for q in entry.get("questions") or []), citations=cites,
-                specification=_text(spec["description"]) if spec else None, designation=designation))
+                specification=_spec_text(spec, specs, framework) if spec else None, designation=designation))
         standards.append(Standard(nist_citation=nist_cite, citation=std_cite, title=_text(raw["title"]),
                                   text=_text(raw.get("standard_text")), activities=tuple(activities)))
     stray = sorted(set(act_map) - used)
     if stray:
         raise GuideError(f"interview.yaml pairs unknown key activities: {', '.join(stray)}")
     return InterviewGuide(source=SOURCE, standards=tuple(standards))
+
+
+def _spec_text(spec: dict[str, Any], specs: tuple[str, ...], framework: Framework) -> str:
+    """The specification's words from the publication, else (a copy without descriptions) its titles."""
+    if spec.get("description"):
+        return _text(spec["description"])
+    titles = [r.title for c in specs if (r := framework.requirement(c)) is not None]
+    return "; ".join(titles)
 
 
 def _data(name: str) -> Any:

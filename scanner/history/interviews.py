@@ -29,6 +29,19 @@ class AnswerKind(StrEnum):
                 "not-applicable": "not applicable"}[self.value]
 
 
+# A "not in place" answer is a finding of its own: decisions on it use this subject.
+INTERVIEW_SUBJECT = "interview:"
+
+
+def interview_subject(key_activity: str) -> str:
+    return INTERVIEW_SUBJECT + key_activity
+
+
+def open_findings(answers: Iterable[InterviewAnswer]) -> dict[str, InterviewAnswer]:
+    """Key activities whose standing answer is "not in place": findings of the interview."""
+    return {k: a for k, a in current_answers(answers).items() if a.answer is AnswerKind.NOT_IN_PLACE}
+
+
 # Longest free-text fields a person types in a meeting; longer input is refused, never cut.
 MAX_NAME = 200
 MAX_NOTES = 4000

@@ -34,7 +34,16 @@ from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 
 from scanner.errors import GapscanError, InputError
 from scanner.history.decisions import Decision, DecisionKind, decision_digest
-from scanner.history.interviews import AnswerInput, AnswerKind, InterviewAnswer, answer_digest, current_answers
+from scanner.history.interviews import (
+    INTERVIEW_SUBJECT,
+    AnswerInput,
+    AnswerKind,
+    InterviewAnswer,
+    answer_digest,
+    current_answers,
+    interview_subject,
+    open_findings,
+)
 from scanner.history.schema import clients, decisions, interview_answers, results, runs, signing_keys, signoffs
 from scanner.history.signing import Signer, run_message, signature_ok
 from scanner.history.signoffs import SheetRow, Signoff, SignoffInput, decision_problem, sheet_json, signoff_digest
@@ -394,11 +403,13 @@ class Store:
                                                                 results.c.fingerprint == subject).limit(1)).first()
                 by_check = conn.execute(select(results.c.id).where(results.c.run_pk.in_(of_client),
                                                                    results.c.check_id == subject).limit(1)).first()
-                if by_fp is None and by_check is None:
+                asked = (subject.startswith(INTERVIEW_SUBJECT) and subject[len(INTERVIEW_SUBJECT):] in
+                         {a.key_activity for a in self._answers_of(conn, client, client_pk)})
+                if by_fp is None and by_check is None and not asked:
                     raise StoreError(f"{subject!r} is neither a fingerprint nor a check id of any stored run of "
                                      f"{client!r}", source="FINGERPRINT|CHECK_ID")
-                written.append(_append_decision(conn, client, client_pk, subject,
-                                                "fingerprint" if by_fp is not None else "check", kind,
+                subject_kind = "fingerprint" if by_fp is not None else "check" if by_check is not None else "interview"
+                written.append(_append_decision(conn, client, client_pk, subject, subject_kind, kind,
                                                 decided_by, note, until))
 
         self._write_with_retry(write, "recorded a decision")
@@ -431,10 +442,9 @@ class Store:
             written.clear()
             with self._tx() as conn:
                 client_pk = self._known_client(conn, client)
-                rows = conn.execute(select(interview_answers).where(interview_answers.c.client_id == client_pk)
-                                    .order_by(interview_answers.c.seq)).all()
-                standing = current_answers(_answer(client, r) for r in rows)
-                last_seq, last_digest = (rows[-1].seq, rows[-1].digest) if rows else (0, None)
+                earlier = self._answers_of(conn, client, client_pk)
+                standing = current_answers(earlier)
+                last_seq, last_digest = (earlier[-1].seq, earlier[-1].digest) if earlier else (0, None)
                 for item in answers:
                     if item.same_as(standing.get(item.key_activity)):
                         continue
@@ -451,13 +461,15 @@ class Store:
         self._write_with_retry(write, "recorded interview answers")
         return [a for a in self.interview_answers(client) if a.seq in set(written)]
 
+    def _answers_of(self, conn: Connection, client: str, client_pk: int) -> list[InterviewAnswer]:
+        rows = conn.execute(select(interview_answers).where(interview_answers.c.client_id == client_pk)
+                            .order_by(interview_answers.c.seq)).all()
+        return [_answer(client, r) for r in rows]
+
     def interview_answers(self, client: str) -> list[InterviewAnswer]:
         """Every interview answer of a client, oldest first (nothing is ever edited or deleted)."""
         with self._tx() as conn:
-            client_pk = self._known_client(conn, client)
-            rows = conn.execute(select(interview_answers).where(interview_answers.c.client_id == client_pk)
-                                .order_by(interview_answers.c.seq)).all()
-        return [_answer(client, r) for r in rows]
+            return self._answers_of(conn, client, self._known_client(conn, client))
 
     def record_signoff(self, sheet: SignoffInput, seal: Callable[[Signoff], bytes] | None = None) -> Signoff:
         """Record a signed sheet in one transaction: one decision per finding of each row, then the
@@ -484,13 +496,15 @@ class Store:
                     raise StoreError(f"the sheet was made for scan.json {sheet.scan_digest[:16]}…, the stored run "
                                      f"is {run.digest[:16]}…", source="sign-off")
                 have = set(conn.execute(select(results.c.fingerprint).where(results.c.run_pk == run.id)).scalars())
+                have |= {interview_subject(k) for k in open_findings(self._answers_of(conn, sheet.client, client_pk))}
                 digests: list[str] = []
                 for row in sheet.rows:
                     for fp in row.fingerprints:
                         if fp not in have:
                             raise StoreError(f"project {row.project_id}: finding {fp} is not in run {sheet.run_id}",
                                              source="sign-off")
-                        digests.append(_append_decision(conn, sheet.client, client_pk, fp, "fingerprint",
+                        kind = "interview" if fp.startswith(INTERVIEW_SUBJECT) else "fingerprint"
+                        digests.append(_append_decision(conn, sheet.client, client_pk, fp, kind,
                                                         row.decision, sheet.decided_by, row.reason, row.until))
                 last = conn.execute(select(signoffs.c.seq, signoffs.c.digest).where(signoffs.c.client_id == client_pk)
                                     .order_by(signoffs.c.seq.desc()).limit(1)).first()

@@ -215,3 +215,17 @@ def test_an_unknown_client_is_refused_by_import(db: str, tmp_path: Path) -> None
     path = write(tmp_path, "answered_by: A\nanswers:\n  - {key_activity: '164.308(a)(7)-1', answer: partly}\n")
     result = cli.invoke(app, ["interview", "import", str(path), "--client", "Nobody", "--db", db])
     assert result.exit_code == 2 and "no client 'Nobody'" in result.output
+
+
+def test_gapscan_decide_takes_an_interview_finding(db: str) -> None:
+    with Store.open(db) as store:
+        store.add_answers(CLIENT, [answer("164.308(a)(7)-6", AnswerKind.NOT_IN_PLACE)], "web")
+    base = ["decide", "--client", CLIENT, "--decision", "deferred", "--by", "Dr. Lee, owner", "--until", "2099-01-01",
+            "--db", db]
+    done = cli.invoke(app, [*base[:1], "interview:164.308(a)(7)-6", *base[1:]])
+    assert done.exit_code == 0, done.output
+    unasked = cli.invoke(app, [*base[:1], "interview:164.308(a)(7)-1", *base[1:]])
+    assert unasked.exit_code == 2 and "neither a fingerprint nor a check id" in unasked.output
+    with Store.open(db) as store:
+        (decided,) = store.decisions(CLIENT)
+    assert decided.subject_kind == "interview" and decided.until == date(2099, 1, 1)

@@ -367,3 +367,22 @@ def test_a_locked_database_gives_an_error_page_and_loses_nothing(db: str, monkey
     with Store.open(db) as store:
         assert [a.key_activity for a in store.interview_answers(CLIENT)] == ["164.308(a)(7)-1"]
         assert store.signoffs(CLIENT) == [] and store.verify().ok
+
+
+def test_a_not_in_place_answer_is_a_row_of_the_sheet_and_decided_in_the_chain(browser: Browser, db: str) -> None:
+    answers = {"answered_by": "Maria Lopez, office manager", "a-164.308(a)(7)-6-answer": "not-in-place",
+               "a-164.308(a)(7)-6-notes": "One USB disk, never restored", "a-164.308(a)(7)-1-answer": "partly"}
+    assert browser.post(interview_url(), answers).status == 303
+    page = browser.get(sheet_url()).text
+    assert "Not in place (interview): Data Backup Plan and Disaster Recovery Plan" in page
+    assert "One USB disk, never restored" in page and "Not in place (interview): Develop a Contingency" not in page
+    row = "p-interview:164.308(a)(7)-6"
+    refused = browser.post(sheet_url(), sheet({f"{row}-decision": "decline", f"{row}-reason": "cost"}))
+    assert refused.status == 400 and "cannot simply be declined" in refused.text  # data backup plan is Required
+    fields = sheet({f"{row}-decision": "compensate", f"{row}-control": "Nightly copy to the hosted EHR's vault"})
+    assert browser.post(sheet_url(), fields).status == 303
+    with Store.open(db) as store:
+        decided = [d for d in store.decisions(CLIENT) if d.subject == "interview:164.308(a)(7)-6"]
+        assert store.verify().ok
+    assert len(decided) == 1 and decided[0].subject_kind == "interview"
+    assert decided[0].decision is DecisionKind.COMPENSATING_CONTROL

@@ -4,14 +4,20 @@ Issue 17 (``reports/projects.py``, being built beside this) groups findings into
 remediation projects. Until it lands, this adapter gives the same shape from what main has: one
 project per failed check (``reports.view.recommendations``), with the HIPAA citations and their
 designations from the catalogue. The sign-off page and the decision record use only this shape.
+
+A key activity the practice answered "not in place" in the interview is a finding of its own
+and a row of its own (``interview_projects``): its decisions use the subject
+``interview:<key activity id>`` in the decision chain.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from reports import view
 from scanner.config.framework import Framework
+from scanner.config.interview_guide import InterviewGuide
+from scanner.history.interviews import InterviewAnswer, interview_subject
 from scanner.models import ScanRun, Severity
 
 
@@ -54,4 +60,27 @@ def projects(run: ScanRun, framework: Framework) -> list[Project]:
         found.append(Project(project_id=rec.check_id, title=rec.title, what_to_do=rec.remediation,
                              risk=rec.severity, citations=tuple(cites), fingerprints=tuple(rec.fingerprints),
                              places=tuple(rec.targets)))
+    return found
+
+
+def interview_projects(open_answers: dict[str, InterviewAnswer], guide: InterviewGuide,
+                       framework: Framework) -> list[Project]:
+    """One row per key activity answered "not in place", in the guide's order. Risk: high where it
+    carries out a Required specification, else medium (the report's risk analysis rates it)."""
+    found = []
+    for act_id, act in guide.activities().items():
+        answer = open_answers.get(act_id)
+        if answer is None:
+            continue
+        cites = tuple(Citation(c, r.title, r.designation) for c in act.citations
+                      if (r := framework.requirement(c)) is not None)
+        todo = f"Put in place what NIST SP 800-66r2 describes for “{act.name}”"
+        todo += f" ({act.specification})." if act.specification else "."
+        if answer.notes:
+            todo += f" Said in the interview: {answer.notes}"
+        project = Project(project_id=interview_subject(act_id), title=f"Not in place (interview): {act.name}",
+                          what_to_do=todo, risk=Severity.MEDIUM, citations=cites,
+                          fingerprints=(interview_subject(act_id),),
+                          places=(f"interview of {answer.answered_at[:10]}, answered by {answer.answered_by}",))
+        found.append(replace(project, risk=Severity.HIGH) if project.required else project)
     return found
