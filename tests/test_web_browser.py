@@ -204,6 +204,9 @@ def test_interview_and_signoff_in_a_real_browser(browser: DevTools, web: tuple[W
         choice = {optional.project_id: "decline", required.project_id: "compensate",
                   deferred.project_id: "defer"}.get(p.project_id, "accept")
         page.click(f'input[name="p-{p.project_id}-decision"][value="{choice}"]')
+    # the interview's "not in place" answer is a row of its own
+    assert "Not in place (interview)" in page.text("#project-interview\\:164\\.308\\(a\\)\\(7\\)-6 h3")
+    page.click('input[name="p-interview:164.308(a)(7)-6-decision"][value="accept"]')
     page.type(f'textarea[name="p-{optional.project_id}-reason"]', "Costs more than the practice can spend this year")
     page.type(f'textarea[name="p-{required.project_id}-control"]', "All mail goes through the hosted provider")
     later = (date.today() + timedelta(days=90)).isoformat()
@@ -226,7 +229,8 @@ def test_interview_and_signoff_in_a_real_browser(browser: DevTools, web: tuple[W
         decisions = store.decisions(CLIENT)
         (signoff,) = store.signoffs(CLIENT)
         assert store.verify().ok
-    assert len(decisions) == sum(len(p.fingerprints) for p in sheet_projects)
+    assert len(decisions) == sum(len(p.fingerprints) for p in sheet_projects) + 1
+    assert by_interview(decisions).decision is DecisionKind.ACCEPTED
     by_fp = {d.subject: d for d in decisions}
     assert by_fp[optional.fingerprints[0]].decision is DecisionKind.DECLINED
     assert by_fp[optional.fingerprints[0]].note == "Costs more than the practice can spend this year"
@@ -251,6 +255,11 @@ def test_interview_and_signoff_in_a_real_browser(browser: DevTools, web: tuple[W
 
     assert not page.problems(), page.problems()
     assert all(u.startswith(base) or u.startswith("data:") for u in page.requested()), page.requested()
+
+
+def by_interview(decisions: list[Any]) -> Any:
+    (found,) = [d for d in decisions if d.subject == "interview:164.308(a)(7)-6"]
+    return found
 
 
 class _Attacker(http.server.BaseHTTPRequestHandler):
