@@ -14,7 +14,6 @@ with pyHanko; any change to the signed bytes breaks it (``pyhanko sign validate`
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from io import BytesIO
@@ -27,7 +26,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from scanner.errors import InputError
-from scanner.history.signing import default_key_path
+from scanner.history.signing import default_key_path, write_new_file
 
 CERT_YEARS = 5
 SEAL_FIELD = "MSPSeal"
@@ -88,18 +87,6 @@ def _is_key_of(cert: x509.Certificate, key: ec.EllipticCurvePrivateKey | rsa.RSA
     return cert.public_key().public_bytes(*spki) == key.public_key().public_bytes(*spki)
 
 
-def _write_new(path: Path, data: bytes, mode: int) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    except FileExistsError as exc:
-        raise InputError("already exists; not overwritten", source=str(path)) from exc
-    except OSError as exc:
-        raise InputError(f"cannot create the file ({exc.strerror or exc})", source=str(path)) from exc
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-
-
 def _key_pem(key: ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey) -> bytes:
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                              serialization.NoEncryption())
@@ -109,8 +96,9 @@ def _save(signer: DocumentSigner, key_path: Path, cert_path: Path) -> None:
     for path in (key_path, cert_path):
         if path.exists():
             raise InputError("already exists; not overwritten", source=str(path))
-    _write_new(key_path, _key_pem(signer.key), 0o600)
-    _write_new(cert_path, b"".join(c.public_bytes(serialization.Encoding.PEM) for c in signer.chain), 0o644)
+    write_new_file(key_path, _key_pem(signer.key), 0o600, what="a document-signing key")
+    write_new_file(cert_path, b"".join(c.public_bytes(serialization.Encoding.PEM) for c in signer.chain), 0o644,
+                   what="a document-signing certificate")
 
 
 def self_signed(organisation: str, *, now: datetime | None = None) -> DocumentSigner:

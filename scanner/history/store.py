@@ -693,22 +693,32 @@ def _verify_runs(conn: Connection, client: str, rows: Sequence[Any], keys: dict[
     return None
 
 
-def _verify_decisions(client: str, rows: Sequence[Any]) -> VerifyProblem | None:
+def _verify_chain(client: str, rows: Sequence[Any], *, noun: str, label: Callable[[Any], str],
+                  digest: Callable[[Any], str | None], edited: str = "recorded") -> VerifyProblem | None:
+    """One append-only chain (decisions, interview answers, sign-offs): no gap in the sequence, every
+    row matches the digest recomputed from its fields (None: the row cannot even be read), and every
+    row names the previous row's digest."""
     previous: str | None = None
+    article = "an" if noun[0] in "aeiou" else "a"
     for expected_seq, row in enumerate(rows, start=1):
-        label = f"decision #{row.seq} ({row.subject})"
+        where = label(row)
         if row.seq != expected_seq:
-            return VerifyProblem(client, label, f"out of sequence (expected #{expected_seq}): a decision was removed")
-        recomputed = decision_digest(
-            client=client, seq=row.seq, subject=row.subject, subject_kind=row.subject_kind, decision=row.decision,
-            decided_by=row.decided_by, note=row.note, until=row.until, decided_at=row.decided_at,
-            prev_digest=row.prev_digest)
-        if recomputed != row.digest:
-            return VerifyProblem(client, label, "does not match its digest (edited after it was recorded)")
+            return VerifyProblem(client, where,
+                                 f"out of sequence (expected #{expected_seq}): {article} {noun} was removed")
+        if digest(row) != row.digest:
+            return VerifyProblem(client, where, f"does not match its digest (edited after it was {edited})")
         if row.prev_digest != previous:
-            return VerifyProblem(client, label, "previous-decision digest does not match the chain")
+            return VerifyProblem(client, where, f"previous-{noun} digest does not match the chain")
         previous = row.digest
     return None
+
+
+def _verify_decisions(client: str, rows: Sequence[Any]) -> VerifyProblem | None:
+    return _verify_chain(client, rows, noun="decision", label=lambda row: f"decision #{row.seq} ({row.subject})",
+                         digest=lambda row: decision_digest(
+                             client=client, seq=row.seq, subject=row.subject, subject_kind=row.subject_kind,
+                             decision=row.decision, decided_by=row.decided_by, note=row.note, until=row.until,
+                             decided_at=row.decided_at, prev_digest=row.prev_digest))
 
 
 def _verify_people_records(conn: Connection, client: str, client_pk: int,
@@ -724,44 +734,43 @@ def _verify_people_records(conn: Connection, client: str, client_pk: int,
 
 
 def _verify_answers(client: str, rows: Sequence[Any]) -> VerifyProblem | None:
-    previous: str | None = None
-    for expected_seq, row in enumerate(rows, start=1):
-        label = f"interview answer #{row.seq} ({row.key_activity})"
-        if row.seq != expected_seq:
-            return VerifyProblem(client, label, f"out of sequence (expected #{expected_seq}): an answer was removed")
-        recomputed = answer_digest(client=client, seq=row.seq, key_activity=row.key_activity, answer=row.answer,
-                                   answered_by=row.answered_by, notes=row.notes, evidence_ref=row.evidence_ref,
-                                   source=row.source, answered_at=row.answered_at, prev_digest=row.prev_digest)
-        if recomputed != row.digest:
-            return VerifyProblem(client, label, "does not match its digest (edited after it was recorded)")
-        if row.prev_digest != previous:
-            return VerifyProblem(client, label, "previous-answer digest does not match the chain")
-        previous = row.digest
-    return None
+    return _verify_chain(client, rows, noun="answer",
+                         label=lambda row: f"interview answer #{row.seq} ({row.key_activity})",
+                         digest=lambda row: answer_digest(
+                             client=client, seq=row.seq, key_activity=row.key_activity, answer=row.answer,
+                             answered_by=row.answered_by, notes=row.notes, evidence_ref=row.evidence_ref,
+                             source=row.source, answered_at=row.answered_at, prev_digest=row.prev_digest))
+
+
+def _listed_decisions(row: Any) -> list[str] | None:
+    try:
+        return [str(d) for d in json.loads(row.decision_digests)]
+    except (ValueError, TypeError):
+        return None
+
+
+def _signoff_row_digest(client: str, row: Any) -> str | None:
+    listed = _listed_decisions(row)
+    if listed is None:
+        return None
+    return signoff_digest(
+        client=client, seq=row.seq, run_id=row.run_id, scan_digest=row.scan_digest, signer_name=row.signer_name,
+        signer_role=row.signer_role, signature_kind=row.signature_kind,
+        signature_png=bytes(row.signature_png) if row.signature_png is not None else None, statement=row.statement,
+        sheet=row.sheet_json, decision_digests=listed, signed_at=row.signed_at, prev_digest=row.prev_digest)
 
 
 def _verify_signoffs(client: str, rows: Sequence[Any], decision_digests: set[str]) -> VerifyProblem | None:
-    previous: str | None = None
-    for expected_seq, row in enumerate(rows, start=1):
-        label = f"sign-off #{row.seq} (run {row.run_id})"
-        if row.seq != expected_seq:
-            return VerifyProblem(client, label, f"out of sequence (expected #{expected_seq}): a sign-off was removed")
-        try:
-            listed = [str(d) for d in json.loads(row.decision_digests)]
-        except ValueError:
-            return VerifyProblem(client, label, "its list of decisions is damaged")
-        png = bytes(row.signature_png) if row.signature_png is not None else None
-        recomputed = signoff_digest(
-            client=client, seq=row.seq, run_id=row.run_id, scan_digest=row.scan_digest, signer_name=row.signer_name,
-            signer_role=row.signer_role, signature_kind=row.signature_kind, signature_png=png,
-            statement=row.statement, sheet=row.sheet_json, decision_digests=listed, signed_at=row.signed_at,
-            prev_digest=row.prev_digest)
-        if recomputed != row.digest:
-            return VerifyProblem(client, label, "does not match its digest (edited after it was signed)")
-        if row.prev_digest != previous:
-            return VerifyProblem(client, label, "previous-sign-off digest does not match the chain")
-        missing = [d for d in listed if d not in decision_digests]
+    def label(row: Any) -> str:
+        return f"sign-off #{row.seq} (run {row.run_id})"
+
+    problem = _verify_chain(client, rows, noun="sign-off", label=label, edited="signed",
+                            digest=lambda row: _signoff_row_digest(client, row))
+    if problem is not None:
+        return problem
+    for row in rows:
+        missing = [d for d in _listed_decisions(row) or [] if d not in decision_digests]
         if missing:
-            return VerifyProblem(client, label, f"names decision {missing[0][:16]}…, which the store no longer holds")
-        previous = row.digest
+            return VerifyProblem(client, label(row), f"names decision {missing[0][:16]}…, which the store no longer "
+                                                     "holds")
     return None
