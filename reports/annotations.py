@@ -44,31 +44,3 @@ def decision_for(fingerprint: str, check_id: str, decisions: Decisions | None) -
     standing = [d for d in found if not d.expired]
     chosen = standing or found
     return chosen[0] if chosen else None
-
-
-@dataclass(frozen=True)
-class InterviewNote:
-    """The standing interview answer on one NIST SP 800-66r2 key activity (issue 18), as a report
-    shows it; the CLI builds these from the history store (``scanner.cli.runs._report_interview``)."""
-
-    key_activity: str  # "164.308(a)(7)-6"
-    activity: str  # the key activity's name
-    standard: str  # "164.308(a)(7)(i) Contingency Plan"
-    citations: tuple[str, ...]  # the hipaa.yaml paragraphs it answers: its standard, then its specification(s)
-    answer: str  # in-place | partly | not-in-place | not-applicable
-    answered_by: str
-    answered_on: str  # YYYY-MM-DD
-    notes: str | None = None
-    evidence_ref: str | None = None  # a document's name
-    question: str = ""  # NIST's first sample question for the activity
-
-    @property
-    def answer_label(self) -> str:
-        return self.answer.replace("-", " ").replace("partly", "partly in place")
-
-    def describe(self) -> str:
-        """"not in place (2026-12-02, Maria Lopez, office manager)"."""
-        return f"{self.answer_label} ({self.answered_on}, {self.answered_by})"
-
-
-Interview = tuple[InterviewNote, ...]

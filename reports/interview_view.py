@@ -1,8 +1,8 @@
 """What the report shows of the interview (issue 18): per safeguard, the answers given; and a
 "not in place" answer as a finding of its own, with the NIST SP 800-66r2 key activity as its evidence.
 
-Pure functions over ``reports.annotations.InterviewNote`` values (the CLI loads them): a report
-never opens the store. The matrix shows, per specification: gap found by scan / no gap observed
+Plain values (``InterviewNote``: the CLI loads them, a report never opens the store) and pure
+functions over them. The matrix shows, per specification: gap found by scan / no gap observed
 by scan / answered in interview (date, who, answer) / not assessed; a scan result wins where
 there is one, and the interview answers are shown beside it.
 """
@@ -11,7 +11,34 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reports.annotations import Interview, InterviewNote
+
+@dataclass(frozen=True)
+class InterviewNote:
+    """The standing interview answer on one NIST SP 800-66r2 key activity (issue 18), as a report
+    shows it; the CLI builds these from the history store (``scanner.cli.runs._report_interview``)."""
+
+    key_activity: str  # "164.308(a)(7)-6"
+    activity: str  # the key activity's name
+    standard: str  # "164.308(a)(7)(i) Contingency Plan"
+    citations: tuple[str, ...]  # the hipaa.yaml paragraphs it answers: its standard, then its specification(s)
+    answer: str  # in-place | partly | not-in-place | not-applicable
+    answered_by: str
+    answered_on: str  # YYYY-MM-DD
+    notes: str | None = None
+    evidence_ref: str | None = None  # a document's name
+    question: str = ""  # NIST's first sample question for the activity
+
+    @property
+    def answer_label(self) -> str:
+        return self.answer.replace("-", " ").replace("partly", "partly in place")
+
+    def describe(self) -> str:
+        """"not in place (2026-12-02, Maria Lopez, office manager)"."""
+        return f"{self.answer_label} ({self.answered_on}, {self.answered_by})"
+
+
+Interview = tuple[InterviewNote, ...]
+
 
 ANSWERED = "answered in interview"
 NOT_IN_PLACE = "not-in-place"

@@ -121,9 +121,9 @@ def _report_decisions(run: ScanRun, client: str, db: str | None, *, strict: bool
 
 
 def _report_interview(client: str, db: str | None) -> tuple[Any, ...]:
-    """The client's standing interview answers as plain ``reports.annotations.InterviewNote`` values
+    """The client's standing interview answers as plain ``reports.interview_view.InterviewNote`` values
     (renderers never see the store); none for a client the store does not know."""
-    from reports.annotations import InterviewNote
+    from reports.interview_view import InterviewNote
     from scanner.config.interview_guide import load_guide
     from scanner.history.interviews import current_answers
     from scanner.history.store import Store
