@@ -10,7 +10,8 @@ in the safeguard matrix.
 In the catalog an implementation specification follows the key activity that carries it out as
 an entry of its own ("Implementation Specification (Required)", no questions). Such entries are
 folded into that activity here: what is asked is the activity, what is shown with it is the
-specification's text and designation.
+specification (its words where the data has them, else the catalogue's title) and designation.
+The report reads the same file (``scanner.config.framework.load_nist_guide`` of issue 17).
 """
 
 from __future__ import annotations
