@@ -4,7 +4,9 @@ and the HIPAA catalogue (``scanner.config.framework``).
 
 Every renderer takes the run, the output path and, optionally, the client file (practice, MSP,
 BAA register), the MSP logo already embedded as a data: URI, and the client's recorded decisions
-(``reports.annotations``: plain values the CLI loads from the history store).
+(``reports.annotations``: plain values the CLI loads from the history store), and the catalogue
+of what each check says about itself (title, why it matters, remediation), which the CLI builds
+from the registry.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol
 
-from reports.annotations import DecisionNote, Decisions
+from reports.annotations import Catalogue, DecisionNote, Decisions
 from reports.client_file import ClientFile
 from reports.csv_report import render_csv, render_tickets
 from reports.html_report import render_html
@@ -23,7 +25,8 @@ from scanner.models import ScanRun
 
 class Renderer(Protocol):
     def __call__(self, run: ScanRun, path: Path, *, client: ClientFile | None = None,
-                 logo: str | None = None, decisions: Decisions | None = None) -> Path: ...
+                 logo: str | None = None, decisions: Decisions | None = None,
+                 checks: Catalogue | None = None) -> Path: ...
 
 
 # Format name -> renderer(run, output path). scan.json is always written by the scanner itself;
@@ -39,8 +42,8 @@ RENDERERS: dict[str, Renderer] = {
 FILE_NAMES = {"json": "scan.json", "csv": "findings.csv", "tickets": "tickets.csv", "html": "report.html",
               "pdf": "report.pdf"}
 
-__all__ = ["FILE_NAMES", "INSTALL_HINT", "RENDERERS", "ClientFile", "DecisionNote", "Decisions", "PdfUnavailable",
-           "Renderer", "available_formats", "pdf_available"]
+__all__ = ["FILE_NAMES", "INSTALL_HINT", "RENDERERS", "Catalogue", "ClientFile", "DecisionNote", "Decisions",
+           "PdfUnavailable", "Renderer", "available_formats", "pdf_available"]
 
 
 def available_formats() -> list[str]:

@@ -1,15 +1,19 @@
-"""Plain data the CLI hands to the renderers besides the run: the client's recorded decisions.
+"""Plain data the CLI hands to the renderers besides the run: the client's recorded decisions
+and the catalogue of what each check says about itself.
 
 Renderers never open the history store (docs/design.md): the CLI loads the decisions of a stored
 client and converts them into these frozen values, keyed by subject (a finding's fingerprint or
 a whole check id). A decision past its ``until`` date is passed with ``expired=True`` so the
-report can show the finding as open again.
+report can show the finding as open again. Renderers never import the checks either: the CLI
+builds the ``Catalogue`` (title, why it matters, remediation per check id) from the registry.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+
+from scanner.models import CheckText
 
 
 @dataclass(frozen=True)
@@ -33,6 +37,7 @@ class DecisionNote:
 
 
 Decisions = Mapping[str, DecisionNote]
+Catalogue = Mapping[str, CheckText]  # check id -> its own words (scanner.engine.registry.Registry.catalogue)
 
 
 def decision_for(fingerprint: str, check_id: str, decisions: Decisions | None) -> DecisionNote | None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from reports.annotations import Decisions, decision_for
+from reports.annotations import Catalogue, Decisions, decision_for
 from reports.client_file import ClientFile
 from scanner.models import ScanRun, Severity, Status
 
@@ -30,7 +30,7 @@ def _cell(value: str) -> str:
 
 
 def render_csv(run: ScanRun, path: Path, *, client: ClientFile | None = None, logo: str | None = None,
-               decisions: Decisions | None = None) -> Path:
+               decisions: Decisions | None = None, checks: Catalogue | None = None) -> Path:
     with path.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(COLUMNS)
@@ -43,7 +43,7 @@ def render_csv(run: ScanRun, path: Path, *, client: ClientFile | None = None, lo
 
 
 def render_tickets(run: ScanRun, path: Path, *, client: ClientFile | None = None, logo: str | None = None,
-               decisions: Decisions | None = None) -> Path:
+               decisions: Decisions | None = None, checks: Catalogue | None = None) -> Path:
     company = client.practice if client else (run.client or "")
     failed = sorted((r for r in run.results if r.status is Status.FAIL),
                     key=lambda r: (-r.severity.rank, r.check_id, r.target.label()))

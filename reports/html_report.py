@@ -17,7 +17,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from reports import view
-from reports.annotations import Decisions, decision_for
+from reports.annotations import Catalogue, Decisions, decision_for
 from reports.client_file import ClientFile
 from scanner.config.framework import Framework, load_framework
 from scanner.models import ScanRun, Status
@@ -61,7 +61,8 @@ _ENV.filters["when"] = _when
 
 
 def report_context(run: ScanRun, client: ClientFile | None = None, framework: Framework | None = None,
-                   logo: str | None = None, decisions: Decisions | None = None) -> dict[str, Any]:
+                   logo: str | None = None, decisions: Decisions | None = None,
+                   checks: Catalogue | None = None) -> dict[str, Any]:
     """Everything the template shows; also used by tests to check the numbers behind the words."""
     framework = framework or load_framework()
     matrix = view.safeguard_matrix(run, framework)
@@ -84,7 +85,7 @@ def report_context(run: ScanRun, client: ClientFile | None = None, framework: Fr
         "heat": view.heat_map(matrix),
         "heat_colours": view.HEAT_COLOURS,
         "groups": groups,
-        "why": view.why,
+        "why": lambda check_id: view.why(check_id, checks),
         "recs": recs,
         "top_risks": view.top_risks(recs),
         "parties": parties,
@@ -105,11 +106,12 @@ def report_context(run: ScanRun, client: ClientFile | None = None, framework: Fr
 
 
 def html_text(run: ScanRun, client: ClientFile | None = None, logo: str | None = None,
-              decisions: Decisions | None = None) -> str:
-    return _ENV.get_template("report.html.j2").render(**report_context(run, client, logo=logo, decisions=decisions))
+              decisions: Decisions | None = None, checks: Catalogue | None = None) -> str:
+    return _ENV.get_template("report.html.j2").render(**report_context(run, client, logo=logo, decisions=decisions,
+                                                                        checks=checks))
 
 
 def render_html(run: ScanRun, path: Path, *, client: ClientFile | None = None, logo: str | None = None,
-               decisions: Decisions | None = None) -> Path:
-    path.write_text(html_text(run, client, logo, decisions), encoding="utf-8")
+               decisions: Decisions | None = None, checks: Catalogue | None = None) -> Path:
+    path.write_text(html_text(run, client, logo, decisions, checks), encoding="utf-8")
     return path

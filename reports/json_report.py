@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reports.annotations import Decisions
+from reports.annotations import Catalogue, Decisions
 from reports.client_file import ClientFile
 from scanner.models import ScanRun
 
 
 def render_json(run: ScanRun, path: Path, *, client: ClientFile | None = None, logo: str | None = None,
-               decisions: Decisions | None = None) -> Path:
+               decisions: Decisions | None = None, checks: Catalogue | None = None) -> Path:
     """The client file is not part of scan.json (it holds names and the BAA register, not scan facts)."""
     path.write_text(run.model_dump_json(indent=2) + "\n", encoding="utf-8")
     return path

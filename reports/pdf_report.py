@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from reports.annotations import Decisions
+from reports.annotations import Catalogue, Decisions
 from reports.client_file import ClientFile
 from reports.html_report import html_text
 from scanner.models import ScanRun
@@ -62,11 +62,11 @@ def pdf_available() -> bool:
 
 
 def render_pdf(run: ScanRun, path: Path, *, client: ClientFile | None = None, logo: str | None = None,
-               decisions: Decisions | None = None) -> Path:
+               decisions: Decisions | None = None, checks: Catalogue | None = None) -> Path:
     try:
         from weasyprint import HTML
     except (ImportError, OSError) as exc:
         raise PdfUnavailable(f"PDF output needs WeasyPrint: {INSTALL_HINT}") from exc
-    HTML(string=html_text(run, client, logo, decisions), url_fetcher=data_only_fetcher(),
-         base_url=None).write_pdf(path)
+    html = html_text(run, client, logo, decisions, checks)
+    HTML(string=html, url_fetcher=data_only_fetcher(), base_url=None).write_pdf(path)
     return path

@@ -1,27 +1,23 @@
 """What the gap report shows, computed from a saved ScanRun and the HIPAA catalogue.
 
-Pure functions, no I/O besides reading this package's own data files: the safeguard matrix,
-findings grouped by severity then safeguard, top risks, the heat map layout, third parties seen
-beside the BAA register, the recommendations to sign off, and the method-and-limits facts.
-Nothing here branches on protocol: per-check wording and third-party recognition come from
-``reports/data/*.yaml``.
+Pure functions, no I/O: the safeguard matrix, findings grouped by severity then safeguard, top
+risks, the heat map layout, third parties seen beside the BAA register, the recommendations to
+sign off, and the method-and-limits facts.
+Nothing here branches on protocol: per-check wording comes from the catalogue the CLI passes in
+(built from each check's own metadata) and third parties from each result's ``third_parties``,
+set by the check that saw them.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from functools import lru_cache
-from importlib import resources
 from typing import Any
 
-import yaml
-
-from reports.annotations import DecisionNote, Decisions, decision_for
+from reports.annotations import Catalogue, DecisionNote, Decisions, decision_for
 from scanner.config.framework import Framework, Requirement, citation_sort_key
-from scanner.models import CheckResult, ScanRun, Severity, Status
+from scanner.models import CheckResult, ScanRun, Severity, Status, ThirdPartyKind
 
 GAP_FOUND, NO_GAP, NOT_ASSESSED = "gap found", "no gap observed", "not assessed by scan"
 SEVERITIES = tuple(sorted(Severity, key=lambda s: -s.rank))
@@ -35,34 +31,14 @@ PARTS = {
 UNMAPPED = "not mapped to a safeguard"
 
 
-def _data(name: str) -> Any:
-    return yaml.safe_load(resources.files("reports").joinpath("data", name).read_text(encoding="utf-8"))
+NO_WHY = ("This check is not installed where this report was made, so its explanation is not available here; "
+          "the finding's title and remediation say what it found and what to do.")
 
 
-@lru_cache(maxsize=1)
-def why_texts() -> dict[str, str]:
-    return {str(k): " ".join(str(v).split()) for k, v in _data("why.yaml").items()}
-
-
-def why(check_id: str) -> str:
-    texts = why_texts()
-    return texts.get(check_id, texts["_default"])
-
-
-@dataclass(frozen=True)
-class ThirdPartyRule:
-    check: str
-    service: str
-    pattern: re.Pattern[str]
-
-    def matches(self, check_id: str) -> bool:
-        return check_id.startswith(self.check) if self.check.endswith(".") else check_id == self.check
-
-
-@lru_cache(maxsize=1)
-def third_party_rules() -> tuple[ThirdPartyRule, ...]:
-    return tuple(ThirdPartyRule(e["check"], e["service"], re.compile(e["vendor_pattern"]))
-                 for e in _data("third_parties.yaml"))
+def why(check_id: str, checks: Catalogue | None) -> str:
+    """The check's own "why it matters" words for a practice owner."""
+    info = (checks or {}).get(check_id)
+    return info.why if info is not None else NO_WHY
 
 
 def scan_digest(run: ScanRun) -> str:
@@ -257,9 +233,12 @@ class ThirdParty:
     seen_at: list[str]
     consumer: bool  # a failed finding: a consumer tier that signs no BAA
     register: Any | None  # the matching BaaEntry of the client file, if any
+    peer_to_peer: bool = False  # no company holds the copies: they go to other devices
 
     @property
     def status(self) -> str:
+        if self.consumer and self.peer_to_peer:
+            return "peer-to-peer: copies go to other devices, no vendor to sign a BAA"
         if self.consumer:
             return "consumer service: no BAA possible"
         if self.register is None:
@@ -269,14 +248,6 @@ class ThirdParty:
     @property
     def alert(self) -> bool:
         return self.consumer or self.register is None or not self.register.baa_on_file
-
-
-def _vendor(rule: ThirdPartyRule, detail: str) -> str | None:
-    m = rule.pattern.search(detail)
-    if not m:
-        return None
-    name = next((v for k, v in m.groupdict().items() if k.startswith("vendor") and v), None)
-    return " ".join(name.split()) if name else None
 
 
 def _register_match(vendor: str, register: tuple[Any, ...]) -> Any | None:
@@ -294,16 +265,13 @@ def third_parties(run: ScanRun, register: tuple[Any, ...] = ()) -> tuple[list[Th
     for r in run.results:
         if r.status not in (Status.PASS, Status.FAIL):
             continue
-        for rule in third_party_rules():
-            if not rule.matches(r.check_id):
-                continue
-            for vendor in (v.strip() for v in (_vendor(rule, r.detail) or "").split(",")):
-                if not vendor:
-                    continue
-                tp = seen.setdefault((rule.service, vendor),
-                                     ThirdParty(vendor, rule.service, [], False, _register_match(vendor, register)))
-                tp.seen_at.append(r.target.label())
-                tp.consumer = tp.consumer or r.status is Status.FAIL
+        for party in r.third_parties:  # set by the check that saw it (scanner.models.ThirdParty)
+            tp = seen.setdefault((party.service, party.vendor),
+                                 ThirdParty(party.vendor, party.service, [], False,
+                                            _register_match(party.vendor, register),
+                                            party.kind is ThirdPartyKind.PEER_TO_PEER))
+            tp.seen_at.append(r.target.label())
+            tp.consumer = tp.consumer or r.status is Status.FAIL
     matched = {id(tp.register) for tp in seen.values() if tp.register is not None}
     parties = sorted(seen.values(), key=lambda t: (not t.alert, t.service, t.vendor))
     return parties, [e for e in register if id(e) not in matched]

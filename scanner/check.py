@@ -21,7 +21,17 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from scanner.credentials import CredentialStore
 from scanner.errors import ProbeTimeout
-from scanner.models import ErrorReason, Evidence, Finding, Severity, Skip, SkipReason, Target, Undetermined
+from scanner.models import (
+    ErrorReason,
+    Evidence,
+    Finding,
+    Severity,
+    Skip,
+    SkipReason,
+    Target,
+    ThirdParty,
+    Undetermined,
+)
 
 FactsT = TypeVar("FactsT")
 
@@ -67,7 +77,14 @@ class Applies(BaseModel):
 
 
 class CheckMeta(BaseModel):
-    """What the registry validates about a check. ``id`` is API: history keys on it forever."""
+    """Everything a person reads about a check, in one place, validated by the registry.
+
+    ``id`` is API: history and decisions key on it forever. ``title`` states the gap. ``why`` says,
+    in plain words a practice owner understands (1-3 sentences, no jargon), what the gap means for
+    patient information; the report prints it beside every finding. ``remediation`` is what the
+    technician does. ``description`` is how the check finds out. The HIPAA citations are not
+    here: the framework file (profiles/frameworks/hipaa.yaml) owns them.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -76,8 +93,20 @@ class CheckMeta(BaseModel):
     severity: Severity
     applies_to: Applies
     intrusive: bool = False
+    why: str = Field(min_length=60, max_length=600)
     remediation: str = Field(min_length=10)
     description: str = ""
+    # Per-check settings (a schema of the profile's ``settings: {<check id>: ...}``) belong here
+    # too when a check declares them (issue 15).
+
+    @field_validator("why")
+    @classmethod
+    def _plain_sentences(cls, value: str) -> str:
+        text = " ".join(value.split())
+        sentences = len(re.findall(r"[.!?](?:\s|$)", text))
+        if not 1 <= sentences <= 3:
+            raise ValueError(f"'why' must be 1 to 3 whole sentences for a practice owner, found {sentences}")
+        return text
 
 
 class ScopeView(Protocol):
@@ -167,6 +196,7 @@ class Check(ABC):
         evidence: Iterable[Evidence] = (),
         discriminator: str = "",
         severity: Severity | None = None,
+        third_parties: Iterable[ThirdParty] = (),
     ) -> Finding:
         return Finding(
             target=target,
@@ -175,6 +205,7 @@ class Check(ABC):
             evidence=tuple(evidence),
             discriminator=discriminator,
             severity=severity,
+            third_parties=tuple(third_parties),
         )
 
     def skip(self, target: Target, reason: SkipReason, detail: str) -> Skip:
@@ -184,3 +215,39 @@ class Check(ABC):
                      evidence: Iterable[Evidence] = (), discriminator: str = "") -> Undetermined:
         return Undetermined(target=target, reason=reason, detail=detail, evidence=tuple(evidence),
                             discriminator=discriminator)
+
+
+class SingleProbeCheck(Check, Generic[FactsT]):
+    """A check judged from the facts of one probe: its metadata, ``probe`` and a typed ``judge``.
+
+    ``probes`` is derived from ``probe``, and ``judge`` receives that probe's facts already typed
+    (``FactsT``), so a typical check is::
+
+        class SmtpStarttlsMissing(SingleProbeCheck[SmtpEhloFacts]):
+            meta = CheckMeta(...)
+            probe = SmtpEhlo
+
+            def judge(self, target: Target, facts: SmtpEhloFacts) -> Iterator[Finding]:
+                yield self.finding(target, passed=facts.starttls_offered, detail=..., evidence=[...])
+
+    A check that needs several probes' facts implements ``Check.evaluate`` itself.
+    """
+
+    # Not a ClassVar (a ClassVar may not hold a type variable): typed so that mypy checks that the
+    # probe's facts are the ``FactsT`` that ``judge`` takes.
+    probe: type[Probe[FactsT]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        probe = cls.__dict__.get("probe")
+        if probe is not None:
+            cls.probes = (probe,)
+
+    def evaluate(
+        self, target: Target, facts: Mapping[type[Probe[Any]], Any]
+    ) -> Iterable[Finding | Skip | Undetermined]:
+        return self.judge(target, facts[self.probe])
+
+    @abstractmethod
+    def judge(self, target: Target, facts: FactsT) -> Iterable[Finding | Skip | Undetermined]:
+        """Yield at least one Finding, Skip or Undetermined from the probe's facts. No I/O here."""

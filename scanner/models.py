@@ -138,6 +138,11 @@ class Target(Frozen):
             text += f"/{self.service}"
         return text
 
+    def host_port(self) -> str:
+        """``198.18.0.10:445``: the address and port a finding's detail names (the host alone
+        when the target has no port)."""
+        return f"{self.host}:{self.port}" if self.port is not None else f"{self.host}"
+
     def key(self) -> str:
         """Stable identity of the target for fingerprints (service names may be re-identified)."""
         parts = [self.host or "", str(self.port or ""), str(self.transport or ""), self.domain or ""]
@@ -164,6 +169,22 @@ def fingerprint(check_id: str, target: Target, discriminator: str = "") -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:24]
 
 
+class ThirdPartyKind(StrEnum):
+    """Who holds the copies a finding reveals."""
+
+    VENDOR = "vendor"  # a company's service (mail, cloud sync): a business associate if it holds ePHI
+    PEER_TO_PEER = "peer_to_peer"  # no company in between: copies go to other devices, outside any contract
+
+
+class ThirdParty(Frozen):
+    """A third party a finding reveals the practice uses (a possible business associate), set by
+    the check that saw it, so that reports never parse a finding's words to find it."""
+
+    vendor: str  # "Dropbox", "Gmail", "Syncthing": the product or provider as a person names it
+    service: str  # what it does for the practice: "Email hosting", "Cloud file sync", ...
+    kind: ThirdPartyKind = ThirdPartyKind.VENDOR
+
+
 class Finding(Frozen):
     """What a check emits for one target: passed or failed, with the observation behind it."""
 
@@ -173,6 +194,7 @@ class Finding(Frozen):
     evidence: tuple[Evidence, ...] = ()
     discriminator: str = ""  # e.g. a share name when one check reports several things per target
     severity: Severity | None = None  # override of the check's default, rarely needed
+    third_parties: tuple[ThirdParty, ...] = ()  # the vendors (or peer-to-peer copies) the finding reveals
 
 
 class Skip(Frozen):
@@ -210,6 +232,18 @@ class CheckResult(Frozen):
     reason: str | None = None  # ErrorReason or SkipReason value for error/skipped
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    third_parties: tuple[ThirdParty, ...] = ()  # set by the check on pass/fail results that name one
+
+
+class CheckText(Frozen):
+    """What a person reads about a check, whatever its results: the title, why the gap matters
+    (plain words for a practice owner) and what to do. Renderers may not import the checks, so
+    the CLI hands them a catalogue of these, built from the registry (``Registry.catalogue``)."""
+
+    check_id: str
+    title: str
+    why: str
+    remediation: str
 
 
 class ScopeRecord(Frozen):
@@ -224,6 +258,8 @@ class ScopeRecord(Frozen):
     allow_public: bool = False
     nameservers: tuple[str, ...] = ()
     scope_file: str | None = None
+    # Host names among the targets/exclusions and the addresses the declared nameservers gave.
+    resolved_names: dict[str, tuple[str, ...]] = Field(default_factory=dict)
 
 
 class DiscoveryRecord(Frozen):

@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
 from scanner.check import Applies, Check, CheckMeta, Probe
-from scanner.models import Finding, Severity, Skip, SkipReason, Target
+from scanner.models import Finding, Severity, Skip, SkipReason, Target, ThirdParty, ThirdPartyKind
 
 from .listen import ANNOUNCE_INTERVAL, RESILIO_GROUP, RESILIO_PORT, LanSyncAnnouncements, LanSyncFacts
 from .listener import ListenerFacts, SyncListener
@@ -33,6 +33,7 @@ class _LanSyncCheck(Check):
     kind: ClassVar[str]
     label: ClassVar[str]
     vendor: ClassVar[str]
+    third_party: ClassVar[ThirdParty]  # what every FAIL reveals (a PASS heard nothing, so names nobody)
     silence_note: ClassVar[str] = ""
     probes: ClassVar[tuple[type[Probe[Any]], ...]] = (LanSyncAnnouncements,)
 
@@ -57,6 +58,7 @@ class _LanSyncCheck(Check):
         for sender in heard:
             yield self.finding(
                 target, passed=False, discriminator=sender.sender, evidence=[lan.evidence(self.kind, sender)],
+                third_parties=[self.third_party],
                 detail=(f"{sender.sender} announces {self.label} ({self.describe(sender.summary)}; "
                         f"{sender.count} announcement(s) in {lan.window_s:.0f} s). "
                         + FOLLOW_UP.format(vendor=self.vendor)),
@@ -90,6 +92,7 @@ class _LanSyncCheck(Check):
         passive = (f"not heard announcing in {lan.window_s:.0f} s" if lan.window_s > 0
                    else "no passive listening in this run")
         yield self.finding(target, passed=False, evidence=[listener.evidence()], severity=severity,
+                           third_parties=[self.third_party],
                            detail=(f"{target.host}:{listener.port} {listener.note}; {passive}. "
                                    + FOLLOW_UP.format(vendor=self.vendor)))
 
@@ -98,11 +101,17 @@ class SyncthingAnnounces(_LanSyncCheck):
     kind = "syncthing"
     label = "Syncthing local discovery"
     vendor = "the sync peers' operators (Syncthing has no vendor: peer-to-peer)"
+    third_party = ThirdParty(vendor="Syncthing", service="Peer-to-peer file sync", kind=ThirdPartyKind.PEER_TO_PEER)
     meta = CheckMeta(
         id="cloudsync.syncthing",
         title="Syncthing runs on the network (consumer file sync)",
         severity=Severity.MEDIUM,
         applies_to=Applies(network=True, services=frozenset({"syncthing"})),
+        why=(
+            "Syncthing copies folders straight to other devices, with no company in between that could sign a "
+            "business associate agreement. Patient files in a synced folder can end up on personal phones or home "
+            "computers, outside the practice's control."
+        ),
         remediation=("Uninstall Syncthing from machines that handle PHI, or document which devices it syncs "
                      "with, that they are covered by your safeguards, and record it in the risk analysis."),
         description=("Passive: Syncthing local discovery announcements on UDP 21027 (IPv4 broadcast, IPv6 "
@@ -118,11 +127,17 @@ class DropboxLanSync(_LanSyncCheck):
     kind = "dropbox"
     label = "Dropbox LAN sync"
     vendor = "Dropbox"
+    third_party = ThirdParty(vendor="Dropbox", service="Cloud file sync")
     meta = CheckMeta(
         id="cloudsync.dropbox_lansync",
         title="A Dropbox client runs LAN sync on the network",
         severity=Severity.MEDIUM,
         applies_to=Applies(network=True, services=frozenset({"dropbox"})),
+        why=(
+            "A Dropbox client on this network can copy files to a Dropbox account. Unless it is a business account "
+            "under a signed business associate agreement, patient files synced there are held by a company with no "
+            "HIPAA contract."
+        ),
         remediation=("Remove the Dropbox client from machines that handle PHI, or use a Dropbox business plan "
                      "under a signed BAA; disable LAN sync where it is not needed."),
         description=("Passive: Dropbox LAN sync discovery broadcasts on UDP 17500; active: a TCP connect to "
@@ -140,6 +155,7 @@ class ResilioDiscovery(_LanSyncCheck):
     kind = "resilio"
     label = "Resilio Sync local discovery"
     vendor = "Resilio"
+    third_party = ThirdParty(vendor="Resilio Sync", service="Cloud / peer-to-peer file sync")
     # Resilio publishes the group and port, not how often a client sends: the PASS says so.
     silence_note = " (Resilio does not document its discovery interval)"
     meta = CheckMeta(
@@ -147,6 +163,11 @@ class ResilioDiscovery(_LanSyncCheck):
         title="Resilio Sync local peer discovery seen on the network",
         severity=Severity.MEDIUM,
         applies_to=Applies(network=True),
+        why=(
+            "Resilio Sync copies folders to other devices and to whoever runs the peers it syncs with. Patient "
+            "files in a synced folder can leave the practice's control with no business associate agreement behind "
+            "them."
+        ),
         remediation=("Uninstall Resilio Sync from machines that handle PHI, or document a BAA with Resilio (or "
                      "with whoever runs the peers it syncs to) and record the flow in the risk analysis."),
         description=(f"Passive: UDP to {RESILIO_GROUP}:{RESILIO_PORT}, Resilio Sync's documented LAN discovery "

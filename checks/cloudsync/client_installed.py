@@ -15,7 +15,7 @@ from checks.endpoint.base import EndpointCheck, Item
 from checks.endpoint.inventory import EndpointInventory, SyncClients, evidence_of
 from checks.endpoint.probe import EndpointFacts
 from scanner.check import Applies, CheckMeta
-from scanner.models import Severity, Target
+from scanner.models import Severity, Target, ThirdParty, ThirdPartyKind
 
 FOLLOW_UP = ("Remove it from every machine that handles PHI, or document a Business Associate Agreement with "
              "{vendor} covering the account it syncs to and record it in the risk analysis.")
@@ -31,12 +31,25 @@ def _follow_up(client: str) -> str:
     return PEER_TO_PEER if "no BAA" in vendor else FOLLOW_UP.format(vendor=vendor)
 
 
-class SyncClientInstalled(EndpointCheck):
+def _third_party(client: str) -> ThirdParty:
+    spec = next((c for c in sync_clients.CLIENTS if c.name == client), None)
+    if spec is not None and spec.peer_to_peer:
+        return ThirdParty(vendor=client, service="Peer-to-peer file sync (installed on an endpoint)",
+                          kind=ThirdPartyKind.PEER_TO_PEER)
+    return ThirdParty(vendor=client, service="Cloud file sync (installed on an endpoint)")
+
+
+class SyncClientInstalled(EndpointCheck[SyncClients]):
     meta = CheckMeta(
         id="cloudsync.client_installed",
         title="Consumer cloud-sync client installed on an endpoint",
         severity=Severity.MEDIUM,
         applies_to=Applies(hosts=True),
+        why=(
+            "A consumer file-sync program on this machine can copy patient files to a personal cloud account. That "
+            "company has signed no business associate agreement, so the files would be outside the practice's "
+            "control and its HIPAA contracts."
+        ),
         remediation=(
             "Uninstall consumer sync clients (Dropbox, Google Drive, personal OneDrive, iCloud, Box, pCloud, MEGA, "
             "Syncthing, Resilio) from machines that handle PHI, or sign and record a BAA with the vendor for a "
@@ -46,20 +59,21 @@ class SyncClientInstalled(EndpointCheck):
     )
     section = "sync_clients"
 
-    def judge(self, target: Target, ep: EndpointFacts, inv: EndpointInventory, value: object) -> Iterator[Item]:
-        found: SyncClients = value  # type: ignore[assignment]
+    def judge_section(self, target: Target, ep: EndpointFacts, inv: EndpointInventory,
+                      found: SyncClients) -> Iterator[Item]:
         by_client: dict[str, list[str]] = {}
         for seen in found.seen:
             by_client.setdefault(seen.client, []).append(f"{seen.how}: {seen.where}")
         for client, hows in sorted(by_client.items()):
             ev = evidence_of("endpoint-sync-client", f"{client}: " + "; ".join(hows), found.observations,
-                             f"{inv.collector} collector as {inv.account}")
+                             inv.collected_by)
             yield self.finding(target, passed=False, discriminator=client, evidence=[ev],
+                               third_parties=[_third_party(client)],
                                detail=f"{ep.host}: {client} found ({'; '.join(hows)}). "
                                       + _follow_up(client))
         if not by_client:
             ev = evidence_of("endpoint-sync-client", "none found", found.observations,
-                             f"{inv.collector} collector as {inv.account}")
+                             inv.collected_by)
             yield self.finding(target, passed=True, evidence=[ev],
                                detail=f"{ep.host}: no consumer sync client found (processes, install paths, "
                                       "autostart entries)")

@@ -22,9 +22,9 @@ import time
 from dataclasses import dataclass
 
 from scanner.check import Probe, ProbeContext
-from scanner.errors import ProtocolError, translate_os_error
+from scanner.errors import ProtocolError
 from scanner.models import Evidence, Target, utcnow
-from scanner.net.sockets import recv_exact
+from scanner.net.sockets import connect_tcp, recv_exact, send_all
 from scanner.net.text import sanitize
 
 from . import mysql_wire as wire
@@ -108,19 +108,12 @@ class MysqlHandshake(Probe[MysqlFacts]):
 
     def collect(self, target: Target, ctx: ProbeContext) -> MysqlFacts:
         assert target.host is not None and target.port is not None
-        try:
-            sock = socket.create_connection((target.host, target.port), timeout=ctx.timeouts.connect)
-        except Exception as exc:
-            raise translate_os_error(exc, f"MySQL connect to {target.host}:{target.port}") from exc
-        with sock:
+        with connect_tcp(target.host, target.port, ctx.timeouts.connect, "MySQL") as sock:
             first = wire.parse_greeting(_recv_packet(sock, time.monotonic() + ctx.timeouts.read, "greeting"))
             if isinstance(first, wire.ServerError):
                 return MysqlFacts(greeting=None, refused=first, login=None)
             if not first.speaks_41:  # a pre-4.1 server: judge by the greeting alone
                 return MysqlFacts(greeting=first, refused=None, login=None)
-            try:
-                sock.sendall(wire.handshake_response(PROBE_USER))
-            except Exception as exc:
-                raise translate_os_error(exc, "MySQL handshake response") from exc
+            send_all(sock, wire.handshake_response(PROBE_USER), "MySQL handshake response")
             reply = _recv_packet(sock, time.monotonic() + ctx.timeouts.read, "login reply")
         return MysqlFacts(greeting=first, refused=None, login=wire.parse_login_reply(reply))

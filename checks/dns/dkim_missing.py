@@ -7,32 +7,34 @@ listed through DNS, so "not found" is all a scan can say: the finding says so.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
 from checks.dns.probe import DomainDns, DomainDnsFacts
 from checks.dns.resolver import AnswerStatus
-from scanner.check import Applies, Check, CheckMeta, Probe
+from scanner.check import Applies, CheckMeta, SingleProbeCheck
 from scanner.models import Finding, Severity, Skip, Target
 from scanner.net.text import sanitize
 
 
-class DnsDkimMissing(Check):
+class DnsDkimMissing(SingleProbeCheck[DomainDnsFacts]):
     meta = CheckMeta(
         id="dns.dkim_missing",
         title="No DKIM key found for the domain",
         severity=Severity.LOW,
         applies_to=Applies(domains=True),
+        why=(
+            "Outgoing mail carries no signature a receiver can check, so genuine mail is harder to tell from forged "
+            "mail and tampering in transit goes unnoticed."
+        ),
         remediation=(
             "Turn on DKIM signing at the mail provider and publish its public key at <selector>._domainkey.<domain>. "
             "If signing is already on, rerun with --dkim-selector <selector> so the scan can see the key."
         ),
         description="Looks up TXT <selector>._domainkey.<domain> for common selectors and those given.",
     )
-    probes = (DomainDns,)
+    probe = DomainDns
 
-    def evaluate(self, target: Target, facts: Mapping[type[Probe[Any]], Any]) -> Iterator[Finding | Skip]:
-        dns: DomainDnsFacts = facts[DomainDns]
+    def judge(self, target: Target, dns: DomainDnsFacts) -> Iterator[Finding | Skip]:
         dkim = dns.dkim
         usable = [k for k in dkim.keys if k.usable]
         if usable:

@@ -7,32 +7,34 @@ the risk management of 164.308(a)(1)(ii)(B).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
 from checks.dns.applied import applied_dmarc
 from checks.dns.probe import DomainDns, DomainDnsFacts
-from scanner.check import Applies, Check, CheckMeta, Probe
+from scanner.check import Applies, CheckMeta, SingleProbeCheck
 from scanner.models import Finding, Severity, Skip, Target
 from scanner.net.text import sanitize
 
 
-class DnsDmarcMissing(Check):
+class DnsDmarcMissing(SingleProbeCheck[DomainDnsFacts]):
     meta = CheckMeta(
         id="dns.dmarc_missing",
         title="Domain has no usable DMARC policy",
         severity=Severity.MEDIUM,
         applies_to=Applies(domains=True),
+        why=(
+            "Receiving mail servers are not told to reject forged mail that uses the practice's name, and the "
+            "practice gets no reports of such abuse."
+        ),
         remediation=(
             "Publish one TXT record at _dmarc.<domain>, e.g. 'v=DMARC1; p=none; rua=mailto:dmarc@<domain>' to start "
             "collecting reports, then move to p=quarantine and p=reject."
         ),
         description="Reads _dmarc.<domain> (and the organizational domain's record for a subdomain).",
     )
-    probes = (DomainDns,)
+    probe = DomainDns
 
-    def evaluate(self, target: Target, facts: Mapping[type[Probe[Any]], Any]) -> Iterator[Finding | Skip]:
-        dns: DomainDnsFacts = facts[DomainDns]
+    def judge(self, target: Target, dns: DomainDnsFacts) -> Iterator[Finding | Skip]:
         applied = applied_dmarc(dns)
         if applied.policy is None:
             detail = applied.problem

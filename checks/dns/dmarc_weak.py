@@ -7,32 +7,33 @@ risk-management gap (164.308(a)(1)(ii)(B)), like the missing policy.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
 from checks.dns.applied import applied_dmarc
 from checks.dns.probe import DomainDns, DomainDnsFacts
-from scanner.check import Applies, Check, CheckMeta, Probe
+from scanner.check import Applies, CheckMeta, SingleProbeCheck
 from scanner.models import Finding, Severity, Skip, SkipReason, Target
 from scanner.net.text import sanitize
 
 
-class DnsDmarcWeak(Check):
+class DnsDmarcWeak(SingleProbeCheck[DomainDnsFacts]):
     meta = CheckMeta(
         id="dns.dmarc_weak",
         title="DMARC policy does not enforce or report",
         severity=Severity.LOW,
         applies_to=Applies(domains=True),
+        why=(
+            "The practice's anti-forgery policy only monitors; forged mail in its name is still delivered."
+        ),
         remediation=(
             "Move the DMARC policy to p=quarantine or p=reject at pct=100 (the default), do not set sp=none, and add "
             "rua=mailto:<address> so that someone reads the aggregate reports."
         ),
         description="Judges the applied policy (p, or sp for a subdomain), pct, sp and rua.",
     )
-    probes = (DomainDns,)
+    probe = DomainDns
 
-    def evaluate(self, target: Target, facts: Mapping[type[Probe[Any]], Any]) -> Iterator[Finding | Skip]:
-        dns: DomainDnsFacts = facts[DomainDns]
+    def judge(self, target: Target, dns: DomainDnsFacts) -> Iterator[Finding | Skip]:
         applied = applied_dmarc(dns)
         record = applied.record
         if applied.policy is None or record is None:

@@ -6,31 +6,33 @@ treats it as a risk-management item (164.308(a)(1)(ii)(B)).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
 from checks.dns.probe import DomainDns, DomainDnsFacts
-from scanner.check import Applies, Check, CheckMeta, Probe
+from scanner.check import Applies, CheckMeta, SingleProbeCheck
 from scanner.models import Finding, Severity, Skip, Target
 from scanner.net.text import sanitize
 
 
-class DnsDnssecMissing(Check):
+class DnsDnssecMissing(SingleProbeCheck[DomainDnsFacts]):
     meta = CheckMeta(
         id="dns.dnssec_missing",
         title="Domain is not protected by DNSSEC",
         severity=Severity.LOW,
         applies_to=Applies(domains=True),
+        why=(
+            "The practice's DNS answers are not signed, so a forged answer can redirect mail or web traffic without "
+            "anyone noticing."
+        ),
         remediation=(
             "Turn on DNSSEC signing at the DNS host and publish the DS record at the registrar; re-sign before "
             "signatures expire."
         ),
         description="Checks DNSKEY in the zone, a DS at the parent matching it, and the signatures (now).",
     )
-    probes = (DomainDns,)
+    probe = DomainDns
 
-    def evaluate(self, target: Target, facts: Mapping[type[Probe[Any]], Any]) -> Iterator[Finding | Skip]:
-        dns: DomainDnsFacts = facts[DomainDns]
+    def judge(self, target: Target, dns: DomainDnsFacts) -> Iterator[Finding | Skip]:
         sec = dns.dnssec
         zone = f"zone {sec.zone}" + (f" (of {dns.domain})" if sec.zone != dns.domain else "")
         problems = "; ".join(sanitize(p, 160) for p in sec.problems)

@@ -6,7 +6,8 @@ terms (limit 10) and the void lookups (limit 2) of §4.6.4, and detecting includ
 records without SPF at an include target, several records, syntax errors. It needs no sender
 IP; terms whose target holds a macro cannot be followed and are noted as such.
 
-``check_host`` (spf_check_host.py) is the receiver's function of §4 for one IP and sender.
+``check_host``, the receiver's function of §4 for one IP and sender, is test code
+(tests/unit/spf_check_host.py): it runs RFC 7208's examples through this module's limits.
 
 Both take a ``lookup(name, rdtype) -> DnsAnswer``: the probe's live client, or a dict in tests.
 A lookup that fails raises ``SpfTempError`` (a temperror, §2.6.6) — or, in the probe, a
@@ -34,7 +35,6 @@ Lookup = Callable[[str, str], DnsAnswer]
 MAX_DNS_TERMS = 10  # §4.6.4
 MAX_VOID_LOOKUPS = 2  # §4.6.4, the RECOMMENDED default
 MAX_MX_NAMES = 10  # §4.6.4: an "mx" evaluation may not look up more than 10 names
-MAX_PTR_NAMES = 10  # §4.6.4 (used by check_host's ptr)
 MAX_QUERIES = 120  # our own safety net against a hostile record tree
 
 

@@ -7,22 +7,25 @@ SPF silently disables the practice's spoofing protection (164.308(a)(1)(ii)(B)).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
 from checks.dns.probe import DomainDns, DomainDnsFacts
 from checks.dns.spf_eval import MAX_DNS_TERMS, MAX_VOID_LOOKUPS, SpfResult
-from scanner.check import Applies, Check, CheckMeta, Probe
+from scanner.check import Applies, CheckMeta, SingleProbeCheck
 from scanner.models import Finding, Severity, Skip, SkipReason, Target
 from scanner.net.text import sanitize
 
 
-class DnsSpfInvalid(Check):
+class DnsSpfInvalid(SingleProbeCheck[DomainDnsFacts]):
     meta = CheckMeta(
         id="dns.spf_invalid",
         title="SPF record is invalid (receivers ignore it)",
         severity=Severity.MEDIUM,
         applies_to=Applies(domains=True),
+        why=(
+            "The practice's sender list has an error, so receiving servers may ignore it and forged mail in the "
+            "practice's name gets through more easily."
+        ),
         remediation=(
             "Publish exactly one v=spf1 record; fix its syntax; keep include/a/mx/ptr/exists/redirect terms at 10 "
             "or fewer across all includes (replace includes by ip4:/ip6: ranges where possible) and remove terms "
@@ -30,10 +33,9 @@ class DnsSpfInvalid(Check):
         ),
         description="Parses the record and walks every include/redirect, counting DNS lookups and void lookups.",
     )
-    probes = (DomainDns,)
+    probe = DomainDns
 
-    def evaluate(self, target: Target, facts: Mapping[type[Probe[Any]], Any]) -> Iterator[Finding | Skip]:
-        dns: DomainDnsFacts = facts[DomainDns]
+    def judge(self, target: Target, dns: DomainDnsFacts) -> Iterator[Finding | Skip]:
         spf = dns.spf
         if spf.result is SpfResult.NONE:
             yield self.skip(target, SkipReason.NOT_APPLICABLE, "no SPF record to validate (see dns.spf_missing)")

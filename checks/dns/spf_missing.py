@@ -6,31 +6,33 @@ practice is a reasonably anticipated threat for the risk management of 164.308(a
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
 from checks.dns.probe import DomainDns, DomainDnsFacts
-from scanner.check import Applies, Check, CheckMeta, Probe
+from scanner.check import Applies, CheckMeta, SingleProbeCheck
 from scanner.models import Finding, Severity, Skip, Target
 from scanner.net.text import sanitize
 
 
-class DnsSpfMissing(Check):
+class DnsSpfMissing(SingleProbeCheck[DomainDnsFacts]):
     meta = CheckMeta(
         id="dns.spf_missing",
         title="Domain publishes no SPF record",
         severity=Severity.MEDIUM,
         applies_to=Applies(domains=True),
+        why=(
+            "Nothing tells other mail servers which servers may send the practice's mail, so forged mail in the "
+            "practice's name (phishing staff or patients) is easier to deliver."
+        ),
         remediation=(
             "Publish one TXT record at the domain listing the hosts that send its mail, ending in -all, e.g. "
             "'v=spf1 mx include:<your mail provider's SPF domain> -all'."
         ),
         description="Reads the TXT records at the domain and looks for one starting with v=spf1.",
     )
-    probes = (DomainDns,)
+    probe = DomainDns
 
-    def evaluate(self, target: Target, facts: Mapping[type[Probe[Any]], Any]) -> Iterator[Finding | Skip]:
-        dns: DomainDnsFacts = facts[DomainDns]
+    def judge(self, target: Target, dns: DomainDnsFacts) -> Iterator[Finding | Skip]:
         records = dns.spf.records
         if records:
             detail = f"SPF record present at {dns.domain}: {sanitize(records[0], 200)!r}" + (

@@ -7,33 +7,35 @@ from the practice's domain is a phishing risk to manage under 164.308(a)(1)(ii)(
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
 from checks.dns.applied import applied_dmarc
 from checks.dns.probe import DomainDns, DomainDnsFacts
 from checks.dns.spf_eval import SpfResult
-from scanner.check import Applies, Check, CheckMeta, Probe
+from scanner.check import Applies, CheckMeta, SingleProbeCheck
 from scanner.models import Finding, Severity, Skip, SkipReason, Target
 from scanner.net.text import sanitize
 
 
-class DnsSpfWeak(Check):
+class DnsSpfWeak(SingleProbeCheck[DomainDnsFacts]):
     meta = CheckMeta(
         id="dns.spf_weak",
         title="SPF policy does not reject unlisted senders",
         severity=Severity.MEDIUM,
         applies_to=Applies(domains=True),
+        why=(
+            "The practice's sender list is too permissive to stop forged mail in its name, which makes phishing of "
+            "staff and patients easier."
+        ),
         remediation=(
             "End the SPF record with -all once every legitimate sender is listed; ~all is acceptable only with "
             "a DMARC policy of p=quarantine or p=reject at pct=100. Never use +all."
         ),
         description="Follows include/redirect to the policy for unmatched senders and weighs ~all against DMARC.",
     )
-    probes = (DomainDns,)
+    probe = DomainDns
 
-    def evaluate(self, target: Target, facts: Mapping[type[Probe[Any]], Any]) -> Iterator[Finding | Skip]:
-        dns: DomainDnsFacts = facts[DomainDns]
+    def judge(self, target: Target, dns: DomainDnsFacts) -> Iterator[Finding | Skip]:
         spf = dns.spf
         if not spf.valid:
             yield self.skip(target, SkipReason.NOT_APPLICABLE,

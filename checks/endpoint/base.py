@@ -3,16 +3,18 @@ or an unreadable section → ``error`` with the reason (never PASS)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any, ClassVar
+from abc import abstractmethod
+from collections.abc import Iterator
+from typing import ClassVar, Generic, TypeVar
 
-from scanner.check import Check, Probe
+from scanner.check import SingleProbeCheck
 from scanner.models import ErrorReason, Finding, Skip, SkipReason, Target, Undetermined
 
 from .inventory import EndpointInventory, evidence_of
 from .probe import EndpointCollector, EndpointFacts
 
 Item = Finding | Skip | Undetermined
+SectionT = TypeVar("SectionT")
 
 
 def reason_for(why: str) -> ErrorReason:
@@ -27,14 +29,16 @@ def reason_for(why: str) -> ErrorReason:
     return ErrorReason.PROTOCOL
 
 
-class EndpointCheck(Check):
-    """Subclasses set ``section`` and implement ``judge``."""
+class EndpointCheck(SingleProbeCheck[EndpointFacts], Generic[SectionT]):
+    """A check of one section of the endpoint inventory (``section``: "disk", "firewall", ...).
+
+    Subclasses set ``section`` and implement ``judge_section``, which receives the section's
+    value (``SectionT``) only when it was collected and could be read."""
 
     section: ClassVar[str]
-    probes = (EndpointCollector,)
+    probe = EndpointCollector
 
-    def evaluate(self, target: Target, facts: Mapping[type[Probe[Any]], Any]) -> Iterator[Item]:
-        ep: EndpointFacts = facts[EndpointCollector]
+    def judge(self, target: Target, ep: EndpointFacts) -> Iterator[Item]:
         if ep.no_credentials:
             yield self.skip(target, SkipReason.NO_CREDENTIALS, ep.no_credentials)
             return
@@ -55,9 +59,11 @@ class EndpointCheck(Check):
             yield self.undetermined(target, reason_for(unknown),
                                     f"could not judge this on {ep.host} ({ep.credential}): {unknown}",
                                     evidence=[evidence_of(f"endpoint-{self.section}", "undetermined", evidence,
-                                                          f"{inv.collector} collector as {inv.account}")])
+                                                          inv.collected_by)])
             return
-        yield from self.judge(target, ep, inv, value)
+        yield from self.judge_section(target, ep, inv, value)
 
-    def judge(self, target: Target, ep: EndpointFacts, inv: EndpointInventory, value: Any) -> Iterator[Item]:
-        raise NotImplementedError
+    @abstractmethod
+    def judge_section(self, target: Target, ep: EndpointFacts, inv: EndpointInventory,
+                      value: SectionT) -> Iterator[Item]:
+        """Judge the section's value; no I/O."""

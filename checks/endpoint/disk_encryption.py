@@ -25,12 +25,17 @@ STATE_WORDS = {
 }
 
 
-class DiskEncryptionOff(EndpointCheck):
+class DiskEncryptionOff(EndpointCheck[DiskEncryption]):
     meta = CheckMeta(
         id="endpoint.disk_encryption_off",
         title="Endpoint storage is not encrypted",
         severity=Severity.HIGH,
         applies_to=Applies(hosts=True),
+        why=(
+            "A laptop or disk that is lost, stolen or thrown away without encryption hands over every patient "
+            "record on it, and its loss is a reportable breach. Encrypted to NIST standards with the key kept "
+            "elsewhere, the same loss is not a breach of unsecured patient information."
+        ),
         remediation=(
             "Turn on full-disk encryption and keep the recovery key outside the device: BitLocker "
             "(manage-bde -on C: -RecoveryPassword, or Intune/Group Policy), FileVault (System Settings > "
@@ -41,12 +46,12 @@ class DiskEncryptionOff(EndpointCheck):
     )
     section = "disk"
 
-    def judge(self, target: Target, ep: EndpointFacts, inv: EndpointInventory, value: object) -> Iterator[Item]:
-        disk: DiskEncryption = value  # type: ignore[assignment]
+    def judge_section(self, target: Target, ep: EndpointFacts, inv: EndpointInventory,
+                      disk: DiskEncryption) -> Iterator[Item]:
         for vol in disk.volumes:
             where = vol.mountpoint or vol.name
             ev = evidence_of("endpoint-disk", f"{where}: {vol.state.value}", disk.observations,
-                             f"{inv.collector} collector as {inv.account}")
+                             inv.collected_by)
             facts = ", ".join(x for x in (f"size {vol.size}" if vol.size else "", vol.fstype or "",
                                           f"method {vol.method}" if vol.method else "") if x)
             text = f"{ep.host} volume {vol.name} ({where}{'; ' + facts if facts else ''})"

@@ -17,12 +17,16 @@ from .inventory import EndpointInventory, Firewall, evidence_of
 from .probe import EndpointFacts
 
 
-class FirewallOff(EndpointCheck):
+class FirewallOff(EndpointCheck[Firewall]):
     meta = CheckMeta(
         id="endpoint.firewall_off",
         title="Host firewall is off",
         severity=Severity.MEDIUM,
         applies_to=Applies(hosts=True),
+        why=(
+            "With the machine's own firewall off, every service on it can be reached by any device on the network, "
+            "including an infected one. It is a basic protection a risk assessment expects."
+        ),
         remediation=(
             "Turn the host firewall on with inbound traffic denied by default: Windows Defender Firewall on "
             "for the Domain, Private and Public profiles (Group Policy); macOS Application Firewall (System "
@@ -32,10 +36,10 @@ class FirewallOff(EndpointCheck):
     )
     section = "firewall"
 
-    def judge(self, target: Target, ep: EndpointFacts, inv: EndpointInventory, value: object) -> Iterator[Item]:
-        fw: Firewall = value  # type: ignore[assignment]
+    def judge_section(self, target: Target, ep: EndpointFacts, inv: EndpointInventory,
+                      fw: Firewall) -> Iterator[Item]:
         ev = evidence_of("endpoint-firewall", fw.detail or f"enabled={fw.enabled}", fw.observations,
-                         f"{inv.collector} collector as {inv.account}")
+                         inv.collected_by)
         if fw.enabled is None:
             yield self.undetermined(target, ErrorReason.PROTOCOL, f"{ep.host}: firewall state not reported — "
                                     f"{fw.detail or 'no reading'}", evidence=[ev])

@@ -7,10 +7,9 @@ collector refused to log on either way (no secret was sent). Person or entity au
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
-from scanner.check import Applies, Check, CheckMeta, Probe
+from scanner.check import Applies, CheckMeta, SingleProbeCheck
 from scanner.models import ErrorReason, Evidence, Severity, SkipReason, Target
 
 from .base import Item
@@ -18,12 +17,16 @@ from .hostkeys import KeyStatus
 from .probe import EndpointCollector, EndpointFacts
 
 
-class SshHostKeyChanged(Check):
+class SshHostKeyChanged(SingleProbeCheck[EndpointFacts]):
     meta = CheckMeta(
         id="endpoint.ssh_host_key_changed",
         title="SSH host key changed since it was recorded",
         severity=Severity.HIGH,
         applies_to=Applies(hosts=True),
+        why=(
+            "The machine answering at this address no longer proves it is the one recorded earlier. Either it was "
+            "reinstalled or something is intercepting the connection; the scanner refused to log on."
+        ),
         remediation=(
             "Find out why the key changed (reinstall, new hardware, or interception). Only when the new key is "
             "confirmed on the machine's console (ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub), remove the "
@@ -31,10 +34,9 @@ class SshHostKeyChanged(Check):
         ),
         description="Compares the SSH host key with gapscan's known_hosts (trust on first use) before logging on.",
     )
-    probes = (EndpointCollector,)
+    probe = EndpointCollector
 
-    def evaluate(self, target: Target, facts: Mapping[type[Probe[Any]], Any]) -> Iterator[Item]:
-        ep: EndpointFacts = facts[EndpointCollector]
+    def judge(self, target: Target, ep: EndpointFacts) -> Iterator[Item]:
         if ep.no_credentials:
             yield self.skip(target, SkipReason.NO_CREDENTIALS, ep.no_credentials)
             return

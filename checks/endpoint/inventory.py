@@ -158,6 +158,14 @@ class EndpointInventory:
     # Why a section is None: {"disk": "lsblk not found", ...}. Every None section has an entry.
     missing: tuple[tuple[str, str], ...] = ()
     account: str = ""  # the user name the collector logged on as (never a secret)
+    # When the collection finished: what a check judges dates against (never the wall clock at
+    # judging time), so a saved collection judged again later gives the same answer.
+    collected_at: datetime = field(default_factory=utcnow)
+
+    @property
+    def collected_by(self) -> str:
+        """How the evidence was collected: "ssh collector as gslab"."""
+        return f"{self.collector} collector as {self.account}"
 
     def why_missing(self, section: str) -> str:
         return dict(self.missing).get(section, "not collected")

@@ -21,12 +21,16 @@ def _minutes(seconds: int) -> str:
     return f"{seconds // 60} min" + (f" {seconds % 60} s" if seconds % 60 else "")
 
 
-class ScreenLockMissing(EndpointCheck):
+class ScreenLockMissing(EndpointCheck[ScreenLock]):
     meta = CheckMeta(
         id="endpoint.screen_lock_missing",
         title="No screen lock after inactivity",
         severity=Severity.MEDIUM,
         applies_to=Applies(hosts=True),
+        why=(
+            "A workstation left unlocked shows patient information to anyone passing, and lets them act under the "
+            "signed-in employee's name. An automatic lock after a short idle time closes that door."
+        ),
         remediation=(
             "Lock the screen after at most 15 minutes of inactivity and require the password to unlock, "
             "enforced centrally: Windows Group Policy 'Interactive logon: Machine inactivity limit' "
@@ -37,14 +41,14 @@ class ScreenLockMissing(EndpointCheck):
     )
     section = "screen_lock"
 
-    def judge(self, target: Target, ep: EndpointFacts, inv: EndpointInventory, value: object) -> Iterator[Item]:
-        lock: ScreenLock = value  # type: ignore[assignment]
+    def judge_section(self, target: Target, ep: EndpointFacts, inv: EndpointInventory,
+                      lock: ScreenLock) -> Iterator[Item]:
         if lock.not_applicable:
             yield self.skip(target, SkipReason.NOT_APPLICABLE, f"{ep.host}: {lock.not_applicable}")
             return
         limit = ep.screen_lock_max_seconds
         ev = evidence_of("endpoint-screen-lock", f"lock_enabled={lock.lock_enabled} idle_seconds={lock.idle_seconds}",
-                         lock.observations, f"{inv.collector} collector as {inv.account}")
+                         lock.observations, inv.collected_by)
         source = f" (source: {lock.source})" if lock.source else ""
         if lock.lock_enabled is None:
             yield self.undetermined(target, ErrorReason.PROTOCOL,

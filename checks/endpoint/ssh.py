@@ -165,6 +165,11 @@ class SshSession:
             chan.settimeout(1.0)
             chan.exec_command(self.command_line(command, with_sudo))
             out, err, status = self._drain(chan)
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            # A server that accepts the logon and then closes every channel (a restricted shell,
+            # a honeypot, a dying sshd): this section is unread, never a crash of the collector.
+            return CommandResult(command, None, collected_at=started,
+                                 not_run=f"the server closed the channel ({exc.__class__.__name__})")
         finally:
             chan.close()
         if status is None:
@@ -206,12 +211,19 @@ class SshSession:
 
 def _load_key(cred: Credential) -> paramiko.PKey:
     assert cred.key_file is not None
-    passphrase = cred.passphrase.reveal() if cred.passphrase else None
+    # paramiko documents a str, but hands the value to cryptography, which takes only bytes.
+    passphrase = cred.passphrase.reveal().encode() if cred.passphrase else None
     try:
         return paramiko.PKey.from_path(cred.key_file, password=passphrase)
-    except paramiko.PasswordRequiredException:
+    except (paramiko.PasswordRequiredException, TypeError):  # TypeError: cryptography, for encrypted PEM
         raise ProbeError(f"{cred.describe()}: key file {cred.key_file} needs a passphrase (passphrase_env)",
                          ErrorReason.AUTH_FAILED) from None
-    except (paramiko.SSHException, OSError, ValueError) as exc:
+    except ValueError as exc:
+        if passphrase is not None and "password" in str(exc).lower():
+            raise ProbeError(f"{cred.describe()}: the passphrase does not open key file {cred.key_file}",
+                             ErrorReason.AUTH_FAILED) from None
+        raise ProbePermissionError(f"{cred.describe()}: cannot load key file {cred.key_file} "
+                                   f"({exc.__class__.__name__})") from None
+    except (paramiko.SSHException, OSError) as exc:
         raise ProbePermissionError(f"{cred.describe()}: cannot load key file {cred.key_file} "
                                    f"({exc.__class__.__name__})") from None

@@ -53,6 +53,8 @@ class SyncClientSpec:
     # Windows: the registry key whose existence means a *personal* (consumer) account is configured.
     personal_account_key: str | None = None
     note: str = ""
+    # Copies go straight to other devices, not to a company's servers: no vendor to sign a BAA.
+    peer_to_peer: bool = False
 
     def presence_is_finding(self, family: OsFamily) -> bool:
         """Whether merely seeing the client on ``family`` is a gap (False where the OS ships it)."""
@@ -146,7 +148,7 @@ CLIENTS: tuple[SyncClientSpec, ...] = (
         uninstall=(r"MEGAsync\b",),
     ),
     SyncClientSpec(
-        name="Syncthing", vendor="the Syncthing Foundation",
+        name="Syncthing", vendor="the Syncthing Foundation", peer_to_peer=True,
         note="open source, peer to peer: files go to the other devices, not to the vendor; a BAA does not apply, "
              "so the question is where the peers are and who controls them",
         # Syncthing docs, "Starting Syncthing Automatically": Debian/Ubuntu ship

@@ -9,21 +9,24 @@ profile allows intrusive checks) makes it CRITICAL: anyone can also plant files.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
 from checks.ftp.probe import FtpAnonymous, FtpAnonymousFacts
-from scanner.check import Applies, Check, CheckMeta, Probe
+from scanner.check import Applies, CheckMeta, SingleProbeCheck
 from scanner.models import Finding, Severity, Skip, Target
 
 
-class FtpAnonymousLogin(Check):
+class FtpAnonymousLogin(SingleProbeCheck[FtpAnonymousFacts]):
     meta = CheckMeta(
         id="ftp.anonymous_login",
         title="FTP server accepts anonymous logon",
         severity=Severity.HIGH,
         applies_to=Applies(services=frozenset({"ftp"})),
         intrusive=False,
+        why=(
+            "The file server accepts anonymous logins over unencrypted FTP. Files there can be read without a "
+            "password, and any real passwords used with it cross the network readable."
+        ),
         remediation=(
             "Turn anonymous FTP off (vsftpd: 'anonymous_enable=NO'; IIS: disable Anonymous Authentication on "
             "the FTP site; NAS: disable guest/anonymous FTP) and move file exchange to SFTP or FTPS with "
@@ -32,11 +35,10 @@ class FtpAnonymousLogin(Check):
         description="Logs on as 'anonymous' (then 'ftp') with a fixed placeholder e-mail password and, if "
                     "accepted, tries a directory listing; uploads one empty file only when intrusive checks are on.",
     )
-    probes = (FtpAnonymous,)
+    probe = FtpAnonymous
 
-    def evaluate(self, target: Target, facts: Mapping[type[Probe[Any]], Any]) -> Iterator[Finding | Skip]:
-        ftp: FtpAnonymousFacts = facts[FtpAnonymous]
-        where = f"{target.host}:{target.port}"
+    def judge(self, target: Target, ftp: FtpAnonymousFacts) -> Iterator[Finding | Skip]:
+        where = target.host_port()
         if not ftp.logged_in:
             replies = "; ".join(f"{sent} -> {reply.code} {reply.text()}" for sent, reply in ftp.dialogue
                                 if sent.startswith(("USER", "PASS")))

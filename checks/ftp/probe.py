@@ -21,7 +21,8 @@ from typing import Any
 from scanner.check import Probe, ProbeContext
 from scanner.errors import ProbeTimeout, ProtocolError, translate_os_error
 from scanner.models import Evidence, Target, utcnow
-from scanner.net.lines import MAX_LINES, LineClient
+from scanner.net.ftp import FtpReply, read_ftp_greeting, read_ftp_reply
+from scanner.net.lines import LineClient
 from scanner.net.text import sanitize
 
 ANON_USERS = ("anonymous", "ftp")  # the two names RFC 1635 servers accept for anonymous FTP
@@ -29,15 +30,6 @@ ANON_PASSWORD = "gapscan@invalid"  # RFC 1635 convention; .invalid is reserved (
 MAX_LISTING = 256 * 1024  # bytes read from a listing at most; only a line count is kept
 _PASV = re.compile(r"(\d+),(\d+),(\d+),(\d+),(\d+),(\d+)")
 _EPSV = re.compile(r"\((.)\1\1(\d+)\1\)")
-
-
-@dataclass(frozen=True)
-class FtpReply:
-    code: int
-    lines: tuple[str, ...]
-
-    def text(self) -> str:
-        return sanitize(" / ".join(self.lines), 300)
 
 
 @dataclass(frozen=True)
@@ -76,34 +68,6 @@ class FtpAnonymousFacts:
             collected_at=utcnow(),
             method=method + ", QUIT",
         )
-
-
-def read_ftp_greeting(client: LineClient) -> FtpReply:
-    """The opening reply (RFC 959 §5.4): 220, after at most one 120 "ready in nnn minutes";
-    anything else is a ProtocolError saying what came instead."""
-    greeting = read_ftp_reply(client)
-    if greeting.code == 120:
-        greeting = read_ftp_reply(client)
-    if greeting.code != 220:
-        raise ProtocolError(f"FTP greeting was {greeting.code}, not 220: {greeting.text()}")
-    return greeting
-
-
-def read_ftp_reply(client: LineClient) -> FtpReply:
-    """One reply (RFC 959 §4.2): ``123-`` opens a multi-line reply that ``123 `` closes."""
-    first = client.read_line()
-    if len(first) < 3 or not first[:3].isdigit() or (len(first) > 3 and first[3] not in " -"):
-        raise ProtocolError(f"{client.what}: not an FTP reply line: {sanitize(first, 80)!r}")
-    code, lines = int(first[:3]), [first[4:]]
-    if len(first) > 3 and first[3] == "-":
-        for _ in range(MAX_LINES):
-            line = client.read_line()
-            if line.startswith(f"{code} ") or line == str(code):
-                lines.append(line[4:])
-                return FtpReply(code, tuple(lines))
-            lines.append(line)
-        raise ProtocolError(f"{client.what}: more than {MAX_LINES} lines in one reply")
-    return FtpReply(code, tuple(lines))
 
 
 class FtpSession:

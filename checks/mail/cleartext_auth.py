@@ -7,32 +7,34 @@ itself (mail with ePHI) is unencrypted: 164.312(e)(1), 164.312(d).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
 from checks.mail.sasl import cleartext_mechanisms
 from checks.mail.smtp_probe import SmtpEhlo, SmtpEhloFacts
-from scanner.check import Applies, Check, CheckMeta, Probe
+from scanner.check import Applies, CheckMeta, SingleProbeCheck
 from scanner.models import Finding, Severity, Skip, Target
 from scanner.net.text import sanitize
 
 
-class SmtpCleartextAuth(Check):
+class SmtpCleartextAuth(SingleProbeCheck[SmtpEhloFacts]):
     meta = CheckMeta(
         id="smtp.cleartext_auth",
         title="SMTP server offers password authentication before TLS",
         severity=Severity.HIGH,
         applies_to=Applies(services=frozenset({"smtp", "submission"})),
+        why=(
+            "Staff mail passwords can be sent before encryption starts, where anyone on the network can read them. "
+            "A stolen mailbox password opens every message in that mailbox."
+        ),
         remediation=(
             "Offer AUTH only after STARTTLS (Postfix: smtpd_tls_auth_only = yes; Exchange: require TLS on the "
             "client receive connector), or use implicit TLS on port 465."
         ),
         description="Reads the EHLO reply before TLS and lists the SASL mechanisms that send a secret in clear.",
     )
-    probes = (SmtpEhlo,)
+    probe = SmtpEhlo
 
-    def evaluate(self, target: Target, facts: Mapping[type[Probe[Any]], Any]) -> Iterator[Finding | Skip]:
-        ehlo: SmtpEhloFacts = facts[SmtpEhlo]
+    def judge(self, target: Target, ehlo: SmtpEhloFacts) -> Iterator[Finding | Skip]:
         mechanisms = ehlo.auth_mechanisms
         exposed = cleartext_mechanisms(mechanisms)
         tls = "STARTTLS is offered but not required for AUTH" if ehlo.starttls_offered else "no STARTTLS at all"

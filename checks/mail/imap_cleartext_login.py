@@ -6,32 +6,34 @@ send the password (and then the mailbox, ePHI) in clear: 164.312(e)(1), 164.312(
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
 from checks.mail.imap_probe import ImapCapability, ImapFacts
 from checks.mail.sasl import cleartext_mechanisms
-from scanner.check import Applies, Check, CheckMeta, Probe
+from scanner.check import Applies, CheckMeta, SingleProbeCheck
 from scanner.models import Finding, Severity, Skip, Target
 from scanner.net.text import sanitize
 
 
-class ImapCleartextLogin(Check):
+class ImapCleartextLogin(SingleProbeCheck[ImapFacts]):
     meta = CheckMeta(
         id="imap.cleartext_login",
         title="IMAP server allows password login without TLS",
         severity=Severity.HIGH,
         applies_to=Applies(services=frozenset({"imap"})),
+        why=(
+            "Staff can log in to their mailbox without encryption, so passwords and mailbox contents (which may "
+            "include patient information) cross the network readable."
+        ),
         remediation=(
             "Require TLS before login (Dovecot: ssl = required, disable_plaintext_auth = yes, which advertises "
             "LOGINDISABLED) and prefer implicit TLS on port 993."
         ),
         description="Reads CAPABILITY before TLS: LOGINDISABLED, STARTTLS and AUTH= mechanisms.",
     )
-    probes = (ImapCapability,)
+    probe = ImapCapability
 
-    def evaluate(self, target: Target, facts: Mapping[type[Probe[Any]], Any]) -> Iterator[Finding | Skip]:
-        imap: ImapFacts = facts[ImapCapability]
+    def judge(self, target: Target, imap: ImapFacts) -> Iterator[Finding | Skip]:
         problems = []
         if imap.preauth:
             problems.append("the server pre-authenticates the unencrypted connection (PREAUTH)")

@@ -7,16 +7,14 @@ one) crosses the network and no lockout or ban can be triggered.
 from __future__ import annotations
 
 import contextlib
-import re
 from dataclasses import dataclass
 
 from scanner.check import Probe, ProbeContext
-from scanner.errors import ProbeError, ProtocolError
+from scanner.errors import ProbeError
 from scanner.models import Evidence, Target, utcnow
-from scanner.net.lines import MAX_LINES, LineClient
+from scanner.net import imap
+from scanner.net.lines import LineClient
 from scanner.net.text import sanitize
-
-_CAPS_IN_GREETING = re.compile(r"\[CAPABILITY ([^\]]*)\]", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -55,29 +53,8 @@ class ImapCapability(Probe[ImapFacts]):
         assert target.host is not None and target.port is not None
         with LineClient(target.host, target.port, connect_timeout=ctx.timeouts.connect,
                         read_timeout=ctx.timeouts.read, what="IMAP") as client:
-            greeting = client.read_line()
-            status = greeting[2:].split(" ", 1)[0].upper() if greeting.startswith("* ") else ""
-            if not greeting.startswith("* ") or status not in ("OK", "PREAUTH", "BYE"):
-                raise ProtocolError(f"not an IMAP greeting: {sanitize(greeting, 80)!r}")
-            if status == "BYE":
-                raise ProtocolError(f"IMAP server refused the connection: {sanitize(greeting, 120)!r}")
-            caps: list[str] = []
-            client.send_line("g1 CAPABILITY")
-            for _ in range(MAX_LINES):
-                line = client.read_line()
-                if line.upper().startswith("* CAPABILITY "):
-                    caps += line.split()[2:]
-                elif line.startswith("g1 "):
-                    if line[3:5].upper() != "OK" and not caps:
-                        found = _CAPS_IN_GREETING.search(greeting)
-                        if not found:
-                            raise ProtocolError(f"CAPABILITY failed: {sanitize(line, 120)!r}")
-                        caps = found.group(1).split()
-                    break
-                elif not line.startswith("* "):
-                    raise ProtocolError(f"unexpected IMAP line: {sanitize(line, 80)!r}")
-            else:
-                raise ProtocolError(f"IMAP: more than {MAX_LINES} lines before the CAPABILITY result")
+            status, greeting = imap.read_greeting(client)
+            caps = imap.capabilities(client, greeting)
             with contextlib.suppress(ProbeError):
                 client.send_line("g2 LOGOUT")
-            return ImapFacts(greeting, tuple(c.upper() for c in caps), status == "PREAUTH")
+            return ImapFacts(greeting, caps, status == "PREAUTH")

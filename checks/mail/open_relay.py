@@ -7,32 +7,34 @@ system resource, 164.304): an access-control and risk-management gap, 164.312(a)
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
 from checks.mail.smtp_relay_probe import SmtpRelay, SmtpRelayFacts
-from scanner.check import Applies, Check, CheckMeta, Probe
+from scanner.check import Applies, CheckMeta, SingleProbeCheck
 from scanner.models import Finding, Severity, Skip, Target
 from scanner.net.text import sanitize
 
 
-class SmtpOpenRelay(Check):
+class SmtpOpenRelay(SingleProbeCheck[SmtpRelayFacts]):
     meta = CheckMeta(
         id="smtp.open_relay",
         title="SMTP server relays mail for outside senders (open relay)",
         severity=Severity.HIGH,
         applies_to=Applies(services=frozenset({"smtp", "submission"})),
         intrusive=False,  # RCPT replies only: no DATA, so no message can exist (see the probe)
+        why=(
+            "Anyone on the internet can send mail through this server, in the practice's name. It is a well-known, "
+            "easily abused weakness that a risk assessment is expected to catch and fix."
+        ),
         remediation=(
             "Relay only for authenticated users and the practice's own networks (Postfix: smtpd_relay_restrictions "
             "= permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination with a narrow mynetworks)."
         ),
         description="MAIL FROM an outside address, RCPT TO an outside domain in 6 address forms, RSET; never DATA.",
     )
-    probes = (SmtpRelay,)
+    probe = SmtpRelay
 
-    def evaluate(self, target: Target, facts: Mapping[type[Probe[Any]], Any]) -> Iterator[Finding | Skip]:
-        relay: SmtpRelayFacts = facts[SmtpRelay]
+    def judge(self, target: Target, relay: SmtpRelayFacts) -> Iterator[Finding | Skip]:
         accepted = relay.accepted
         tried = len(relay.attempts)
         if accepted:

@@ -6,32 +6,34 @@ then download the mailbox, ePHI) in clear: 164.312(e)(1), 164.312(e)(2)(ii).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
 from checks.mail.pop3_probe import Pop3Capa, Pop3Facts
 from checks.mail.sasl import cleartext_mechanisms
-from scanner.check import Applies, Check, CheckMeta, Probe
+from scanner.check import Applies, CheckMeta, SingleProbeCheck
 from scanner.models import Finding, Severity, Skip, Target
 from scanner.net.text import sanitize
 
 
-class Pop3CleartextLogin(Check):
+class Pop3CleartextLogin(SingleProbeCheck[Pop3Facts]):
     meta = CheckMeta(
         id="pop3.cleartext_login",
         title="POP3 server allows password login without TLS",
         severity=Severity.HIGH,
         applies_to=Applies(services=frozenset({"pop3"})),
+        why=(
+            "Staff can download mail without encryption, so passwords and messages (which may include patient "
+            "information) cross the network readable."
+        ),
         remediation=(
             "Require TLS before login (Dovecot: ssl = required, disable_plaintext_auth = yes) and prefer implicit "
             "TLS on port 995."
         ),
         description="Reads CAPA before TLS: USER, SASL mechanisms and STLS.",
     )
-    probes = (Pop3Capa,)
+    probe = Pop3Capa
 
-    def evaluate(self, target: Target, facts: Mapping[type[Probe[Any]], Any]) -> Iterator[Finding | Skip]:
-        pop3: Pop3Facts = facts[Pop3Capa]
+    def judge(self, target: Target, pop3: Pop3Facts) -> Iterator[Finding | Skip]:
         tls = "STLS offered but not required" if pop3.stls else "no STLS"
         if not pop3.capa_supported:
             passed = False

@@ -9,9 +9,10 @@ import contextlib
 from dataclasses import dataclass
 
 from scanner.check import Probe, ProbeContext
-from scanner.errors import ProbeError, ProtocolError
+from scanner.errors import ProbeError
 from scanner.models import Evidence, Target, utcnow
-from scanner.net.lines import MAX_LINES, LineClient
+from scanner.net import pop3
+from scanner.net.lines import LineClient
 from scanner.net.text import sanitize
 
 
@@ -23,7 +24,7 @@ class Pop3Facts:
 
     @property
     def keywords(self) -> dict[str, str]:
-        return {line.split(" ", 1)[0].upper(): line.partition(" ")[2] for line in self.capabilities}
+        return pop3.capa_keywords(self.capabilities)
 
     @property
     def stls(self) -> bool:
@@ -56,22 +57,8 @@ class Pop3Capa(Probe[Pop3Facts]):
         assert target.host is not None and target.port is not None
         with LineClient(target.host, target.port, connect_timeout=ctx.timeouts.connect,
                         read_timeout=ctx.timeouts.read, what="POP3") as client:
-            greeting = client.read_line()
-            if not greeting.startswith("+OK"):
-                raise ProtocolError(f"not a POP3 greeting: {sanitize(greeting, 80)!r}")
-            client.send_line("CAPA")
-            first = client.read_line()
-            caps: list[str] = []
-            if first.startswith("+OK"):
-                for _ in range(MAX_LINES):
-                    line = client.read_line()
-                    if line == ".":
-                        break
-                    caps.append(line[1:] if line.startswith("..") else line)  # RFC 1939 §3 byte-stuffing
-                else:
-                    raise ProtocolError(f"POP3 CAPA: more than {MAX_LINES} lines without the final '.'")
-            elif not first.startswith("-ERR"):
-                raise ProtocolError(f"POP3 CAPA answered neither +OK nor -ERR: {sanitize(first, 80)!r}")
+            greeting = pop3.read_greeting(client)
+            supported, caps = pop3.capa(client)
             with contextlib.suppress(ProbeError):
                 client.send_line("QUIT")
-            return Pop3Facts(greeting, first.startswith("+OK"), tuple(caps))
+            return Pop3Facts(greeting, supported, caps)

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from scanner.check import Probe, ProbeContext
 from scanner.errors import ProtocolError
 from scanner.models import Evidence, Target, utcnow
-from scanner.net.lines import LineClient, read_smtp_greeting, read_smtp_reply
+from scanner.net.lines import LineClient
+from scanner.net.smtp import ehlo_extensions, read_smtp_greeting, read_smtp_reply, send_ehlo
 from scanner.net.text import sanitize
 
 
@@ -28,12 +29,7 @@ class SmtpEhloFacts:
     @property
     def extensions(self) -> dict[str, str]:
         """Keyword (upper-case) -> parameters, per RFC 5321 §4.1.1.1."""
-        result: dict[str, str] = {}
-        for line in self.ehlo_lines:
-            keyword, _, params = line.strip().partition(" ")
-            if keyword:
-                result[keyword.upper()] = params.strip()
-        return result
+        return ehlo_extensions(self.ehlo_lines)
 
     @property
     def starttls_offered(self) -> bool:
@@ -66,9 +62,7 @@ class SmtpEhlo(Probe[SmtpEhloFacts]):
         with LineClient(target.host, target.port, connect_timeout=ctx.timeouts.connect,
                         read_timeout=ctx.timeouts.read, what="SMTP") as client:
             greeting = read_smtp_greeting(client)
-            # RFC 5321 §4.1.4: EHLO takes our FQDN or an address literal; we have no name.
-            client.send_line(f"EHLO [{client.local_address}]")
-            ehlo_code, ehlo = read_smtp_reply(client)
+            ehlo_code, ehlo = send_ehlo(client)
             esmtp = ehlo_code == 250
             if not esmtp:
                 client.send_line(f"HELO [{client.local_address}]")

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from scanner.check import Probe, ProbeContext
 from scanner.errors import ProbeError, ProtocolError
 from scanner.models import Evidence, Target, utcnow
-from scanner.net.lines import LineClient, read_smtp_greeting, read_smtp_reply
+from scanner.net.lines import LineClient
+from scanner.net.smtp import read_smtp_greeting, read_smtp_reply
 from scanner.net.text import sanitize
 
 OUTSIDE_SENDER = "gapscan-relay-probe@example.net"

@@ -13,11 +13,12 @@ import contextlib
 import ssl
 from dataclasses import dataclass
 
-from checks.tls.starttls import smtp_upgrade
 from scanner.check import Probe, ProbeContext
 from scanner.errors import ProbeError, ProtocolError, translate_os_error
 from scanner.models import Evidence, Target, utcnow
-from scanner.net.lines import LineClient, read_smtp_reply
+from scanner.net.lines import LineClient
+from scanner.net.smtp import read_smtp_reply
+from scanner.net.starttls import smtp_upgrade
 from scanner.net.text import sanitize
 
 LEGACY_VERSIONS = ("SSLv3", "TLSv1", "TLSv1.1")
@@ -74,8 +75,7 @@ class SmtpTlsFacts:
 def _handshake(client: LineClient) -> ssl.SSLSocket:
     # Bytes already buffered after the 220 would be plaintext injected before TLS (the
     # STARTTLS command-injection class, CVE-2011-0411): refuse rather than read them as TLS.
-    # (LineClient has no public accessor for its read buffer.)
-    if client._buffer:
+    if client.pending():
         raise ProtocolError("SMTP server sent data after its STARTTLS reply, before the TLS handshake")
     try:
         tls = best_offer_context().wrap_socket(client.sock, server_hostname=None, do_handshake_on_connect=False)

@@ -7,21 +7,25 @@ addressable encryption specification 164.312(e)(2)(ii) (mapping in profiles/fram
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
 from checks.mail.smtp_probe import SmtpEhlo, SmtpEhloFacts
-from scanner.check import Applies, Check, CheckMeta, Probe
+from scanner.check import Applies, CheckMeta, SingleProbeCheck
 from scanner.models import Finding, Severity, Skip, Target
 
 
-class SmtpStarttlsMissing(Check):
+class SmtpStarttlsMissing(SingleProbeCheck[SmtpEhloFacts]):
     meta = CheckMeta(
         id="smtp.starttls_missing",
         title="SMTP server does not offer STARTTLS",
         severity=Severity.HIGH,
         applies_to=Applies(services=frozenset({"smtp", "submission"})),
         intrusive=False,
+        why=(
+            "Mail to and from this server travels unencrypted, so anyone on the path can read messages that may "
+            "hold patient information. Encryption in transit is \"addressable\": if it is not used, the practice must "
+            "document why and what it does instead."
+        ),
         remediation=(
             "Enable STARTTLS with a valid certificate (Postfix: smtpd_tls_cert_file, smtpd_tls_key_file, "
             "smtpd_tls_security_level = may, or = encrypt on submission ports; Exchange: bind a certificate "
@@ -29,10 +33,9 @@ class SmtpStarttlsMissing(Check):
         ),
         description="Reads the EHLO reply before any TLS and looks for the STARTTLS extension.",
     )
-    probes = (SmtpEhlo,)
+    probe = SmtpEhlo
 
-    def evaluate(self, target: Target, facts: Mapping[type[Probe[Any]], Any]) -> Iterator[Finding | Skip]:
-        ehlo: SmtpEhloFacts = facts[SmtpEhlo]
+    def judge(self, target: Target, ehlo: SmtpEhloFacts) -> Iterator[Finding | Skip]:
         if not ehlo.esmtp:
             detail = f"server refused EHLO ({ehlo.ehlo_code}) and speaks only HELO: no STARTTLS possible"
         elif ehlo.starttls_offered:

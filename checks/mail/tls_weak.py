@@ -8,31 +8,34 @@ controls of 164.312(e)(2)(i).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
 from checks.mail.smtp_tls_probe import SmtpStarttls, SmtpTlsFacts
-from scanner.check import Applies, Check, CheckMeta, Probe
+from scanner.check import Applies, CheckMeta, SingleProbeCheck
 from scanner.models import Finding, Severity, Skip, SkipReason, Target
 from scanner.net.text import sanitize
 
 
-class SmtpTlsWeak(Check):
+class SmtpTlsWeak(SingleProbeCheck[SmtpTlsFacts]):
     meta = CheckMeta(
         id="smtp.tls_weak",
         title="SMTP STARTTLS negotiates a protocol below TLS 1.2",
         severity=Severity.MEDIUM,
         applies_to=Applies(services=frozenset({"smtp", "submission"})),
+        why=(
+            "The server encrypts mail with old or breakable protocol versions. Encryption that can be downgraded "
+            "does not reliably protect patient information and is a weak basis for treating intercepted data as "
+            "\"secured\" under the breach rules."
+        ),
         remediation=(
             "Enable TLS 1.2 and 1.3 for STARTTLS and disable TLS 1.0/1.1 and SSL (Postfix: smtpd_tls_protocols = "
             ">=TLSv1.2 and smtpd_tls_mandatory_protocols = >=TLSv1.2; update the TLS library if it lacks 1.2)."
         ),
         description="Runs STARTTLS and one handshake offering TLS 1.0-1.3; reports the negotiated version.",
     )
-    probes = (SmtpStarttls,)
+    probe = SmtpStarttls
 
-    def evaluate(self, target: Target, facts: Mapping[type[Probe[Any]], Any]) -> Iterator[Finding | Skip]:
-        tls: SmtpTlsFacts = facts[SmtpStarttls]
+    def judge(self, target: Target, tls: SmtpTlsFacts) -> Iterator[Finding | Skip]:
         if not tls.starttls_offered:
             yield self.skip(target, SkipReason.NOT_APPLICABLE, "STARTTLS not offered (see smtp.starttls_missing)")
             return

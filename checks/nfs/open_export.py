@@ -12,11 +12,10 @@ One finding per export (discriminator: the export path).
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
 from checks.nfs.probe import NOT_OBSERVABLE, NfsExportFacts, NfsExports
-from scanner.check import Applies, Check, CheckMeta, Probe
+from scanner.check import Applies, CheckMeta, SingleProbeCheck
 from scanner.models import Finding, Severity, Skip, SkipReason, Target
 from scanner.net.text import sanitize
 
@@ -40,13 +39,17 @@ def open_reason(group: str) -> str | None:
     return None
 
 
-class NfsOpenExport(Check):
+class NfsOpenExport(SingleProbeCheck[NfsExportFacts]):
     meta = CheckMeta(
         id="nfs.open_export",
         title="NFS export is open to any host",
         severity=Severity.HIGH,
         applies_to=Applies(services=frozenset({"rpcbind"})),
         intrusive=False,
+        why=(
+            "A network folder is offered to any machine that asks, with no user login. Whoever can reach it can "
+            "read (and possibly change) the files in it."
+        ),
         remediation=(
             "Export only to the hosts that need the share (Linux /etc/exports: 'host1(rw,root_squash,sec=krb5p)', "
             "never '*' or a whole network; nfs-ganesha: 'Clients = host1, host2; Squash = Root_Squash'), keep "
@@ -54,11 +57,10 @@ class NfsOpenExport(Check):
         ),
         description="Lists the exports over portmapper + MOUNT (like showmount -e) and judges each client list.",
     )
-    probes = (NfsExports,)
+    probe = NfsExports
 
-    def evaluate(self, target: Target, facts: Mapping[type[Probe[Any]], Any]) -> Iterator[Finding | Skip]:
-        nfs: NfsExportFacts = facts[NfsExports]
-        where = f"{target.host}:{target.port}"
+    def judge(self, target: Target, nfs: NfsExportFacts) -> Iterator[Finding | Skip]:
+        where = target.host_port()
         if nfs.mount_port is None:
             yield self.skip(target, SkipReason.NOT_APPLICABLE,
                             f"{where}: no MOUNT v3 service registered with the portmapper; exports of an "

@@ -1,138 +1,32 @@
 """rdp.nla_not_required — RDP accepts Standard RDP Security or TLS without CredSSP (NLA).
 
 Network Level Authentication makes the client authenticate (CredSSP, [MS-CSSP]) before the
-server builds a session and draws a logon screen. The probe sends three X.224 Connection
-Requests, each carrying an RDP Negotiation Request ([MS-RDPBCGR] 2.2.1.1.1): PROTOCOL_RDP only,
-PROTOCOL_SSL only, and SSL|HYBRID|HYBRID_EX; it reads the Connection Confirm's Negotiation
-Response or Failure and hangs up. Nothing is authenticated. FAIL when either of the first two is
-accepted; PASS when both are refused and the full offer selects HYBRID (NLA).
+server builds a session and draws a logon screen. The probe (negotiation.py) offers PROTOCOL_RDP
+only, PROTOCOL_SSL only, and SSL|HYBRID|HYBRID_EX, each in its own X.224 Connection Request, and
+hangs up after each Connection Confirm: nothing is authenticated. FAIL when either of the first
+two is accepted; PASS when both are refused and the full offer selects HYBRID (NLA).
 """
 
 from __future__ import annotations
 
-import socket
-import struct
-import time
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Iterator
 
-from scanner.check import Applies, Check, CheckMeta, Probe, ProbeContext
-from scanner.errors import ProbeTimeout, ProtocolError, translate_os_error
-from scanner.models import Evidence, Finding, Severity, Skip, Target, utcnow
-
-PROTOCOL_RDP, PROTOCOL_SSL, PROTOCOL_HYBRID, PROTOCOL_HYBRID_EX = 0, 1, 2, 8
-PROTOCOLS = {0: "Standard RDP Security", 1: "TLS", 2: "CredSSP (NLA)", 3: "RDSTLS", 8: "CredSSP EX (NLA)",
-             4: "RDSTLS", 16: "RDS AAD"}
-FAILURES = {1: "SSL_REQUIRED_BY_SERVER", 2: "SSL_NOT_ALLOWED_BY_SERVER", 3: "SSL_CERT_NOT_ON_SERVER",
-            4: "INCONSISTENT_FLAGS", 5: "HYBRID_REQUIRED_BY_SERVER", 6: "SSL_WITH_USER_AUTH_REQUIRED_BY_SERVER"}
+from checks.rdp.negotiation import PROTOCOL_HYBRID, PROTOCOL_HYBRID_EX, PROTOCOL_SSL, RdpFacts, RdpNegotiation
+from scanner.check import Applies, CheckMeta, SingleProbeCheck
+from scanner.models import Finding, Severity, Target
 
 
-def connection_request(requested: int) -> bytes:
-    """TPKT (RFC 1006) + X.224 CR TPDU + cookie + RDP_NEG_REQ."""
-    cookie = b"Cookie: mstshash=gapscan\r\n"
-    neg = struct.pack("<BBHI", 0x01, 0, 8, requested)
-    x224 = bytes([6 + len(cookie) + len(neg), 0xE0, 0, 0, 0, 0, 0]) + cookie + neg
-    return struct.pack("!BBH", 3, 0, 4 + len(x224)) + x224
-
-
-@dataclass(frozen=True)
-class NegAnswer:
-    accepted: bool
-    selected: int | None = None  # protocol the server selected
-    failure: str = ""  # failure code name, or "no negotiation response (legacy: Standard RDP Security)"
-
-    def text(self) -> str:
-        if self.accepted:
-            return f"selected {PROTOCOLS.get(self.selected or 0, str(self.selected))}"
-        return f"refused: {self.failure}"
-
-
-def parse_confirm(data: bytes) -> NegAnswer:
-    if len(data) < 11 or data[0] != 3 or data[5] != 0xD0:
-        raise ProtocolError("RDP: not an X.224 Connection Confirm")
-    li = data[4]
-    neg = data[11:5 + li]
-    if len(neg) < 8:  # a pre-RDP-5.2 server: no negotiation, Standard RDP Security only
-        return NegAnswer(True, PROTOCOL_RDP, "")
-    kind, _flags, length, value = struct.unpack("<BBHI", neg[:8])
-    if length != 8:
-        raise ProtocolError(f"RDP: negotiation structure of length {length}")
-    if kind == 0x02:
-        return NegAnswer(True, value)
-    if kind == 0x03:
-        return NegAnswer(False, None, FAILURES.get(value, f"code {value}"))
-    raise ProtocolError(f"RDP: unknown negotiation structure type {kind}")
-
-
-@dataclass(frozen=True)
-class RdpFacts:
-    rdp_only: NegAnswer
-    tls_only: NegAnswer
-    full_offer: NegAnswer
-
-    def evidence(self) -> Evidence:
-        return Evidence(
-            kind="rdp-negotiation",
-            summary=f"RDP-only {self.rdp_only.text()}; TLS-only {self.tls_only.text()}; "
-                    f"SSL|HYBRID|HYBRID_EX {self.full_offer.text()}",
-            data={name: {"accepted": a.accepted, "selected": a.selected,
-                         "selected_name": PROTOCOLS.get(a.selected) if a.selected is not None else None,
-                         "failure": a.failure}
-                  for name, a in (("requested_rdp", self.rdp_only), ("requested_tls", self.tls_only),
-                                  ("requested_ssl_hybrid", self.full_offer))},
-            collected_at=utcnow(),
-            method="X.224 Connection Request with RDP_NEG_REQ (PROTOCOL_RDP; PROTOCOL_SSL; SSL|HYBRID|HYBRID_EX), "
-                   "Connection Confirm read, closed: no authentication",
-        )
-
-
-def _ask(target: Target, ctx: ProbeContext, requested: int) -> NegAnswer:
-    assert target.host is not None and target.port is not None
-    try:
-        sock = socket.create_connection((target.host, target.port), timeout=ctx.timeouts.connect)
-    except Exception as exc:
-        raise translate_os_error(exc, f"RDP connect to {target.host}:{target.port}") from exc
-    with sock:
-        try:
-            sock.sendall(connection_request(requested))
-        except Exception as exc:
-            raise translate_os_error(exc, "RDP send") from exc
-        deadline = time.monotonic() + ctx.timeouts.read
-        data = b""
-        while len(data) < 4 or len(data) < struct.unpack("!H", data[2:4])[0]:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise ProbeTimeout("RDP: no Connection Confirm in time")
-            sock.settimeout(remaining)
-            try:
-                chunk = sock.recv(512)
-            except Exception as exc:
-                raise translate_os_error(exc, "RDP read") from exc
-            if not chunk:
-                if not data:  # some servers hang up on a protocol they refuse
-                    return NegAnswer(False, None, "connection closed without a reply")
-                raise ProtocolError("RDP: Connection Confirm truncated")
-            data += chunk
-            if len(data) > 512:
-                raise ProtocolError("RDP: oversized Connection Confirm")
-        return parse_confirm(data[:struct.unpack("!H", data[2:4])[0]])
-
-
-class RdpNegotiation(Probe[RdpFacts]):
-    name = "rdp-negotiation"
-
-    def collect(self, target: Target, ctx: ProbeContext) -> RdpFacts:
-        return RdpFacts(_ask(target, ctx, PROTOCOL_RDP), _ask(target, ctx, PROTOCOL_SSL),
-                        _ask(target, ctx, PROTOCOL_SSL | PROTOCOL_HYBRID | PROTOCOL_HYBRID_EX))
-
-
-class RdpNlaNotRequired(Check):
+class RdpNlaNotRequired(SingleProbeCheck[RdpFacts]):
     meta = CheckMeta(
         id="rdp.nla_not_required",
         title="RDP does not require Network Level Authentication",
         severity=Severity.HIGH,
         applies_to=Applies(services=frozenset({"rdp"})),
+        why=(
+            "Remote Desktop shows its logon screen to anyone before they prove who they are. That makes password "
+            "guessing and known Remote Desktop attacks easier, and the oldest setting also protects the session "
+            "with weak, outdated encryption."
+        ),
         remediation=(
             "Require NLA (Windows: System Properties > Remote > 'Allow connections only from computers running "
             "Remote Desktop with Network Level Authentication', or GPO 'Require user authentication for remote "
@@ -141,11 +35,10 @@ class RdpNlaNotRequired(Check):
         ),
         description="Three RDP negotiation requests (RDP only, TLS only, with CredSSP); no authentication.",
     )
-    probes = (RdpNegotiation,)
+    probe = RdpNegotiation
 
-    def evaluate(self, target: Target, facts: Mapping[type[Probe[Any]], Any]) -> Iterator[Finding | Skip]:
-        rdp: RdpFacts = facts[RdpNegotiation]
-        where = f"RDP {target.host}:{target.port}"
+    def judge(self, target: Target, rdp: RdpFacts) -> Iterator[Finding]:
+        where = f"RDP {target.host_port()}"
         weak = []
         if rdp.rdp_only.accepted:
             weak.append("Standard RDP Security (no TLS, no NLA)")

@@ -9,21 +9,24 @@ attributed to one: a gap against 164.312(a)(1), 164.312(a)(2)(i) and 164.312(d).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
 from checks.smb.shares_probe import SmbAnonymousAccess, SmbAnonymousFacts
-from scanner.check import Applies, Check, CheckMeta, Probe
+from scanner.check import Applies, CheckMeta, SingleProbeCheck
 from scanner.models import Finding, Severity, Skip, Target
 
 
-class SmbGuestAccess(Check):
+class SmbGuestAccess(SingleProbeCheck[SmbAnonymousFacts]):
     meta = CheckMeta(
         id="smb.guest_access",
         title="SMB server accepts a null session or guest logon",
         severity=Severity.HIGH,
         applies_to=Applies(services=frozenset({"smb"})),
         intrusive=False,
+        why=(
+            "The file server lets anyone on the network in without a password. Access to shared files cannot be "
+            "tied to a person, and any device on the network can read what is shared."
+        ),
         remediation=(
             "Refuse anonymous and guest access (Samba: 'map to guest = Never', 'restrict anonymous = 2', no "
             "'guest ok' shares; Windows: disable the Guest account, set 'Network access: Restrict anonymous "
@@ -33,11 +36,10 @@ class SmbGuestAccess(Check):
         description="Logs on with an empty user name and with the guest account (empty password), then "
                     "tries to enumerate and open shares. No other credential is tried.",
     )
-    probes = (SmbAnonymousAccess,)
+    probe = SmbAnonymousAccess
 
-    def evaluate(self, target: Target, facts: Mapping[type[Probe[Any]], Any]) -> Iterator[Finding | Skip]:
-        anon: SmbAnonymousFacts = facts[SmbAnonymousAccess]
-        where = f"{target.host}:{target.port}"
+    def judge(self, target: Target, anon: SmbAnonymousFacts) -> Iterator[Finding | Skip]:
+        where = target.host_port()
         usable = anon.usable_sessions
         if usable:
             what = []

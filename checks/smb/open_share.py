@@ -10,11 +10,10 @@ A share open to anyone on the LAN is not limited to authorised persons: a gap ag
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
 from checks.smb.shares_probe import ShareAccess, SmbAnonymousAccess, SmbAnonymousFacts
-from scanner.check import Applies, Check, CheckMeta, Probe
+from scanner.check import Applies, CheckMeta, SingleProbeCheck
 from scanner.models import Finding, Severity, Skip, Target
 from scanner.net.text import sanitize
 
@@ -33,13 +32,17 @@ def _describe(share: ShareAccess, write_tested: bool) -> str:
     return text + "".join(f"; {note}" for note in share.notes)
 
 
-class SmbOpenShare(Check):
+class SmbOpenShare(SingleProbeCheck[SmbAnonymousFacts]):
     meta = CheckMeta(
         id="smb.open_share",
         title="SMB share readable by a null session or guest",
         severity=Severity.HIGH,
         applies_to=Applies(services=frozenset({"smb"})),
         intrusive=False,
+        why=(
+            "A file share can be read without a password. Anything stored there, including scanned documents or "
+            "exports with patient information, is open to every device on the network."
+        ),
         remediation=(
             "Remove guest access from the share (Samba: 'guest ok = no' and 'valid users = @staff'; Windows: "
             "remove Everyone/Guests/ANONYMOUS LOGON from the share and NTFS permissions) and grant access to "
@@ -47,10 +50,9 @@ class SmbOpenShare(Check):
         ),
         description="Lists the shares a null session or guest logon can see and opens each disk share's root.",
     )
-    probes = (SmbAnonymousAccess,)
+    probe = SmbAnonymousAccess
 
-    def evaluate(self, target: Target, facts: Mapping[type[Probe[Any]], Any]) -> Iterator[Finding | Skip]:
-        anon: SmbAnonymousFacts = facts[SmbAnonymousAccess]
+    def judge(self, target: Target, anon: SmbAnonymousFacts) -> Iterator[Finding | Skip]:
         evidence = [anon.evidence()]
         disks = [s for s in anon.shares if s.disk]
         if not disks:

@@ -9,12 +9,11 @@ profiles/frameworks). Judged from the server's SecurityMode for SMB2/3 (≤ 3.0.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
 from checks.smb.probe import SmbNegotiate, SmbNegotiateFacts
 from checks.smb.wire import NegotiateReply
-from scanner.check import Applies, Check, CheckMeta, Probe
+from scanner.check import Applies, CheckMeta, SingleProbeCheck
 from scanner.models import Finding, Severity, Skip, Target
 
 
@@ -24,13 +23,17 @@ def _state(reply: NegotiateReply) -> str:
     return "enabled but not required" if reply.signing_enabled else "disabled"
 
 
-class SmbSigningNotRequired(Check):
+class SmbSigningNotRequired(SingleProbeCheck[SmbNegotiateFacts]):
     meta = CheckMeta(
         id="smb.signing_not_required",
         title="SMB signing is not required",
         severity=Severity.HIGH,
         applies_to=Applies(services=frozenset({"smb"})),
         intrusive=False,
+        why=(
+            "File-share traffic can be altered or relayed by someone on the network, which lets an attacker pose as "
+            "a user and reach shared files."
+        ),
         remediation=(
             "Require SMB signing on the server (Samba: 'server signing = mandatory'; Windows: Group Policy "
             "'Microsoft network server: Digitally sign communications (always)' = Enabled, or "
@@ -38,11 +41,10 @@ class SmbSigningNotRequired(Check):
         ),
         description="Reads the SecurityMode of the server's SMB2/3 and SMB1 NEGOTIATE replies.",
     )
-    probes = (SmbNegotiate,)
+    probe = SmbNegotiate
 
-    def evaluate(self, target: Target, facts: Mapping[type[Probe[Any]], Any]) -> Iterator[Finding | Skip]:
-        neg: SmbNegotiateFacts = facts[SmbNegotiate]
-        where = f"{target.host}:{target.port}"
+    def judge(self, target: Target, neg: SmbNegotiateFacts) -> Iterator[Finding | Skip]:
+        where = target.host_port()
         parts: list[str] = []
         required = True
         policy = neg.smb2_policy

@@ -8,21 +8,24 @@ and protection from malicious software 164.308(a)(5)(ii)(B) (mapping in profiles
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
 from checks.smb.probe import SmbNegotiate, SmbNegotiateFacts
-from scanner.check import Applies, Check, CheckMeta, Probe
+from scanner.check import Applies, CheckMeta, SingleProbeCheck
 from scanner.models import Finding, Severity, Skip, Target
 
 
-class SmbV1Enabled(Check):
+class SmbV1Enabled(SingleProbeCheck[SmbNegotiateFacts]):
     meta = CheckMeta(
         id="smb.v1_enabled",
         title="SMBv1 (NT LM 0.12) is enabled",
         severity=Severity.HIGH,
         applies_to=Applies(services=frozenset({"smb"})),
         intrusive=False,
+        why=(
+            "The server still speaks SMBv1, the decades-old file-sharing protocol exploited by WannaCry and other "
+            "ransomware that spread through clinics and hospitals."
+        ),
         remediation=(
             "Disable SMB1 on the server (Samba: 'server min protocol = SMB2_10' or higher; Windows: "
             "Set-SmbServerConfiguration -EnableSMB1Protocol $false, or remove the SMB 1.0/CIFS feature) and "
@@ -30,11 +33,10 @@ class SmbV1Enabled(Check):
         ),
         description="Offers only the SMB1 dialect NT LM 0.12 in a NEGOTIATE and reads whether the server accepts it.",
     )
-    probes = (SmbNegotiate,)
+    probe = SmbNegotiate
 
-    def evaluate(self, target: Target, facts: Mapping[type[Probe[Any]], Any]) -> Iterator[Finding | Skip]:
-        neg: SmbNegotiateFacts = facts[SmbNegotiate]
-        where = f"{target.host}:{target.port}"
+    def judge(self, target: Target, neg: SmbNegotiateFacts) -> Iterator[Finding | Skip]:
+        where = target.host_port()
         if neg.smb1_accepted:
             detail = f"{where}: SMB1 dialect NT LM 0.12 accepted (SecurityMode {neg.smb1.security_mode:#04x})"
         else:

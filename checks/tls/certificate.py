@@ -10,12 +10,11 @@ Validity is judged at the time the certificate was collected.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
-from checks.tls.common import APPLIES, unavailable_skip
-from checks.tls.probe import CertFacts, TlsFacts, TlsProbe
-from scanner.check import Check, CheckMeta, Probe
+from checks.tls.common import APPLIES, TlsCheck
+from checks.tls.probe import CertFacts, TlsFacts
+from scanner.check import CheckMeta
 from scanner.models import Finding, Severity, Skip, SkipReason, Target
 
 MIN_RSA_BITS = 2048  # NIST SP 800-57 Part 1: 112-bit security
@@ -45,12 +44,16 @@ def problems(cert: CertFacts, host: str | None, when: dt.datetime) -> list[str]:
     return found
 
 
-class TlsCertificateProblem(Check):
+class TlsCertificateProblem(TlsCheck):
     meta = CheckMeta(
         id="tls.certificate_problem",
         title="TLS certificate is expired, self-signed, untrusted, misnamed or weak",
         severity=Severity.MEDIUM,
         applies_to=APPLIES,
+        why=(
+            "The service's certificate is expired, self-signed or for another name, so users cannot tell the real "
+            "server from an impostor and learn to click through warnings."
+        ),
         remediation=(
             "Install a certificate from a CA the practice's clients trust (public or the practice's own), naming "
             "the host as users reach it, with an RSA-2048+ or ECDSA P-256+ key and a SHA-256 signature; renew "
@@ -59,20 +62,13 @@ class TlsCertificateProblem(Check):
         description="Fetches the server certificate, verifies the chain with the default trust store and "
                     "checks dates, name, key size and signature hash.",
     )
-    probes = (TlsProbe,)
 
-    def evaluate(self, target: Target, facts: Mapping[type[Probe[Any]], Any]) -> Iterator[Finding | Skip]:
-        tls: TlsFacts = facts[TlsProbe]
-        skip = unavailable_skip(target, tls)
-        if skip is not None:
-            yield skip
-            return
+    def judge_tls(self, target: Target, tls: TlsFacts, where: str) -> Iterator[Finding | Skip]:
         if tls.cert is None:
             yield self.skip(target, SkipReason.MISSING_DEPENDENCY, f"certificate not collected: {tls.cert_error}")
             return
         cert = tls.cert
         found = problems(cert, target.host, tls.collected_at)
-        where = f"{target.host}:{target.port} ({tls.mode})"
         facts_text = (f"subject {cert.subject}, issuer {cert.issuer}, {cert.key_type}-{cert.key_bits}, "
                       f"{cert.signature_hash}, valid {cert.not_before:%Y-%m-%d} to {cert.not_after:%Y-%m-%d}, "
                       f"name: {cert.hostname_match(target.host)}")

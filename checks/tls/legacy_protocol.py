@@ -7,22 +7,25 @@ alone in a crafted ClientHello, so a PASS means each legacy version was asked fo
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
-from checks.tls.common import APPLIES, unavailable_skip
+from checks.tls.common import APPLIES, TlsCheck
 from checks.tls.hello import LEGACY
-from checks.tls.probe import TlsFacts, TlsProbe
-from scanner.check import Check, CheckMeta, Probe
+from checks.tls.probe import TlsFacts
+from scanner.check import CheckMeta
 from scanner.models import Finding, Severity, Skip, Target
 
 
-class TlsLegacyProtocol(Check):
+class TlsLegacyProtocol(TlsCheck):
     meta = CheckMeta(
         id="tls.legacy_protocol",
         title="Service accepts SSL 3.0, TLS 1.0 or TLS 1.1",
         severity=Severity.MEDIUM,
         applies_to=APPLIES,
+        why=(
+            "The service still accepts old encryption versions (SSL 3.0, TLS 1.0 or 1.1) that attackers can weaken "
+            "or break. Data sent that way is poorly protected and hard to call \"secured\" after a breach."
+        ),
         remediation=(
             "Disable SSL 3.0, TLS 1.0 and TLS 1.1 and serve TLS 1.2 and 1.3 only (nginx: ssl_protocols TLSv1.2 "
             "TLSv1.3; Postfix: smtpd_tls_protocols = >=TLSv1.2; Dovecot: ssl_min_protocol = TLSv1.2; vsftpd: "
@@ -31,16 +34,9 @@ class TlsLegacyProtocol(Check):
         description="Offers each of SSL 3.0, TLS 1.0, 1.1, 1.2 and 1.3 alone in a crafted ClientHello and "
                     "records which the server accepts.",
     )
-    probes = (TlsProbe,)
 
-    def evaluate(self, target: Target, facts: Mapping[type[Probe[Any]], Any]) -> Iterator[Finding | Skip]:
-        tls: TlsFacts = facts[TlsProbe]
-        skip = unavailable_skip(target, tls)
-        if skip is not None:
-            yield skip
-            return
+    def judge_tls(self, target: Target, tls: TlsFacts, where: str) -> Iterator[Finding | Skip]:
         legacy = [v for v in tls.accepted if v in LEGACY]
-        where = f"{target.host}:{target.port} ({tls.mode})"
         if legacy:
             detail = f"{where} accepts {', '.join(legacy)}; all accepted: {', '.join(tls.accepted)}"
         else:

@@ -6,7 +6,7 @@ ssl at the best version the server accepted (SSL 3.0 cannot be: then the certifi
 collected" and the certificate check errors) and verified against the default trust store
 (which honours SSL_CERT_FILE), then parsed with ``cryptography``. Implicit-TLS services
 (https, imaps, pop3s, smtps, ftps) speak TLS at once; smtp, submission, imap, pop3 and ftp are
-upgraded with STARTTLS/STLS/AUTH TLS first (``starttls.py``); when the server does not offer the
+upgraded with STARTTLS/STLS/AUTH TLS first (``scanner/net/starttls.py``); when the server does not offer the
 upgrade the facts say so and the TLS checks skip (the cleartext checks own that gap).
 """
 
@@ -21,11 +21,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from checks.tls import hello
-from checks.tls.starttls import IMPLICIT, UPGRADES
 from scanner.check import Probe, ProbeContext
 from scanner.errors import ProbeError, ProbeTimeout, ProtocolError, translate_os_error
 from scanner.models import Evidence, Target, utcnow
 from scanner.net.lines import LineClient
+from scanner.net.starttls import IMPLICIT, UPGRADES
 from scanner.net.text import sanitize
 
 TLS_SERVICES = frozenset(IMPLICIT | set(UPGRADES))

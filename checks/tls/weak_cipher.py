@@ -8,25 +8,28 @@ NIST SP 800-52 Rev. 2 still permits it for TLS 1.2. TLS 1.3 has no weak suites t
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Iterator
 
-from checks.tls.common import APPLIES, unavailable_skip
+from checks.tls.common import APPLIES, TlsCheck
 from checks.tls.hello import NO_FORWARD_SECRECY, WEAK_CATEGORIES
-from checks.tls.probe import TlsFacts, TlsProbe
-from scanner.check import Check, CheckMeta, Probe
+from checks.tls.probe import TlsFacts
+from scanner.check import CheckMeta
 from scanner.models import Finding, Severity, Skip, Target
 
 # No confidentiality or no authentication at all: anyone on the path reads or impersonates.
 _BROKEN = {"NULL", "EXPORT", "anonymous"}
 
 
-class TlsWeakCipher(Check):
+class TlsWeakCipher(TlsCheck):
     meta = CheckMeta(
         id="tls.weak_cipher",
         title="Service accepts NULL, EXPORT, anonymous, RC4, 3DES or DES cipher suites",
         severity=Severity.MEDIUM,
         applies_to=APPLIES,
+        why=(
+            "The service allows weak encryption settings that can be broken or that let recorded traffic be "
+            "decrypted later, so patient information in transit is not reliably protected."
+        ),
         remediation=(
             "Allow only ECDHE/DHE suites with AES-GCM or ChaCha20-Poly1305 (nginx: ssl_ciphers "
             "\"ECDHE+AESGCM:ECDHE+CHACHA20\"; OpenSSL strings must exclude eNULL, aNULL, EXPORT, RC4, 3DES, DES) "
@@ -35,17 +38,10 @@ class TlsWeakCipher(Check):
         description="Per accepted version below TLS 1.3, offers the weak suites of each category in crafted "
                     "ClientHellos until the server refuses them all.",
     )
-    probes = (TlsProbe,)
 
-    def evaluate(self, target: Target, facts: Mapping[type[Probe[Any]], Any]) -> Iterator[Finding | Skip]:
-        tls: TlsFacts = facts[TlsProbe]
-        skip = unavailable_skip(target, tls)
-        if skip is not None:
-            yield skip
-            return
+    def judge_tls(self, target: Target, tls: TlsFacts, where: str) -> Iterator[Finding | Skip]:
         weak = [w for w in tls.weak_suites if w.category in WEAK_CATEGORIES]
         no_fs = sorted({w.version for w in tls.weak_suites if w.category == NO_FORWARD_SECRECY})
-        where = f"{target.host}:{target.port} ({tls.mode})"
         note = f"; static-RSA key exchange (no forward secrecy) accepted on {', '.join(no_fs)}" if no_fs else ""
         if weak:
             listed = "; ".join(f"{w.version} {w.category} ({w.suite})" for w in weak)

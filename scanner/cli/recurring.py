@@ -88,7 +88,8 @@ def rescan(
             run = run_scan(request, registry, sink)
         except KeyboardInterrupt as exc:
             raise _interrupted(sink) from exc
-        written = _render(run, chosen_formats, target_dir, decisions=_report_decisions(run, client, db))
+        written = _render(run, chosen_formats, target_dir, decisions=_report_decisions(run, client, db),
+                          checks=registry.catalogue())
         err.print(f"wrote {target_dir / 'scan.json'}" + "".join(f", {p}" for p in written), highlight=False)
         _store_run(run, client, db, sign_key)
         drift = compare(previous, run, history_runs)

@@ -69,7 +69,8 @@ def _load_client_file(path: Path | None) -> tuple[Any, str | None]:
 
 
 def _render(run: ScanRun, formats: list[str], out_dir: Path, client: Any = None,
-            logo: str | None = None, decisions: Any = None) -> list[Path]:
+            logo: str | None = None, decisions: Any = None, checks: Any = None) -> list[Path]:
+    """``checks``: the registry's catalogue (what each check says about itself) for the report."""
     from reports import FILE_NAMES, RENDERERS
     from scanner.engine.output import publish
 
@@ -79,7 +80,8 @@ def _render(run: ScanRun, formats: list[str], out_dir: Path, client: Any = None,
             continue  # scan.json is always written by the sink
         renderer = RENDERERS[fmt]
         written.append(publish(lambda path, r=renderer: r(run, path, client=client, logo=logo,  # type: ignore[misc]
-                                                          decisions=decisions), out_dir / FILE_NAMES[fmt]))
+                                                          decisions=decisions, checks=checks),
+                               out_dir / FILE_NAMES[fmt]))
     return written
 
 

@@ -175,7 +175,7 @@ def scan(
         except KeyboardInterrupt as exc:
             raise _interrupted(sink) from exc
         decisions = _report_decisions(run, client, db) if client else None
-        written = _render(run, chosen_formats, target_dir, client_info, logo, decisions)
+        written = _render(run, chosen_formats, target_dir, client_info, logo, decisions, registry.catalogue())
         if verbose:
             _print_results(run)
         if not quiet:
@@ -193,6 +193,9 @@ def discover(
     exclude: Annotated[list[str] | None, typer.Option("--exclude")] = None,
     ports: Annotated[str | None, typer.Option(help="Comma-separated TCP ports (overrides the profile)")] = None,
     allow_public: Annotated[bool, typer.Option("--allow-public")] = False,
+    nameserver: Annotated[
+        list[str] | None, typer.Option("--nameserver", help="DNS server that resolves host-name targets")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print hosts as JSON")] = False,
 ) -> None:
     """Find live hosts and open services only (no checks)."""
@@ -212,7 +215,8 @@ def discover(
             if not port_list or not all(0 < p < 65536 for p in port_list):
                 raise InputError("ports must be between 1 and 65535", source="--ports")
             config = config.model_copy(update={"tcp_ports": port_list})
-        scope = scope_targets.build_scope(targets, exclude or (), allow_public=allow_public)
+        scope = scope_targets.build_scope(targets, exclude or (), allow_public=allow_public,
+                                          nameservers=nameserver or ())
         with scope_guard.enforce(scope):
             result = run_discovery(scope, config, loaded.profile.concurrency)
         if as_json:

@@ -70,7 +70,7 @@ class CredentialSet(BaseModel):
     def _targets_parse(cls, value: list[str]) -> list[str]:
         for item in value:
             try:
-                entry = parse_entry(item, resolve=False)
+                entry = parse_entry(item)
             except ValueError as exc:
                 raise ValueError(f"target {item!r}: {exc}") from exc
             if entry.hostname is not None:
@@ -194,7 +194,7 @@ def load_credentials(path: Path, *, prompt: Callable[[str], str] | None = None,
             name=item.name, kind=item.kind, username=item.username, domain=item.domain, port=item.port,
             password=password, nt_hash=nt_hash, key_file=key_file, passphrase=passphrase, sudo=item.sudo,
             host_key=item.host_key,
-            networks=tuple(net for t in item.targets for net in parse_entry(t, resolve=False).networks),
+            networks=tuple(net for t in item.targets for net in parse_entry(t).networks),
         ))
     known = parsed.known_hosts.expanduser() if parsed.known_hosts else None
     if known is not None and not known.is_file():

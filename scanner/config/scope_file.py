@@ -34,7 +34,7 @@ def load_scope_file(path: Path) -> tuple[list[str], list[str], str | None]:
             value = line
             bucket = targets
         try:
-            parse_entry(value, resolve=False)
+            parse_entry(value)
         except ValueError as exc:
             raise InputError(str(exc), source=str(path), where=f"line {lineno} ({value!r})") from exc
         bucket.append(value)

@@ -18,13 +18,10 @@ from dataclasses import dataclass, field
 from scanner.discovery.identify import MAX_READ, UDP_PORT_SERVICES, clean_banner
 from scanner.discovery.tcp_sweep import run_per_host
 from scanner.models import Service, Transport
-from scanner.net import ber
+from scanner.net import ber, snmp
 from scanner.scope.guard import require_in_scope
 
 UDP_WAIT = 1.0  # seconds per attempt; any answering service replies well within it on a LAN
-
-
-_SYSDESCR_OID = bytes.fromhex("2b06010201010100")  # 1.3.6.1.2.1.1.1.0 (RFC 3418 sysDescr)
 
 
 def snmp_payloads(request_id: int) -> tuple[bytes, bytes]:
@@ -37,10 +34,7 @@ def snmp_payloads(request_id: int) -> tuple[bytes, bytes]:
     get_pdu = ber.tlv(0xA0, ber.integer(request_id) + ber.integer(0) + ber.integer(0) + ber.tlv(0x30, b""))
     scoped = ber.tlv(0x30, empty + empty + get_pdu)
     v3 = ber.tlv(0x30, ber.integer(3) + global_data + ber.tlv(0x04, usm) + scoped)
-    varbind = ber.tlv(0x30, ber.tlv(0x30, ber.tlv(0x06, _SYSDESCR_OID) + b"\x05\x00"))
-    v1_pdu = ber.tlv(0xA0, ber.integer(request_id) + ber.integer(0) + ber.integer(0) + varbind)
-    v1 = ber.tlv(0x30, ber.integer(0) + ber.tlv(0x04, b"public") + v1_pdu)
-    return v3, v1
+    return v3, snmp.get_request(0, "public", request_id)
 
 
 def _dns_query(name_wire: bytes, qtype: int) -> bytes:
@@ -74,7 +68,7 @@ def payloads_for(port: int) -> list[bytes]:
 
 def snmp_sysdescr(raw: bytes) -> str | None:
     """sysDescr from an SNMP response, when present (varbind OID then OCTET STRING)."""
-    marker = ber.tlv(0x06, _SYSDESCR_OID) + b"\x04"
+    marker = ber.object_identifier(snmp.SYSDESCR) + b"\x04"
     at = raw.find(marker)
     if at < 0:
         return None

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from scanner.check import Check, CheckMeta, Probe
 from scanner.config.framework import Framework
 from scanner.errors import GapscanError
+from scanner.models import CheckText
 
 ENTRY_POINT_GROUP = "gapscan.checks"
 
@@ -72,6 +73,12 @@ class Registry:
     def ids(self) -> list[str]:
         return sorted(self._checks)
 
+    def catalogue(self) -> dict[str, CheckText]:
+        """What a person reads about each check (title, why it matters, remediation), as plain
+        values for the renderers, which may not import the checks."""
+        return {c.id: CheckText(check_id=c.id, title=c.meta.title, why=c.meta.why, remediation=c.meta.remediation)
+                for c in self}
+
     def select(self, patterns: Iterable[str]) -> set[str]:
         """Ids matching any of the patterns (``all``, exact ids, or globs like ``smtp.*``)."""
         chosen: set[str] = set()
@@ -103,6 +110,13 @@ def validate_check_class(obj: Any, source: str) -> type[Check]:
         if not isinstance(probe, type) or not issubclass(probe, Probe):
             raise RegistryError(f"{source}: check {meta.id!r} lists {probe!r} among its probes, not a Probe")
     return obj
+
+
+def installed_check_ids() -> frozenset[str]:
+    """The ids of every installed check, read from the entry-point names alone (``load_registry``
+    refuses an entry point whose name is not its check's id), without importing any check: for
+    tools such as the test lab that need the ids, not the checks."""
+    return frozenset(ep.name for ep in metadata.entry_points(group=ENTRY_POINT_GROUP))
 
 
 def load_registry(framework: Framework, *, extra: Iterable[tuple[Any, str]] = ()) -> Registry:

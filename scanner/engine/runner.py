@@ -133,6 +133,7 @@ def result_from_finding(planned: PlannedCheck, item: Finding | Skip | Undetermin
         fingerprint=fingerprint(meta.id, item.target, item.discriminator),
         started_at=started,
         finished_at=utcnow(),
+        third_parties=item.third_parties,
     )
 
 
@@ -351,6 +352,7 @@ def run_scan(request: ScanRequest, registry: Registry, sink: ResultSink, *,
         domains=request.domains, exclusions=request.exclusions,
         resolved_addresses=sum(1 for _ in scope.addresses()) if request.targets else 0,
         allow_public=request.allow_public, nameservers=request.nameservers, scope_file=request.scope_file,
+        resolved_names=scope.names,
     )
     state = _RunState()
     hosts: tuple[Host, ...] = ()

@@ -1,4 +1,4 @@
-"""Minimal BER encoding (ITU-T X.690 §8) for the few ASN.1 messages gapscan sends (SNMP).
+"""Minimal BER (ITU-T X.690 §8) for the few ASN.1 messages gapscan sends and reads (SNMP).
 
 Shared by discovery's UDP identification and the SNMP check, so the two never disagree on
 the bytes they put on the wire.
@@ -32,3 +32,19 @@ def object_identifier(parts: tuple[int, ...]) -> bytes:
             part >>= 7
         out.extend(reversed(chunk))
     return tlv(0x06, bytes(out))
+
+
+def read_tlv(data: bytes, pos: int) -> tuple[int, bytes, int]:
+    """(tag, content, next position) of the TLV at ``pos`` (definite lengths only, at most 4
+    length octets); ValueError when it is malformed or runs past the end of ``data``."""
+    if pos + 2 > len(data):
+        raise ValueError("truncated")
+    tag, length, pos = data[pos], data[pos + 1], pos + 2
+    if length & 0x80:
+        count = length & 0x7F
+        if count == 0 or count > 4 or pos + count > len(data):
+            raise ValueError("bad length")
+        length, pos = int.from_bytes(data[pos:pos + count], "big"), pos + count
+    if pos + length > len(data):
+        raise ValueError("truncated")
+    return tag, data[pos:pos + length], pos + length

@@ -1,5 +1,6 @@
-"""Line-based protocols (SMTP, IMAP, POP3, FTP): a TCP client that reads capped lines, and the
-SMTP-style reply reader.
+"""Line-based protocols (SMTP, IMAP, POP3, FTP): a TCP client that reads capped lines. Each
+protocol's reply readers are beside it (smtp.py, imap.py, pop3.py, ftp.py) and the STARTTLS
+upgrades in starttls.py.
 
 Everything that comes off the network is hostile: lines are length-capped, the number of lines
 is capped, control characters are stripped before anything is stored as evidence, and every
@@ -14,7 +15,6 @@ import time
 from types import TracebackType
 
 from scanner.errors import ProbeTimeout, ProtocolError, translate_os_error
-from scanner.net.text import sanitize
 
 MAX_LINE = 4096
 MAX_LINES = 200
@@ -65,6 +65,11 @@ class LineClient:
         with contextlib.suppress(OSError):
             self.sock.close()
 
+    def pending(self) -> bool:
+        """Bytes received but not read yet. After a server's STARTTLS "go ahead" they would be
+        plaintext injected before the TLS session (the CVE-2011-0411 class): callers refuse them."""
+        return bool(self._buffer)
+
     def send_line(self, line: str) -> None:
         try:
             self.sock.settimeout(self._left(self.read_timeout))
@@ -96,32 +101,3 @@ class LineClient:
         if len(line) > MAX_LINE:
             raise ProtocolError(f"{self.what}: line longer than {MAX_LINE} bytes")
         return line.rstrip(b"\r").decode("utf-8", "replace")
-
-
-def read_smtp_greeting(client: LineClient) -> list[str]:
-    """The server's opening reply (RFC 5321 §4.3.1): 220, or a ProtocolError saying what came instead."""
-    code, greeting = read_smtp_reply(client)
-    if code != 220:
-        raise ProtocolError(f"SMTP greeting was {code}, not 220: {sanitize(' '.join(greeting), 120)}")
-    return greeting
-
-
-def read_smtp_reply(client: LineClient) -> tuple[int, list[str]]:
-    """An SMTP-style multi-line reply (RFC 5321 §4.2): ``250-...`` continues, ``250 ...`` ends.
-
-    Returns the code and the text of each line. Garbage is a ProtocolError, not a guess.
-    """
-    lines: list[str] = []
-    code: int | None = None
-    for _ in range(MAX_LINES):
-        line = client.read_line()
-        if len(line) < 3 or not line[:3].isdigit() or (len(line) > 3 and line[3] not in " -"):
-            raise ProtocolError(f"{client.what}: not an SMTP reply line: {sanitize(line, 80)!r}")
-        this_code = int(line[:3])
-        if code is not None and this_code != code:
-            raise ProtocolError(f"{client.what}: reply code changed inside a multi-line reply")
-        code = this_code
-        lines.append(line[4:])
-        if len(line) == 3 or line[3] == " ":
-            return code, lines
-    raise ProtocolError(f"{client.what}: more than {MAX_LINES} lines in one reply")

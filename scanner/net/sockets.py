@@ -1,4 +1,5 @@
-"""Bounded socket reads for binary protocols (RFB, PostgreSQL, MySQL): every read obeys a total deadline."""
+"""TCP connect and bounded socket I/O for binary protocols (Telnet, RFB, RDP, PostgreSQL, MySQL):
+every read obeys a total deadline; socket errors become ``ProbeError``s naming what was tried."""
 
 from __future__ import annotations
 
@@ -6,6 +7,23 @@ import socket
 import time
 
 from scanner.errors import ProbeTimeout, ProtocolError, translate_os_error
+
+
+def connect_tcp(host: str, port: int, timeout: float, what: str) -> socket.socket:
+    """A TCP connection to ``host:port`` within ``timeout`` seconds, or a ProbeError saying
+    "``what`` connect to host:port" failed (refused, unreachable, timed out)."""
+    try:
+        return socket.create_connection((host, port), timeout=timeout)
+    except Exception as exc:
+        raise translate_os_error(exc, f"{what} connect to {host}:{port}") from exc
+
+
+def send_all(sock: socket.socket, data: bytes, what: str) -> None:
+    """``sock.sendall`` with socket errors as ProbeErrors naming ``what``."""
+    try:
+        sock.sendall(data)
+    except Exception as exc:
+        raise translate_os_error(exc, what) from exc
 
 
 def recv_exact(sock: socket.socket, n: int, deadline: float, what: str) -> bytes:

@@ -10,11 +10,11 @@ CIDR must not turn into a scan of someone else's network.
 from __future__ import annotations
 
 import ipaddress
-import socket
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
 
 from scanner.errors import InputError
+from scanner.scope.names import resolve_name
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -41,8 +41,10 @@ def _range_networks(start: IPAddress, end: IPAddress) -> tuple[IPNetwork, ...]:
     return tuple(ipaddress.summarize_address_range(start, end))
 
 
-def parse_entry(text: str, *, resolve: bool = True) -> ScopeEntry:
-    """Parse one target/exclusion. Raises ValueError with what was expected."""
+def parse_entry(text: str) -> ScopeEntry:
+    """Parse one target/exclusion. Raises ValueError with what was expected. A host name is
+    returned unresolved (no networks): ``build_scope`` resolves it through the declared
+    nameservers (``scanner.scope.names``)."""
     item = text.strip()
     if not item:
         raise ValueError("empty target")
@@ -73,14 +75,17 @@ def parse_entry(text: str, *, resolve: bool = True) -> ScopeEntry:
             return ScopeEntry(item, _range_networks(start, end))
     if not _looks_like_hostname(item):
         raise ValueError("expected an IP address, a CIDR, a range like 198.18.0.1-50, or a hostname")
-    if not resolve:
-        return ScopeEntry(item, (), hostname=item.lower())
-    try:
-        infos = socket.getaddrinfo(item, None, proto=socket.IPPROTO_TCP)
-    except OSError as exc:
-        raise ValueError(f"hostname {item!r} does not resolve ({exc.strerror or exc})") from exc
-    addrs = sorted({ipaddress.ip_address(info[4][0]) for info in infos}, key=lambda a: (a.version, a))
-    return ScopeEntry(item, tuple(ipaddress.ip_network(a) for a in addrs), hostname=item.lower())
+    return ScopeEntry(item, (), hostname=item.lower().rstrip("."))
+
+
+def _resolved(entry: ScopeEntry, nameservers: Sequence[str], names: dict[str, tuple[str, ...]]) -> ScopeEntry:
+    """The entry with its host name's addresses (recorded in ``names``); addresses stay as they are."""
+    if entry.hostname is None:
+        return entry
+    if entry.hostname not in names:
+        names[entry.hostname] = tuple(str(a) for a in resolve_name(entry.hostname, nameservers))
+    networks = tuple(ipaddress.ip_network(a) for a in names[entry.hostname])
+    return replace(entry, networks=networks)
 
 
 def _looks_like_hostname(text: str) -> bool:
@@ -108,6 +113,8 @@ class Scope:
     allow_public: bool = False
     # Infrastructure the scan must talk to without scanning it (the --nameserver given).
     infrastructure: tuple[IPAddress, ...] = ()
+    # Host names the user wrote and the addresses the declared nameservers gave for them.
+    names: dict[str, tuple[str, ...]] = field(default_factory=dict)
     _included: tuple[IPNetwork, ...] = field(init=False, default=())
     _excluded: tuple[IPNetwork, ...] = field(init=False, default=())
 
@@ -169,17 +176,20 @@ def build_scope(
     source: str = "command line",
     max_addresses: int = MAX_ADDRESSES,
 ) -> Scope:
-    """Resolve what the user wrote into a Scope, refusing public and oversized scopes."""
+    """Resolve what the user wrote into a Scope, refusing public and oversized scopes. Host names
+    are resolved through ``nameservers`` only (refused without one) and recorded in ``Scope.names``."""
+    nameservers = tuple(nameservers)
+    names: dict[str, tuple[str, ...]] = {}
     entries: list[ScopeEntry] = []
     for text in targets:
         try:
-            entries.append(parse_entry(text))
+            entries.append(_resolved(parse_entry(text), nameservers, names))
         except ValueError as exc:
             raise InputError(f"target {text!r}: {exc}", source=source) from exc
     excluded: list[ScopeEntry] = []
     for text in exclusions:
         try:
-            excluded.append(parse_entry(text))
+            excluded.append(_resolved(parse_entry(text), nameservers, names))
         except ValueError as exc:
             raise InputError(f"exclusion {text!r}: {exc}", source=source) from exc
     infra: list[IPAddress] = []
@@ -204,7 +214,7 @@ def build_scope(
                         "of its public addresses, pass --allow-public",
                         source=source,
                     )
-    scope = Scope(tuple(entries), tuple(excluded), allow_public, tuple(infra))
+    scope = Scope(tuple(entries), tuple(excluded), allow_public, tuple(infra), names=names)
     if scope.size() > max_addresses:
         raise InputError(
             f"the targets cover {scope.size()} addresses, more than the limit of {max_addresses}; "

@@ -15,6 +15,8 @@ import os
 import re
 from dataclasses import dataclass
 
+from scanner.engine.registry import installed_check_ids
+
 PRACTICE_NET = "198.18.0.0/24"
 PRACTICE_PREFIX = 24
 SCANNER_ADDRESS = "198.18.0.100"
@@ -62,50 +64,35 @@ DENSE_PORTS: tuple[int, ...] = (
 )
 DENSE_OPEN_PORTS: tuple[int, ...] = (21, 22, 80, 139, 443, 445, 8080)
 
-# Every check id the lab plants a FAIL and a PASS case for (stable ids, see the check issues).
-CHECK_IDS: frozenset[str] = frozenset(
-    {
-        "endpoint.disk_encryption_off",
-        "endpoint.screen_lock_missing",
-        "endpoint.firewall_off",
-        "endpoint.antimalware_missing",
-        "endpoint.os_unsupported",
-        "cloudsync.client_installed",
-        "smb.signing_not_required",
-        "smb.v1_enabled",
-        "smb.guest_access",
-        "smb.open_share",
-        "ftp.anonymous_login",
-        "nfs.open_export",
-        "smtp.starttls_missing",
-        "smtp.tls_weak",
-        "smtp.cleartext_auth",
-        "smtp.open_relay",
-        "imap.cleartext_login",
-        "pop3.cleartext_login",
-        "mail.consumer_provider",
-        "tls.legacy_protocol",
-        "tls.weak_cipher",
-        "tls.certificate_problem",
-        "cleartext.ftp",
-        "cleartext.http_login",
-        "snmp.default_community",
-        "db.cleartext_exposed",
-        "cleartext.vnc",
-        "dns.spf_missing",
-        "dns.spf_weak",
-        "dns.dmarc_missing",
-        "dns.dmarc_weak",
-        "dns.dkim_missing",
-        "dns.spf_invalid",
-        "dns.mta_sts_missing",
-        "dns.tls_rpt_missing",
-        "dns.dnssec_missing",
-        "cloudsync.syncthing",
-        "cloudsync.dropbox_lansync",
-        "cloudsync.resilio",
-    }
-)
+# Every installed check, from the registry (its entry points): a host or domain below may name
+# only these, and tests/unit/test_contract.py asks of each one that the lab plants a FAIL and a
+# PASS for it, or that PROVED_ELSEWHERE names the test that proves the side the lab cannot plant.
+CHECK_IDS: frozenset[str] = installed_check_ids()
+
+
+@dataclass(frozen=True)
+class ProvedElsewhere:
+    """A side of a check the lab cannot plant ("fail", "pass" or "both"), the test that proves it
+    instead ("tests/path.py::test_name": a recorded fixture or a test that plants it itself), and why."""
+
+    side: str
+    test: str
+    why: str
+
+
+PROVED_ELSEWHERE: dict[str, ProvedElsewhere] = {
+    "cleartext.telnet": ProvedElsewhere(
+        "pass", "tests/test_cleartext_lab.py::test_telnet_fails_where_it_answers_and_nowhere_else",
+        "Telnet has no secure mode, so the check never passes: every Telnet service is the gap. Its twin is a host "
+        "without Telnet, where it must not be reported at all."),
+    "rdp.nla_not_required": ProvedElsewhere(
+        "pass", "tests/unit/test_rdp_checks.py::test_nla_required_passes",
+        "xrdp has no CredSSP, so no lab host can require NLA; the PASS is proved on [MS-RDPBCGR] negotiation bytes."),
+    "endpoint.ssh_host_key_changed": ProvedElsewhere(
+        "fail", "tests/test_endpoint_lab.py::test_changed_host_key_is_a_finding_and_nothing_is_sent",
+        "Both lab laptops pass (their keys are the ones recorded); the test records another real key for "
+        "laptop-weak itself, so the FAIL is planted per test, not in the table."),
+}
 
 
 @dataclass(frozen=True)
@@ -176,7 +163,7 @@ def _svc(port: int, service: str, daemon: str, transport: str = "tcp") -> LabSer
 def _ids(*ids: str) -> frozenset[str]:
     unknown = set(ids) - CHECK_IDS
     if unknown:  # a typo here would silently plant nothing: refuse at import time
-        raise ValueError(f"unknown check ids in lab topology: {sorted(unknown)}")
+        raise ValueError(f"unknown check ids in lab topology (not installed checks): {sorted(unknown)}")
     return frozenset(ids)
 
 
@@ -345,13 +332,13 @@ HOSTS: tuple[LabHost, ...] = (
         namespace=f"{NS_PREFIX}ws",
         services=(_svc(22, "ssh", "sshd"), _svc(23, "telnet", "inetd"), _svc(3389, "ms-wbt-server", "xrdp"),
                   _svc(5900, "vnc", "xvnc")),
-        gaps=_ids("cleartext.vnc"),
+        gaps=_ids("cleartext.vnc", "cleartext.telnet", "rdp.nla_not_required"),
         # No sync client runs here: the cloudsync checks must not name this host (tests exclude the senders).
         hardened=_ids("cloudsync.syncthing", "cloudsync.dropbox_lansync"),
         notes="OpenSSH with its own host keys; a front-desk PC with remote admin; inetutils telnetd (inetd) on 23 "
         "(cleartext.telnet always FAILs where Telnet answers: it has no hardened twin, only hosts without it); "
-        "xrdp 3389 with Standard RDP Security (rdp.nla_not_required FAILs; xrdp has no NLA, so no lab twin); "
-        "Xvnc 5900 with security type None.",
+        "xrdp 3389 with security_layer=rdp, Standard RDP Security (rdp.nla_not_required FAILs; xrdp has no NLA, "
+        "so no lab twin: see PROVED_ELSEWHERE); Xvnc 5900 with security type None.",
         dns_name="ws-frontdesk.lab.test",
     ),
     LabHost(
@@ -399,7 +386,7 @@ HOSTS: tuple[LabHost, ...] = (
         namespace=f"{NS_PREFIX}laptop-weak",
         services=(_svc(22, "ssh", "endpoint-sshd"),),
         gaps=_ids(*ENDPOINT_IDS, "cloudsync.client_installed"),
-        hardened=frozenset(),
+        hardened=_ids("endpoint.ssh_host_key_changed"),  # its key is the one on record (the FAIL: PROVED_ELSEWHERE)
         notes="Real sshd, sudo, lsblk in private mount+PID namespaces (account gslab, password auth): data on a "
         "real unencrypted loop ext4 at /srv/patient-data and / on the VM's disk; empty nftables ruleset; GNOME "
         "lock off (dconf); no AV running; planted: Debian 10 os-release, ~/.dropbox-dist + autostart entry. "
@@ -413,7 +400,7 @@ HOSTS: tuple[LabHost, ...] = (
         namespace=f"{NS_PREFIX}laptop-good",
         services=(_svc(22, "ssh", "endpoint-sshd"),),
         gaps=frozenset(),
-        hardened=_ids(*ENDPOINT_IDS, "cloudsync.client_installed"),
+        hardened=_ids(*ENDPOINT_IDS, "cloudsync.client_installed", "endpoint.ssh_host_key_changed"),
         notes="Same real sshd/sudo (key auth); nftables input policy drop; GNOME lock after 5 min; ClamAV clamd "
         "running with a lab signature; real Debian 12; lsblk replaced by a constructed LUKS laptop listing "
         "(no device-mapper in this kernel).",
@@ -608,7 +595,7 @@ def all_services(include_dense: bool = False) -> tuple[tuple[LabHost, LabService
 
 def _known(check_id: str) -> None:
     if check_id not in CHECK_IDS:
-        raise KeyError(f"the lab plants nothing for {check_id!r}; known: {sorted(CHECK_IDS)}")
+        raise KeyError(f"no installed check is called {check_id!r}; known: {sorted(CHECK_IDS)}")
 
 
 def markdown_table() -> str:

@@ -73,3 +73,50 @@ def smtp_handler(ehlo_lines: list[str], banner: str = "220 mail.lab ESMTP test")
             fh.flush()
 
     return handle
+
+
+@contextmanager
+def dns_server(records: dict[str, list[str]], host: str = "127.0.0.1") -> Iterator[tuple[int, list[str]]]:
+    """A tiny authoritative DNS server over UDP on loopback: A/AAAA answers from ``records``
+    (name -> addresses), NXDOMAIN otherwise. Yields (port, the names asked, in order)."""
+    import ipaddress
+
+    import dns.message
+    import dns.rcode
+    import dns.rdatatype
+    import dns.rrset
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((host, 0))
+    sock.settimeout(0.2)
+    asked: list[str] = []
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            try:
+                data, peer = sock.recvfrom(4096)
+            except (TimeoutError, OSError):
+                continue
+            query = dns.message.from_wire(data)
+            reply = dns.message.make_response(query)
+            question = query.question[0]
+            name = question.name.to_text().rstrip(".").lower()
+            asked.append(f"{name}/{dns.rdatatype.to_text(question.rdtype)}")
+            if name not in records:
+                reply.set_rcode(dns.rcode.NXDOMAIN)
+            else:
+                want = 4 if question.rdtype == dns.rdatatype.A else 6
+                values = [a for a in records[name] if ipaddress.ip_address(a).version == want]
+                if values:
+                    reply.answer.append(dns.rrset.from_text_list(question.name, 60, "IN", question.rdtype, values))
+            sock.sendto(reply.to_wire(), peer)
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield sock.getsockname()[1], asked
+    finally:
+        stop.set()
+        thread.join(2)
+        sock.close()

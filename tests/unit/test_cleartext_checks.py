@@ -9,9 +9,12 @@ from typing import Any
 
 import pytest
 
-from checks.cleartext.ftp import CleartextFtp, FtpAuthTls
-from checks.cleartext.http_login import CleartextHttpLogin, HttpFrontPage
-from checks.cleartext.telnet import CleartextTelnet, TelnetGreeting
+from checks.cleartext.ftp import CleartextFtp
+from checks.cleartext.ftp_tls_probe import FtpAuthTls
+from checks.cleartext.http_login import CleartextHttpLogin
+from checks.cleartext.http_probe import HttpFrontPage
+from checks.cleartext.telnet import CleartextTelnet
+from checks.cleartext.telnet_probe import TelnetGreeting
 from scanner.check import Check, Probe, ProbeContext, TimeoutConfig
 from scanner.errors import ProtocolError
 from scanner.models import Finding, Target

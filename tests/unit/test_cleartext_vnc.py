@@ -8,7 +8,8 @@ from collections.abc import Callable
 
 import pytest
 
-from checks.cleartext.vnc import CleartextVnc, RfbSecurityTypes
+from checks.cleartext.vnc import CleartextVnc
+from checks.cleartext.vnc_probe import RfbSecurityTypes
 from scanner.check import ProbeContext, TimeoutConfig
 from scanner.errors import ProbeTimeout, ProtocolError
 from scanner.models import Finding, Severity, Target

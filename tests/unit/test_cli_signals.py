@@ -46,8 +46,11 @@ def test_a_signal_saves_the_results_so_far_and_exits_130(tmp_path: Path, signum:
     profile.write_text("name: slow\ndescription: long timeouts\nchecks: {include: ['smtp.*']}\n"
                        "timeouts: {connect: 5, read: 60, probe: 120, retries: 0}\n")
     out = tmp_path / "out"
+    # A shell's background job starts with SIGINT ignored, and Python then keeps it ignored: give
+    # the scan the default disposition, as a terminal would.
     proc = subprocess.Popen([sys.executable, "-c", SLOW_SCAN, str(out), str(profile)], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
     assert proc.stdout.readline().startswith("probing")
     time.sleep(0.5)  # the SMTP probes are waiting for EHLO answers

@@ -20,7 +20,7 @@ from scanner.check import ProbeContext, TimeoutConfig
 from scanner.config.framework import load_framework
 from scanner.engine.planner import NETWORK_TARGET, plan_checks
 from scanner.engine.registry import load_registry
-from scanner.models import Finding, Host, Service, Severity, Skip, SkipReason, Target, Transport
+from scanner.models import Finding, Host, Service, Severity, Skip, SkipReason, Target, ThirdPartyKind, Transport
 
 NET = NETWORK_TARGET
 ST = Heard("syncthing", "198.18.0.50", 2, {"device_id_short": "YKY2LYL", "addresses": []})
@@ -235,20 +235,29 @@ def test_checks_map_to_business_associate_citations() -> None:
         assert {"164.308(b)(1)", "164.314(a)(1)"} <= set(registry.get(check_id).hipaa)
 
 
-@pytest.mark.parametrize("check_id, detail, vendor", [
-    ("cloudsync.dropbox_lansync", "198.18.0.51 announces Dropbox LAN sync (3 namespaces", "Dropbox"),
-    ("cloudsync.dropbox_lansync", "198.18.0.51:17500 accepts TCP connections (IANA db-lsp, Dropbox LAN sync); "
-                                  "protocol not identified", "Dropbox"),
-    ("cloudsync.dropbox_lansync", "no Dropbox LAN sync announcement heard from the scope in 65 s", None),
-    ("cloudsync.syncthing", "198.18.0.50:22000 Syncthing (BEP over TLS: ALPN bep/1.0, certificate CN", "Syncthing"),
-    ("cloudsync.syncthing", "198.18.0.50:22000 is not Syncthing: TLS, but not Syncthing (ALPN none", None),
-    ("cloudsync.resilio", "198.18.0.52 announces Resilio Sync local discovery (group 239.192.0.0", "Resilio Sync"),
-    ("cloudsync.resilio", "no Resilio Sync local discovery announcement heard", None),
-])
-def test_report_third_parties_from_sync_findings(check_id: str, detail: str, vendor: str | None) -> None:
-    from reports.view import third_party_rules
+RS = Heard("resilio", "198.18.0.52", 4, {"group": "239.192.0.0"})
+HEARD = LanSyncFacts(window_s=35, requested_s=35, heard=(ST, DB, RS))
+SILENCE = LanSyncFacts(window_s=35, requested_s=35)
 
-    rule = next(r for r in third_party_rules() if r.matches(check_id))
-    match = rule.pattern.search(detail)
-    found = next((v for k, v in match.groupdict().items() if v), None) if match else None
-    assert found == vendor
+
+@pytest.mark.parametrize("check, facts, target, listener, expected", [
+    (DropboxLanSync(), HEARD, NET, None, [("Dropbox", "Cloud file sync", ThirdPartyKind.VENDOR)]),
+    (DropboxLanSync(), SILENCE, DB_PORT,
+     ListenerFacts("198.18.0.51", 17500, "dropbox", False, note="accepts TCP connections"),
+     [("Dropbox", "Cloud file sync", ThirdPartyKind.VENDOR)]),
+    (DropboxLanSync(), SILENCE, NET, None, []),
+    (SyncthingAnnounces(), HEARD, NET, None,
+     [("Syncthing", "Peer-to-peer file sync", ThirdPartyKind.PEER_TO_PEER)]),
+    (SyncthingAnnounces(), SILENCE, ST_PORT, syncthing_facts("198.18.0.50", 22000, SYNCTHING_CERT, "bep/1.0"),
+     [("Syncthing", "Peer-to-peer file sync", ThirdPartyKind.PEER_TO_PEER)]),
+    (SyncthingAnnounces(), SILENCE, ST_PORT, syncthing_facts("198.18.0.31", 22000, None, "h2"), []),
+    (ResilioDiscovery(), HEARD, NET, None, [("Resilio Sync", "Cloud / peer-to-peer file sync", ThirdPartyKind.VENDOR)]),
+    (ResilioDiscovery(), SILENCE, NET, None, []),
+])
+def test_findings_name_the_third_party_only_when_one_was_seen(
+        check: Any, facts: LanSyncFacts, target: Target, listener: ListenerFacts | None,
+        expected: list[tuple[str, str, ThirdPartyKind]]) -> None:
+    (result,) = _eval(check, facts, target, listener)
+    assert isinstance(result, Finding)
+    assert result.passed == (not expected)  # a PASS heard nothing, so it names nobody
+    assert [(p.vendor, p.service, p.kind) for p in result.third_parties] == expected

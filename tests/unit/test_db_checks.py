@@ -11,8 +11,10 @@ from collections.abc import Callable
 import pytest
 
 from checks.db import mysql_wire
-from checks.db.cleartext_exposed import PROBE_USER, SSL_REQUEST, DbCleartextExposed, DbTransport, PgStartup
+from checks.db.cleartext_exposed import DbCleartextExposed
 from checks.db.mysql_probe import MysqlHandshake
+from checks.db.postgres_probe import PROBE_USER, SSL_REQUEST, PgStartup
+from checks.db.probe import DbTransport
 from scanner.check import ProbeContext, TimeoutConfig
 from scanner.errors import ProbeTimeout, ProtocolError
 from scanner.models import Finding, Skip, SkipReason, Target

@@ -19,8 +19,10 @@ from scanner.discovery import pipeline as discovery
 from scanner.discovery import tcp_sweep as portscan
 from scanner.discovery.pipeline import discover
 from scanner.errors import OutOfScopeError
+from scanner.scope import names
 from scanner.scope.guard import enforce
 from scanner.scope.targets import build_scope
+from tests.unit.helpers import dns_server
 
 ADDR = "127.0.0.6"
 LIMITS = ConcurrencyConfig(global_limit=16, per_host=4)
@@ -237,11 +239,16 @@ def test_udp_probe_reports_only_answering_ports() -> None:
     assert payloads_for(111)[0][4:8] == b"\x00\x00\x00\x00"  # an RPC CALL
 
 
-def test_hostnames_given_as_targets_are_kept() -> None:
-    with greeting_listener("127.0.0.1", b"SSH-2.0-x\r\n") as port:
-        scope = build_scope(["localhost"])  # resolves through /etc/hosts: no DNS query
+def test_hostnames_given_as_targets_are_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    with greeting_listener("127.0.0.1", b"SSH-2.0-x\r\n") as port, \
+            dns_server({"frontdesk.clinic.test": ["127.0.0.1"]}) as (dns_port, asked):
+        monkeypatch.setattr(names, "DNS_PORT", dns_port)
+        # Resolved by the declared nameserver only (A and AAAA), and recorded in the scope.
+        scope = build_scope(["frontdesk.clinic.test"], nameservers=["127.0.0.1"])
+        assert asked == ["frontdesk.clinic.test/A", "frontdesk.clinic.test/AAAA"]
+        assert scope.names == {"frontdesk.clinic.test": ("127.0.0.1",)}
         with enforce(scope):
             result = discover(scope, config((port,), service_detection="none"), LIMITS)
     v4 = next(h for h in result.hosts if h.address == "127.0.0.1")
-    assert v4.hostnames == ("localhost",)
+    assert v4.hostnames == ("frontdesk.clinic.test",)
     assert [s.port for s in v4.services] == [port]

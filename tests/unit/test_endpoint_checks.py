@@ -36,7 +36,7 @@ from checks.endpoint.os_unsupported import OsUnsupported
 from checks.endpoint.probe import EndpointCollector, EndpointFacts
 from checks.endpoint.screen_lock import ScreenLockMissing
 from scanner.check import Check
-from scanner.models import ErrorReason, Finding, Skip, SkipReason, Target, Undetermined
+from scanner.models import ErrorReason, Finding, Skip, SkipReason, Target, ThirdPartyKind, Undetermined
 
 TARGET = Target(host="192.0.2.40")
 OBS = (Observation(source="ssh: test", output="recorded"),)
@@ -148,6 +148,27 @@ def test_os_support_from_the_table_and_unknown_release_is_error() -> None:
     assert isinstance(unknown, Undetermined)
 
 
+def test_os_support_is_judged_on_the_day_of_collection_not_of_judging() -> None:
+    # Debian 10 was in Debian LTS until 2024-06-30: read on 2023-05-01 it was supported; the same
+    # reading judged today (long after) still says so, because the check is pure.
+    from datetime import UTC, datetime
+
+    when = datetime(2023, 5, 1, 9, 0, tzinfo=UTC)
+    buster = OsInfo(OsFamily.LINUX, "Debian GNU/Linux 10", "debian", "10",
+                    observations=(Observation(source="ssh: cat /etc/os-release", output="10", collected_at=when),))
+    (then,) = run(OsUnsupported(), facts(inventory(os=buster)))
+    assert isinstance(then, Finding) and then.passed and then.evidence[0].collected_at == when
+    later = OsInfo(OsFamily.LINUX, "Debian GNU/Linux 10", "debian", "10",
+                   observations=(Observation(source="ssh: cat /etc/os-release", output="10",
+                                             collected_at=datetime(2024, 7, 1, tzinfo=UTC)),))
+    (now,) = run(OsUnsupported(), facts(inventory(os=later)))
+    assert isinstance(now, Finding) and not now.passed
+    # No observation at all: the inventory's own collection time, never the wall clock.
+    bare = OsInfo(OsFamily.LINUX, "Debian GNU/Linux 10", "debian", "10", observations=())
+    (fixed,) = run(OsUnsupported(), facts(replace(inventory(os=bare), collected_at=when)))
+    assert isinstance(fixed, Finding) and fixed.passed
+
+
 def test_sync_clients_one_fail_per_client_with_how_it_was_seen() -> None:
     seen = SyncClients(seen=(SyncClientSeen("Dropbox", "process", "dropbox"),
                              SyncClientSeen("Dropbox", "install path", "/home/a/.dropbox-dist"),
@@ -183,16 +204,15 @@ def test_host_key_store_tofu_known_changed_strict(tmp_path: Path) -> None:
     assert hostkeys.verify("192.0.2.41", 22, first, store=store, extra=extra).status is KeyStatus.CHANGED
 
 
-def test_report_names_the_vendor_of_an_installed_client_and_never_of_a_pass() -> None:
-    from reports.view import third_party_rules
-
-    rule = next(r for r in third_party_rules() if r.matches("cloudsync.client_installed"))
-    seen = SyncClients(seen=(SyncClientSeen("Google Drive for desktop", "uninstall entry", "x"),), observations=OBS)
-    (fail,) = run(SyncClientInstalled(), facts(inventory(sync_clients=seen)))
+def test_an_installed_client_names_its_vendor_and_a_pass_names_none() -> None:
+    seen = SyncClients(seen=(SyncClientSeen("Google Drive for desktop", "uninstall entry", "x"),
+                             SyncClientSeen("Syncthing", "install path", "/usr/bin/syncthing")), observations=OBS)
+    drive, syncthing = run(SyncClientInstalled(), facts(inventory(sync_clients=seen)))
     (ok,) = run(SyncClientInstalled(), facts(inventory(sync_clients=SyncClients((), OBS))))
-    match = rule.pattern.search(fail.detail)  # type: ignore[union-attr]
-    assert match is not None and match.group("vendor") == "Google Drive for desktop"
-    assert rule.pattern.search(ok.detail) is None  # type: ignore[union-attr]
+    assert isinstance(drive, Finding) and isinstance(syncthing, Finding) and isinstance(ok, Finding)
+    assert [(p.vendor, p.kind) for p in drive.third_parties] == [("Google Drive for desktop", ThirdPartyKind.VENDOR)]
+    assert [(p.vendor, p.kind) for p in syncthing.third_parties] == [("Syncthing", ThirdPartyKind.PEER_TO_PEER)]
+    assert ok.passed and ok.third_parties == ()
 
 
 def test_probe_takes_the_profile_limit_and_says_when_no_credential_covers_a_host() -> None:

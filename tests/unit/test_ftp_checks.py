@@ -11,10 +11,11 @@ from collections.abc import Callable
 import pytest
 
 from checks.ftp.anonymous_login import FtpAnonymousLogin
-from checks.ftp.probe import ANON_PASSWORD, FtpAnonymous, FtpAnonymousFacts, FtpReply
+from checks.ftp.probe import ANON_PASSWORD, FtpAnonymous, FtpAnonymousFacts
 from scanner.check import ProbeContext, TimeoutConfig
 from scanner.errors import ProbeError, ProbeTimeout
 from scanner.models import Finding, Severity, Target
+from scanner.net.ftp import FtpReply
 from tests.unit.helpers import tcp_server
 
 TARGET = Target(host="198.18.0.10", port=21, service="ftp")

@@ -12,7 +12,8 @@ from contextlib import contextmanager
 import pytest
 
 from scanner.errors import ProbeTimeout, ProtocolError
-from scanner.net.lines import LineClient, read_smtp_reply
+from scanner.net.lines import LineClient
+from scanner.net.smtp import read_smtp_reply
 
 
 @contextmanager

@@ -13,7 +13,8 @@ from collections.abc import Callable
 
 import pytest
 
-from checks.rdp.nla_not_required import RdpNegotiation, RdpNlaNotRequired, connection_request, parse_confirm
+from checks.rdp.negotiation import RdpNegotiation, connection_request, parse_confirm
+from checks.rdp.nla_not_required import RdpNlaNotRequired
 from scanner.check import ProbeContext, TimeoutConfig
 from scanner.errors import ProbeTimeout, ProtocolError
 from scanner.models import Finding, Target

@@ -18,7 +18,8 @@ REPO = Path(__file__).resolve().parents[2]
 
 class _Dummy(Check):
     meta = CheckMeta(id="test.dummy", title="A dummy check for tests", severity=Severity.LOW,
-                     applies_to=Applies(hosts=True), remediation="Nothing to remediate here.")
+                     applies_to=Applies(hosts=True), remediation="Nothing to remediate here.",
+                     why="A dummy gap that exists only in this test; nothing about patient information depends on it.")
 
     def evaluate(self, target: Target, facts: Mapping[type[Probe[Any]], Any]) -> Iterator[Finding | Skip]:
         yield self.finding(target, passed=True, detail="ok")
@@ -44,17 +45,29 @@ def test_duplicate_of_builtin_refused() -> None:
         load_registry(load_framework(), extra=[(Clash, "plugin x")])
 
 
+VALID_META: dict[str, Any] = {
+    "id": "a.b", "title": "Valid title", "severity": "low", "applies_to": {"hosts": True},
+    "remediation": "Do the thing properly.",
+    "why": "A gap that stands for any weakness putting patient information at risk in this test.",
+}
+
+
+def _without(key: str) -> dict[str, Any]:
+    return {k: v for k, v in VALID_META.items() if k != key}
+
+
 @pytest.mark.parametrize(
     "meta, message",
     [
-        ({"id": "NoDots", "title": "Valid title", "severity": "low", "applies_to": {"hosts": True},
-          "remediation": "Do the thing properly."}, "id"),
-        ({"id": "a.b", "title": "Valid title", "severity": "apocalyptic", "applies_to": {"hosts": True},
-          "remediation": "Do the thing properly."}, "severity"),
-        ({"id": "a.b", "title": "Valid title", "severity": "low", "applies_to": {},
-          "remediation": "Do the thing properly."}, "applies to nothing"),
-        ({"id": "a.b", "title": "x" * 101, "severity": "low", "applies_to": {"hosts": True},
-          "remediation": "Do the thing properly."}, "title"),
+        ({**VALID_META, "id": "NoDots"}, "id"),
+        ({**VALID_META, "severity": "apocalyptic"}, "severity"),
+        ({**VALID_META, "applies_to": {}}, "applies to nothing"),
+        ({**VALID_META, "title": "x" * 101}, "title"),
+        (_without("why"), "why: Field required"),
+        ({**VALID_META, "why": "It is bad."}, "why: String should have at least"),
+        ({**VALID_META, "why": "One sentence here. Then a second one. Then a third one. And a fourth, too many."},
+         "1 to 3 whole sentences"),
+        (_without("remediation"), "remediation: Field required"),
     ],
 )
 def test_invalid_metadata_refused(meta: dict[str, Any], message: str) -> None:
@@ -90,6 +103,8 @@ def _make_distribution(root: Path, dist: str, module: str, check_id: str) -> Non
         class ThirdPartyCheck(Check):
             meta = CheckMeta(id="{check_id}", title="Third-party plugin check",
                              severity=Severity.MEDIUM, applies_to=Applies(hosts=True),
+                             why="The printer keeps its factory password, so anyone on the network can read what "
+                                 "it printed, patient letters included.",
                              remediation="Follow the vendor's hardening guide.")
             def evaluate(self, target, facts):
                 yield self.finding(target, passed=True, detail="plugin ran")

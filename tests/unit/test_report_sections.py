@@ -9,10 +9,12 @@ import re
 from pathlib import Path
 
 import pytest
+from markupsafe import escape
 
 from reports.html_report import render_html, report_context
+from reports.view import NO_WHY
 from scanner.models import Status
-from tests.fixtures.report_data import LAB_SCAN, lab_client, lab_run
+from tests.fixtures.report_data import LAB_SCAN, lab_catalogue, lab_client, lab_run
 
 SECTIONS = ("cover", "summary", "matrix", "findings", "third-parties", "decisions", "method", "evidence")
 
@@ -20,7 +22,7 @@ SECTIONS = ("cover", "summary", "matrix", "findings", "third-parties", "decision
 @pytest.fixture(scope="module")
 def html(tmp_path_factory: pytest.TempPathFactory) -> str:
     path = tmp_path_factory.mktemp("report") / "report.html"
-    return render_html(lab_run(), path, client=lab_client()).read_text(encoding="utf-8")
+    return render_html(lab_run(), path, client=lab_client(), checks=lab_catalogue()).read_text(encoding="utf-8")
 
 
 def test_every_section_is_present(html: str) -> None:
@@ -49,7 +51,11 @@ def test_summary_counts_and_heat_map(html: str) -> None:
 
 
 def test_findings_say_why_and_gap_against_never_compliant(html: str) -> None:
-    assert "Why it matters:" in html and "WannaCry" in html  # reports/data/why.yaml, smb.v1_enabled
+    assert "Why it matters:" in html and "WannaCry" in html  # smb.v1_enabled's own CheckMeta.why
+    catalogue = lab_catalogue()
+    for check_id in {r.check_id for r in lab_run().results if r.status is Status.FAIL}:
+        assert escape(catalogue[check_id].why) in html, check_id  # every failed check's own words
+    assert NO_WHY not in html
     assert "Gap against 164.312(e)(1)" in html
     assert not re.search(r"\bis compliant\b|\bare compliant\b", html)
     assert html.count('<details class="screen-evidence">') == sum(
@@ -94,26 +100,52 @@ def test_report_without_client_file_still_reads(tmp_path: Path) -> None:
     html = render_html(lab_run(), tmp_path / "r.html").read_text(encoding="utf-8")
     assert "Demo Dental (lab)" in html  # the run's own client name
     assert "No client file was given" in html and "practice&#39;s decision maker" in html
+    assert escape(NO_WHY) in html, "without the catalogue the report says so, it invents no reason"
 
 
-def test_cloud_sync_vendors_come_only_from_what_was_heard() -> None:
+def test_third_parties_come_from_the_results_never_from_their_words() -> None:
     from datetime import UTC, datetime
 
     from reports.view import third_parties
-    from scanner.models import CheckResult, ScanRun, ScopeRecord, Severity, Status, Target, fingerprint, summarize
+    from scanner.models import (
+        CheckResult,
+        ScanRun,
+        ScopeRecord,
+        Severity,
+        Status,
+        Target,
+        ThirdParty,
+        ThirdPartyKind,
+        fingerprint,
+        summarize,
+    )
 
-    def result(check_id: str, status: Status, detail: str) -> CheckResult:
+    def result(check_id: str, status: Status, detail: str, *parties: ThirdParty) -> CheckResult:
         target = Target(service="network")
         return CheckResult(check_id=check_id, status=status, severity=Severity.HIGH, title="Cloud sync seen",
-                           target=target, detail=detail, fingerprint=fingerprint(check_id, target, detail))
+                           target=target, detail=detail, fingerprint=fingerprint(check_id, target, detail),
+                           third_parties=parties)
 
     results = (
-        result("cloudsync.dropbox_lansync", Status.FAIL,
-               "198.18.0.51 announces Dropbox LAN sync (version 2.0, 3 namespaces). Remove the client."),
-        result("cloudsync.syncthing", Status.PASS, "no Syncthing local discovery announcement heard in 65 s"),
+        result("cloudsync.dropbox_lansync", Status.FAIL, "198.18.0.51 announces LAN sync. Remove the client.",
+               ThirdParty(vendor="Dropbox", service="Cloud file sync")),
+        result("cloudsync.syncthing", Status.FAIL, "198.18.0.50 announces local discovery",
+               ThirdParty(vendor="Syncthing", service="Peer-to-peer file sync", kind=ThirdPartyKind.PEER_TO_PEER)),
+        # Words that name a vendor are not a vendor: only the check's structured field counts.
+        result("cloudsync.resilio", Status.FAIL, "198.18.0.52 announces Resilio Sync local discovery"),
+        result("cloudsync.resilio", Status.PASS, "no Resilio Sync local discovery announcement heard"),
     )
     now = datetime.now(UTC)
     run = ScanRun(tool_version="t", run_id="r", profile="onboarding", started_at=now, scope=ScopeRecord(),
                   results=results, summary=summarize(results))
     parties, _ = third_parties(run)
-    assert [(p.vendor, p.consumer) for p in parties] == [("Dropbox", True)]
+    assert [(p.vendor, p.consumer, p.status) for p in parties] == [
+        ("Dropbox", True, "consumer service: no BAA possible"),
+        ("Syncthing", True, "peer-to-peer: copies go to other devices, no vendor to sign a BAA")]
+    from reports.html_report import html_text
+
+    text = html_text(run)
+    assert "<b>Syncthing</b> (Peer-to-peer file sync) was seen at scanned network (passive listening) and copies " \
+           "files straight to other devices: there is no vendor to sign a BAA" in text
+    assert "<b>Dropbox</b> (Cloud file sync) was seen at scanned network (passive listening) and is a consumer " \
+           "service" in text

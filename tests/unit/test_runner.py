@@ -49,7 +49,8 @@ class SharedProbe(Probe[Facts]):
 
 def _meta(check_id: str, **kw: Any) -> CheckMeta:
     return CheckMeta(id=check_id, title=f"Test check {check_id}", severity=Severity.MEDIUM,
-                     applies_to=Applies(services={"svc"}), remediation="Fix it properly.", **kw)
+                     applies_to=Applies(services={"svc"}), remediation="Fix it properly.",
+                     why="A test gap: it stands for any weakness that puts patient information at risk.", **kw)
 
 
 class PassesOnOdd(Check):

@@ -18,7 +18,8 @@ def test_parse_forms() -> None:
     long = parse_entry("198.18.0.1-198.18.0.6").networks
     assert short == long
     assert sum(n.num_addresses for n in short) == 6
-    assert parse_entry("localhost").hostname == "localhost"
+    assert parse_entry("Frontdesk.Clinic.Test.").hostname == "frontdesk.clinic.test"
+    assert parse_entry("frontdesk.clinic.test").networks == ()  # resolved by build_scope, not here
 
 
 @pytest.mark.parametrize("bad", ["198.18.0.9-3", "198.18.0.1-300", "not a host!", "198.18.0.1-x.y", ""])
@@ -118,3 +119,24 @@ def test_scope_file_error_names_line(tmp_path: Path) -> None:
     f.write_text("198.18.0.0/28\n198.18.0.300\n")
     with pytest.raises(InputError, match=r"scope.txt, line 2"):
         load_scope_file(f)
+
+
+def test_a_host_name_without_a_declared_nameserver_is_refused_before_any_query(monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_system_resolver(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the system resolver must never be asked")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_system_resolver)
+    with pytest.raises(InputError, match="needs a nameserver"):
+        build_scope(["frontdesk.clinic.test"])
+    with pytest.raises(InputError, match=r"exclusion 'printer\.clinic\.test'.*needs a nameserver"):
+        build_scope(["198.18.0.0/24"], ["printer.clinic.test"])
+
+
+def test_the_cli_refuses_a_host_name_target_without_nameserver(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from scanner.cli import app
+
+    result = CliRunner().invoke(app, ["scan", "frontdesk.clinic.test", "--out", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "needs a nameserver" in result.output and "--nameserver" in result.output

@@ -8,16 +8,13 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from checks.snmp.default_community import (
-    SnmpDefaultCommunities,
-    SnmpDefaultCommunity,
-    _read,
-    get_request,
-    parse_response,
-)
+from checks.snmp.default_community import SnmpDefaultCommunity
+from checks.snmp.probe import SnmpDefaultCommunities
 from scanner.check import ProbeContext, TimeoutConfig
 from scanner.models import Finding, Target
 from scanner.net import ber
+from scanner.net.ber import read_tlv as _read
+from scanner.net.snmp import get_request, parse_response
 
 CTX = ProbeContext(timeouts=TimeoutConfig(connect=1.0, read=0.3, probe=5.0))
 SYSDESCR_OID = bytes.fromhex("2b06010201010100")  # 1.3.6.1.2.1.1.1.0

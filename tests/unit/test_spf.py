@@ -8,9 +8,9 @@ import ipaddress
 import pytest
 
 from checks.dns.spf import Mechanism, SpfSyntaxError, is_spf, parse, parse_macro_string, spf_records
-from checks.dns.spf_check_host import check_host
 from checks.dns.spf_eval import SpfResult, analyze
-from checks.dns.spf_macro import MacroContext, as_domain, expand
+from tests.unit.spf_check_host import check_host
+from tests.unit.spf_macro import MacroContext, as_domain, expand
 from tests.unit.test_dns_helpers import FakeDns
 
 # --------------------------------------------------------------------- record selection (§4.5)

@@ -1,7 +1,8 @@
 """SPF macro expansion (RFC 7208 §7): ``%{ir}.%{v}._spf.%{d2}`` and friends.
 
-Only ``check_host`` (an evaluation for a given sender and IP) expands macros; the static
-audit of a domain's record cannot, and says so for each term that holds one.
+Only ``check_host`` (an evaluation for a given sender and IP, tests/unit/spf_check_host.py)
+expands macros; the static audit of a domain's record cannot, and says so for each term that
+holds one. Test code: the shipped checks never expand a macro.
 """
 
 from __future__ import annotations

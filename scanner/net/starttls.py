@@ -14,12 +14,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from scanner.errors import ProtocolError
-from scanner.net.lines import MAX_LINES, LineClient, read_smtp_greeting, read_smtp_reply
+from scanner.net import imap as imap_replies
+from scanner.net import pop3 as pop3_replies
+from scanner.net.ftp import read_ftp_greeting, read_ftp_reply
+from scanner.net.lines import LineClient
+from scanner.net.smtp import ehlo_extensions, read_smtp_greeting, read_smtp_reply, send_ehlo
 from scanner.net.text import sanitize
 
 
-def _no_pending(client: LineClient, what: str) -> None:
-    if client._buffer:  # LineClient has no public accessor for its read buffer
+def refuse_pending(client: LineClient, what: str) -> None:
+    if client.pending():
         raise ProtocolError(f"{what}: server sent data after its go-ahead, before the TLS handshake")
 
 
@@ -35,10 +39,8 @@ class SmtpUpgrade:
 def smtp_upgrade(client: LineClient) -> SmtpUpgrade:
     """Greeting, EHLO and (when offered) STARTTLS; shared with checks/mail/smtp_tls_probe.py."""
     read_smtp_greeting(client)
-    client.send_line(f"EHLO [{client.local_address}]")
-    ehlo_code, ehlo = read_smtp_reply(client)
-    keywords = {line.split(" ", 1)[0].upper() for line in ehlo[1:]} if ehlo_code == 250 else set()
-    if "STARTTLS" not in keywords:
+    ehlo_code, ehlo = send_ehlo(client)
+    if ehlo_code != 250 or "STARTTLS" not in ehlo_extensions(ehlo[1:]):
         return SmtpUpgrade(False, "", False)
     client.send_line("STARTTLS")
     tls_code, tls_text = read_smtp_reply(client)
@@ -51,71 +53,44 @@ def smtp(client: LineClient) -> str | None:
         return "STARTTLS not offered in EHLO"
     if not upgrade.ready:
         return f"STARTTLS refused: {sanitize(upgrade.reply, 120)}"
-    _no_pending(client, "SMTP")
+    refuse_pending(client, "SMTP")
     return None
 
 
-def _imap_tagged(client: LineClient, tag: str) -> tuple[str, list[str]]:
-    untagged: list[str] = []
-    for _ in range(MAX_LINES):
-        line = client.read_line()
-        if line.startswith(tag + " "):
-            return line[len(tag) + 1:], untagged
-        untagged.append(line)
-    raise ProtocolError("IMAP: no tagged reply")
-
-
 def imap(client: LineClient) -> str | None:
-    greeting = client.read_line()
-    if not greeting.upper().startswith("* OK"):
+    status, greeting = imap_replies.read_greeting(client)
+    if status != "OK":  # PREAUTH: STARTTLS is valid only before authentication (RFC 3501 §6.2.1)
         raise ProtocolError(f"IMAP greeting is not '* OK': {sanitize(greeting, 120)!r}")
-    client.send_line("g1 CAPABILITY")
-    status, untagged = _imap_tagged(client, "g1")
-    caps = " ".join([*untagged, greeting]).upper().split()
-    if not status.upper().startswith("OK") or "STARTTLS" not in caps:
+    if "STARTTLS" not in imap_replies.capabilities(client, greeting):
         return "STARTTLS not in CAPABILITY"
     client.send_line("g2 STARTTLS")
-    status, _ = _imap_tagged(client, "g2")
-    if not status.upper().startswith("OK"):
-        return f"STARTTLS refused: {sanitize(status, 120)}"
-    _no_pending(client, "IMAP")
+    answer, _ = imap_replies.read_tagged(client, "g2")
+    if not answer.upper().startswith("OK"):
+        return f"STARTTLS refused: {sanitize(answer, 120)}"
+    refuse_pending(client, "IMAP")
     return None
 
 
 def pop3(client: LineClient) -> str | None:
-    greeting = client.read_line()
-    if not greeting.startswith("+OK"):
-        raise ProtocolError(f"POP3 greeting is not '+OK': {sanitize(greeting, 120)!r}")
-    client.send_line("CAPA")
-    first = client.read_line()
-    caps: list[str] = []
-    if first.startswith("+OK"):
-        for _ in range(MAX_LINES):
-            line = client.read_line()
-            if line == ".":
-                break
-            caps.append(line.split(" ", 1)[0].upper())
-        else:
-            raise ProtocolError("POP3: CAPA list never ended")
-    if "STLS" not in caps:
+    pop3_replies.read_greeting(client)
+    _, lines = pop3_replies.capa(client)
+    if "STLS" not in pop3_replies.capa_keywords(lines):
         return "STLS not in CAPA"
     client.send_line("STLS")
     reply = client.read_line()
     if not reply.startswith("+OK"):
         return f"STLS refused: {sanitize(reply, 120)}"
-    _no_pending(client, "POP3")
+    refuse_pending(client, "POP3")
     return None
 
 
 def ftp(client: LineClient) -> str | None:
-    from checks.ftp.probe import read_ftp_greeting, read_ftp_reply  # FTP's multi-line replies
-
     read_ftp_greeting(client)
     client.send_line("AUTH TLS")
     reply = read_ftp_reply(client)
     if reply.code != 234:
         return f"AUTH TLS refused: {reply.code} {reply.text()}"
-    _no_pending(client, "FTP")
+    refuse_pending(client, "FTP")
     return None
 
 

@@ -1,8 +1,9 @@
 """SPF check_host() (RFC 7208 §4): the SPF result for one sending IP and MAIL FROM, macros included.
 
-Not used by the checks (a scan has no message to judge); it exists so that the unit tests can
-run RFC 7208's own examples (Appendix A) through the same parser, limits and macro expansion
-that the static audit relies on.
+Not used by the checks (a scan has no message to judge), so it lives with the tests, not in the
+shipped package: it runs RFC 7208's own examples (Appendix A, §7.4) through the same parser
+(checks/dns/spf.py) and lookup limits (checks/dns/spf_eval.py) that the static audit relies on,
+which is what tests/unit/test_spf.py proves.
 """
 
 from __future__ import annotations
@@ -13,16 +14,16 @@ from checks.dns.resolver import AnswerStatus, normalize
 from checks.dns.spf import Mechanism, SpfSyntaxError, parse, parse_macro_string, spf_records
 from checks.dns.spf_eval import (
     MAX_MX_NAMES,
-    MAX_PTR_NAMES,
     EvalState,
     Lookup,
     SpfPermError,
     SpfResult,
     SpfTempError,
 )
-from checks.dns.spf_macro import MacroContext, as_domain, expand
+from tests.unit.spf_macro import MacroContext, as_domain, expand
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+MAX_PTR_NAMES = 10  # RFC 7208 §4.6.4: a "ptr" evaluation looks at no more than 10 names
 
 
 def _is_multilabel(domain: str) -> bool:
