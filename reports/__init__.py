@@ -26,7 +26,7 @@ from scanner.models import ScanRun
 class Renderer(Protocol):
     def __call__(self, run: ScanRun, path: Path, *, client: ClientFile | None = None,
                  logo: str | None = None, decisions: Decisions | None = None,
-                 checks: Catalogue | None = None) -> Path: ...
+                 checks: Catalogue | None = None, anchor: str | None = None) -> Path: ...
 
 
 # Format name -> renderer(run, output path). scan.json is always written by the scanner itself;

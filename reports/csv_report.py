@@ -30,7 +30,8 @@ def _cell(value: str) -> str:
 
 
 def render_csv(run: ScanRun, path: Path, *, client: ClientFile | None = None, logo: str | None = None,
-               decisions: Decisions | None = None, checks: Catalogue | None = None) -> Path:
+               decisions: Decisions | None = None, checks: Catalogue | None = None,
+               anchor: str | None = None) -> Path:
     with path.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(COLUMNS)
@@ -43,7 +44,8 @@ def render_csv(run: ScanRun, path: Path, *, client: ClientFile | None = None, lo
 
 
 def render_tickets(run: ScanRun, path: Path, *, client: ClientFile | None = None, logo: str | None = None,
-               decisions: Decisions | None = None, checks: Catalogue | None = None) -> Path:
+               decisions: Decisions | None = None, checks: Catalogue | None = None,
+               anchor: str | None = None) -> Path:
     company = client.practice if client else (run.client or "")
     failed = sorted((r for r in run.results if r.status is Status.FAIL),
                     key=lambda r: (-r.severity.rank, r.check_id, r.target.label()))

@@ -62,7 +62,7 @@ _ENV.filters["when"] = _when
 
 def report_context(run: ScanRun, client: ClientFile | None = None, framework: Framework | None = None,
                    logo: str | None = None, decisions: Decisions | None = None,
-                   checks: Catalogue | None = None) -> dict[str, Any]:
+                   checks: Catalogue | None = None, anchor: str | None = None) -> dict[str, Any]:
     """Everything the template shows; also used by tests to check the numbers behind the words."""
     framework = framework or load_framework()
     matrix = view.safeguard_matrix(run, framework)
@@ -102,16 +102,18 @@ def report_context(run: ScanRun, client: ClientFile | None = None, framework: Fr
         "rec_decision": lambda rec: view.recommendation_decision(rec, decisions),
         "addressable": lambda cites: view.addressable(cites, framework),
         "has_decisions": bool(decisions),
+        "anchor": anchor,  # the history chain heads the report was made from (gapscan verify --anchor)
     }
 
 
 def html_text(run: ScanRun, client: ClientFile | None = None, logo: str | None = None,
-              decisions: Decisions | None = None, checks: Catalogue | None = None) -> str:
+              decisions: Decisions | None = None, checks: Catalogue | None = None, anchor: str | None = None) -> str:
     return _ENV.get_template("report.html.j2").render(**report_context(run, client, logo=logo, decisions=decisions,
-                                                                        checks=checks))
+                                                                        checks=checks, anchor=anchor))
 
 
 def render_html(run: ScanRun, path: Path, *, client: ClientFile | None = None, logo: str | None = None,
-               decisions: Decisions | None = None, checks: Catalogue | None = None) -> Path:
-    path.write_text(html_text(run, client, logo, decisions, checks), encoding="utf-8")
+               decisions: Decisions | None = None, checks: Catalogue | None = None,
+               anchor: str | None = None) -> Path:
+    path.write_text(html_text(run, client, logo, decisions, checks, anchor), encoding="utf-8")
     return path

@@ -62,11 +62,12 @@ def pdf_available() -> bool:
 
 
 def render_pdf(run: ScanRun, path: Path, *, client: ClientFile | None = None, logo: str | None = None,
-               decisions: Decisions | None = None, checks: Catalogue | None = None) -> Path:
+               decisions: Decisions | None = None, checks: Catalogue | None = None,
+               anchor: str | None = None) -> Path:
     try:
         from weasyprint import HTML
     except (ImportError, OSError) as exc:
         raise PdfUnavailable(f"PDF output needs WeasyPrint: {INSTALL_HINT}") from exc
-    html = html_text(run, client, logo, decisions, checks)
+    html = html_text(run, client, logo, decisions, checks, anchor)
     HTML(string=html, url_fetcher=data_only_fetcher(), base_url=None).write_pdf(path)
     return path

@@ -25,6 +25,7 @@ from scanner.models import (
     ErrorReason,
     Evidence,
     Finding,
+    InstalledSoftware,
     Severity,
     Skip,
     SkipReason,
@@ -197,6 +198,7 @@ class Check(ABC):
         discriminator: str = "",
         severity: Severity | None = None,
         third_parties: Iterable[ThirdParty] = (),
+        software: Iterable[InstalledSoftware] = (),
     ) -> Finding:
         return Finding(
             target=target,
@@ -206,6 +208,7 @@ class Check(ABC):
             discriminator=discriminator,
             severity=severity,
             third_parties=tuple(third_parties),
+            software=tuple(software),
         )
 
     def skip(self, target: Target, reason: SkipReason, detail: str) -> Skip:

@@ -57,6 +57,8 @@ class Credential:
     sudo: bool
     host_key: Literal["tofu", "known_hosts"]
     networks: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]  # the targets it is for
+    # ssh only: (repository, password file) paths on the endpoint; restic reads the file there.
+    restic_repositories: tuple[tuple[str, str], ...] = ()
 
     def covers(self, address: str) -> bool:
         try:

@@ -34,6 +34,11 @@ class InputError(GapscanError):
         super().__init__(prefix + message)
 
 
+class TamperError(GapscanError):
+    """A stored record no longer matches its digest, its chain, its signature or an anchor kept
+    outside the database. CLI exit code 4."""
+
+
 class OutOfScopeError(GapscanError):
     """The scanner was about to send a packet to an address outside the authorized scope."""
 

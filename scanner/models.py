@@ -185,6 +185,15 @@ class ThirdParty(Frozen):
     kind: ThirdPartyKind = ThirdPartyKind.VENDOR
 
 
+class InstalledSoftware(Frozen):
+    """One program installed on an endpoint, as its package manager or registry lists it: plain
+    data for the report's asset list (set by endpoint.software_unsupported)."""
+
+    name: str
+    version: str = ""
+    source: str = ""  # "dpkg", "rpm", "/Applications", "Uninstall key"
+
+
 class Finding(Frozen):
     """What a check emits for one target: passed or failed, with the observation behind it."""
 
@@ -195,6 +204,7 @@ class Finding(Frozen):
     discriminator: str = ""  # e.g. a share name when one check reports several things per target
     severity: Severity | None = None  # override of the check's default, rarely needed
     third_parties: tuple[ThirdParty, ...] = ()  # the vendors (or peer-to-peer copies) the finding reveals
+    software: tuple[InstalledSoftware, ...] = ()  # the endpoint's installed programs (endpoint.software_unsupported)
 
 
 class Skip(Frozen):
@@ -233,6 +243,7 @@ class CheckResult(Frozen):
     started_at: datetime | None = None
     finished_at: datetime | None = None
     third_parties: tuple[ThirdParty, ...] = ()  # set by the check on pass/fail results that name one
+    software: tuple[InstalledSoftware, ...] = ()  # installed programs of the host (endpoint.software_unsupported)
 
 
 class CheckText(Frozen):

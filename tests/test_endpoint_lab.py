@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import stat
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,13 +24,15 @@ from typing import Any
 import pytest
 
 from tests.lab import topology
+from tests.lab.daemons.endpoint_upkeep import BORG_REPO, RESTIC_PASSWORD_FILE, RESTIC_REPO, STALE_DAYS
 
 pytestmark = pytest.mark.lab
 REPO = Path(__file__).resolve().parents[1]
 GAPSCAN = str(REPO / ".venv" / "bin" / "gapscan")
 WEAK = next(h for h in topology.HOSTS if h.name == "laptop-weak")
 GOOD = next(h for h in topology.HOSTS if h.name == "laptop-good")
-ENDPOINT_CHECKS = (*topology.ENDPOINT_IDS, "endpoint.ssh_host_key_changed", "cloudsync.client_installed")
+ENDPOINT_CHECKS = (*topology.ENDPOINT_IDS, *topology.UPKEEP_IDS, "endpoint.backup_missing",
+                   "endpoint.ssh_host_key_changed", "cloudsync.client_installed")
 # Judged on every collection: PASS when the key matches or is recorded on first use.
 KEY_CHECK = "endpoint.ssh_host_key_changed"
 CANARY = topology.ENDPOINT_PASSWORD
@@ -65,12 +68,16 @@ credentials:
     username: {topology.ENDPOINT_USER}
     password_env: GS_LAB_PASSWORD
     sudo: true
+    restic_repositories:
+      - {{repository: {RESTIC_REPO}, password_file: {RESTIC_PASSWORD_FILE}}}
   - name: lab-good
     kind: ssh
     targets: [{GOOD.address}]
     username: {topology.ENDPOINT_USER}
     key_file: {key}
     sudo: true
+    restic_repositories:
+      - {{repository: {RESTIC_REPO}, password_file: {RESTIC_PASSWORD_FILE}}}
 """)
 
 
@@ -126,6 +133,20 @@ def test_planted_gaps_fail_hardened_twins_pass_and_the_canary_never_leaks(
     assert "ClamAV" in good["endpoint.antimalware_missing"][0]["detail"]
     assert "policy drop" in good["endpoint.firewall_off"][0]["detail"]
     assert any("Dropbox" in r["detail"] for r in weak["cloudsync.client_installed"])
+    # Issue 20: the facts behind each verdict, as the real tools reported them.
+    stale = {r["fingerprint"]: r for r in weak["endpoint.backup_stale"]}
+    restic = next(r for r in stale.values() if f"restic to {RESTIC_REPO}" in r["detail"])
+    assert restic["status"] == "fail" and f"{STALE_DAYS * 24} h before collection" in restic["detail"], restic
+    borg = next(r for r in weak["endpoint.backup_unencrypted"] if BORG_REPO in r["detail"])
+    assert borg["status"] == "fail" and "encryption mode none" in borg["detail"], borg
+    (patches,) = weak["endpoint.patches_pending"]
+    assert "sudo" in patches["detail"] and "Debian-Security" in patches["detail"], patches
+    accounts = {r["detail"].split(": ", 1)[1].split(" ")[0]: r for r in weak["endpoint.accounts_weak"]}
+    assert any("toor" in r["detail"] and r["status"] == "fail" for r in weak["endpoint.accounts_weak"])
+    assert any("kiosk" in r["detail"] and r["status"] == "fail" for r in weak["endpoint.accounts_weak"]), accounts
+    (software,) = weak["endpoint.software_unsupported"]
+    assert "postgresql-11" in software["detail"] and "2023-11-09" in software["detail"]
+    assert any(s["name"] == "postgresql-11" for s in software["software"])
     # The canary: nowhere in what the run wrote, printed or stored.
     db = tmp_path / "data" / "gapscan" / "gapscan.db"
     assert db.is_file()
@@ -225,10 +246,18 @@ credentials:
     out = tmp_path / "out"
     data, console = _scan(lab, out, creds, files.address)
     results = _by_check(data, files.address)
-    for check_id in topology.ENDPOINT_IDS:
+    for check_id in (*topology.ENDPOINT_IDS, *(c for c in topology.UPKEEP_IDS if c != "endpoint.accounts_weak")):
         statuses = {r["status"] for r in results[check_id]}
         assert "pass" not in statuses and statuses <= {"error", "skipped"}, results[check_id]
     assert {r["status"] for r in results["endpoint.ssh_host_key_changed"]} == {"skipped"}
+    # Issue 20: the SAM account policy is real on Samba (MS-SAMR): hardened length and lockout pass;
+    # Samba always reports its guest account (RID 501) as enabled, so that aspect fails here too.
+    by_aspect = {r["fingerprint"]: r for r in results["endpoint.accounts_weak"]}
+    policy = [r for r in by_aspect.values() if "Guest" not in r["detail"]]
+    assert {r["status"] for r in policy} == {"pass"} and len(policy) == 2, policy
+    assert any("minimum password length 12" in r["detail"] for r in policy)
+    assert any("locks after 5 failed logons" in r["detail"] for r in policy)
+    assert [r["status"] for r in by_aspect.values() if "Guest" in r["detail"]] == ["fail"]
     for path in _files(out):
         assert SMB_PASSWORD.encode() not in path.read_bytes(), path
     assert SMB_PASSWORD not in console
@@ -296,3 +325,33 @@ def test_hung_command_garbage_server_and_closed_port(lab: Any, creds: Path, tmp_
     assert out["after"] == [0, "Linux\n"]
     assert out["ftp"][0] == "protocol" and "SSH handshake" in out["ftp"][1]
     assert out["closed"][0] == "refused"
+
+
+SAMR_SNIPPET = r"""
+import json, sys
+from checks.endpoint.windows.logon import WindowsLogon
+from checks.endpoint.windows.samr import read_policy
+print(json.dumps(read_policy(sys.argv[1], WindowsLogon(sys.argv[2], "CLINIC", password=sys.argv[3]), 5.0).as_data()))
+"""
+
+
+@pytest.mark.parametrize("name", ["files-weak", "files-good"])
+def test_samba_account_policy_over_samr_agrees_with_pdbedit(lab: Any, name: str) -> None:
+    """MS-SAMR against the lab's real Samba: the policy the check judges is the one pdbedit set."""
+    from tests.lab.daemons.samba import SMB_PASSWORD, SMB_USER
+
+    host = next(h for h in topology.HOSTS if h.name == name)
+    proc = lab.run_in_scanner([str(REPO / ".venv" / "bin" / "python"), "-c", SAMR_SNIPPET, host.address, SMB_USER,
+                               SMB_PASSWORD], timeout=60)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    policy = json.loads(proc.stdout.strip().splitlines()[-1])
+    conf = _workdir(lab) / name / "smbd" / "smb.conf"
+    truth = {}
+    for key in ("min password length", "bad lockout attempt"):
+        done = subprocess.run(["pdbedit", "-s", str(conf), "-P", key], capture_output=True, text=True, timeout=30)
+        truth[key] = int(done.stdout.strip().rsplit(" ", 1)[-1])
+    assert policy["min_password_length"] == truth["min password length"]
+    assert policy["lockout_threshold"] == truth["bad lockout attempt"]
+    weak = "endpoint.accounts_weak" in host.gaps
+    assert (policy["min_password_length"], policy["lockout_threshold"]) == ((5, 0) if weak else (12, 5))
+    assert SMB_PASSWORD not in proc.stdout + proc.stderr

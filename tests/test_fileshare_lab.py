@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from tests.lab import topology
-from tests.lab.daemons.samba import GUEST_SHARE, USER_SHARE
+from tests.lab.daemons.samba import BACKUP_SHARE, GUEST_SHARE, USER_SHARE
 
 pytestmark = pytest.mark.lab
 REPO = Path(__file__).resolve().parents[1]
@@ -98,12 +98,18 @@ def test_weak_host_details(file_scan: dict[str, Any]) -> None:
     by_name = {r["detail"].split(":")[0].rsplit("\\", 1)[1]: r for r in shares.values()}
     assert by_name[GUEST_SHARE]["status"] == "fail" and "READ by null session" in by_name[GUEST_SHARE]["detail"]
     assert by_name[USER_SHARE]["status"] == "pass" and "STATUS_ACCESS_DENIED" in by_name[USER_SHARE]["detail"]
+    # Issue 20: a guest-readable share holding a system image is critical, its backup evidence named.
+    images = by_name[BACKUP_SHARE]
+    assert images["status"] == "fail" and images["severity"] == "critical", images
+    assert "WindowsImageBackup" in images["detail"]
+    assert by_name[GUEST_SHARE]["severity"] == "high"
     signing = _one(file_scan, "smb.signing_not_required", weak)
     assert "signing enabled but not required" in signing["detail"]
     data = signing["evidence"][0]["data"]
     assert data["smb2"]["accepted"] == "3.0.2" and data["smb2"]["security_mode"] == "0x01"
     ftp = _one(file_scan, "ftp.anonymous_login", weak)
     assert "listing works" in ftp["detail"]
+    assert ftp["severity"] == "critical" and "WindowsImageBackup" in ftp["detail"]
     assert ftp["evidence"][0]["data"]["dialogue"][0]["code"] == 230
     nfs = _one(file_scan, "nfs.open_export", weak)
     assert "'*' (any host)" in nfs["detail"] and "root squash" in nfs["detail"]

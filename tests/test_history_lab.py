@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests.lab import topology
+from tests.lab.lab import STATE_FILE
 
 pytestmark = pytest.mark.lab
 REPO = Path(__file__).resolve().parents[1]
@@ -45,7 +46,7 @@ def _ok(proc: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[s
 def _smb_conf(lab: Any) -> Path:
     workdir = lab.workdir
     if workdir is None:  # another process's lab: its state file records the work directory
-        workdir = Path(json.loads(Path("/run/gapscan-lab/state.json").read_text())["workdir"])
+        workdir = Path(json.loads(STATE_FILE.read_text())["workdir"])
     conf = Path(workdir) / HOST.name / "smbd" / "smb.conf"
     assert conf.is_file(), conf
     return conf

@@ -30,6 +30,8 @@ from scanner.history.decisions import DecisionKind
 from scanner.history.schema import metadata
 from scanner.history.store import Store, StoreError
 from scanner.models import Status
+from tests.lab.proc import stop
+from tests.unit import tampering
 from tests.unit.test_store import FIXTURE, concurrent_writers, fails, lab_run, variant
 
 cli = CliRunner()
@@ -94,12 +96,7 @@ def pg_server() -> Iterator[tuple[str, int]]:
                 time.sleep(0.2)
         yield str(folder), PORT
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+        stop(server, grace=20)
         log.close()
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -193,6 +190,43 @@ def test_concurrent_writers_do_not_fork_the_chain(pg_url: str) -> None:
     concurrent_writers(pg_url)
 
 
+# -- issue 21: every tampering of tests/unit/tampering.py, on PostgreSQL ---------------------------
+
+
+def _execute(url: str, *statements: str) -> None:
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            for statement in statements:
+                conn.execute(text(statement))
+    finally:
+        engine.dispose()
+
+
+def _tamper_db(pg_url: str) -> tampering.TamperDb:
+    def wipe() -> None:  # PostgreSQL's "truncate the file": every table gone, the database still there
+        _execute(pg_url, "DROP SCHEMA public CASCADE", "CREATE SCHEMA public")
+
+    return tampering.signed_history(pg_url, wipe)
+
+
+@pytest.mark.parametrize("case", sorted(tampering.CASES))
+def test_tampering_is_named_on_postgres(pg_url: str, case: str) -> None:
+    tampering.check_case(_tamper_db(pg_url), case)
+
+
+def test_a_wiped_database_does_not_restart_the_history(pg_url: str, tmp_path: Path) -> None:
+    tampering.check_store_refused_after_wipe(_tamper_db(pg_url), tmp_path)
+
+
+def test_a_read_only_database_is_refused_before_the_scan(pg_url: str, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.unit.test_failfast import assert_refused_before_scanning
+
+    Store.open(pg_url).close()
+    name = pg_url.split("@/", 1)[1].split("?", 1)[0]
+    _execute(pg_url, f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
+    assert_refused_before_scanning(pg_url, tmp_path, monkeypatch, "read-only")
 def test_interview_and_signoff_through_the_web_app(pg_url: str) -> None:
     """gapscan web on PostgreSQL: answers and a drawn sign-off land in the chains, bytes intact."""
     import base64

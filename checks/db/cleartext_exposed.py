@@ -12,27 +12,31 @@ at all (not offered: FAIL). When it is offered, whether cleartext logins are ref
 after a successful login (require_secure_transport is enforced after authentication), so without
 database credentials the result is a skip that says TLS is offered, unless the server itself
 answers the made-up cleartext login with ER_SECURE_TRANSPORT_REQUIRED (PASS) or lets it in (FAIL).
-MSSQL is not covered yet.
+Microsoft SQL Server (1433, mssql_probe.py): one TDS PRELOGIN offering ENCRYPT_OFF; the server's
+ENCRYPTION answer is its policy ([MS-TDS] 2.2.6.5): ENCRYPT_REQ (or ON) = every packet encrypted
+(PASS); ENCRYPT_OFF = only the login packet is encrypted, queries and results cross in clear (FAIL);
+ENCRYPT_NOT_SUP = no encryption at all (FAIL). No LOGIN7 is ever sent.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+from checks.db import mssql_wire
+from checks.db.mssql_probe import MssqlFacts
 from checks.db.mysql_probe import MysqlFacts
-from checks.db.postgres_probe import PgFacts
-from checks.db.probe import DbTransport
+from checks.db.probe import DbFacts, DbTransport
 from scanner.check import Applies, CheckMeta, SingleProbeCheck
-from scanner.models import Finding, Severity, Skip, SkipReason, Target
+from scanner.models import ErrorReason, Finding, Severity, Skip, SkipReason, Target, Undetermined
 from scanner.net.text import sanitize
 
 
-class DbCleartextExposed(SingleProbeCheck[PgFacts | MysqlFacts]):
+class DbCleartextExposed(SingleProbeCheck[DbFacts]):
     meta = CheckMeta(
         id="db.cleartext_exposed",
         title="Database accepts connections without TLS",
         severity=Severity.HIGH,
-        applies_to=Applies(services=frozenset({"postgresql", "mysql"})),
+        applies_to=Applies(services=frozenset({"postgresql", "mysql", "mssql"})),
         why=(
             "The database, which may hold patient records, takes connections without encryption. Logins and the "
             "records themselves can then cross the network readable by anyone who can watch the traffic."
@@ -40,17 +44,22 @@ class DbCleartextExposed(SingleProbeCheck[PgFacts | MysqlFacts]):
         remediation=(
             "Enable TLS on the database with a CA-issued certificate and require it for every network client "
             "(PostgreSQL: ssl = on and hostssl lines only, or hostnossl ... reject in pg_hba.conf; MySQL/MariaDB: "
-            "ssl_cert/ssl_key and require_secure_transport = ON); keep the database off networks that do not "
+            "ssl_cert/ssl_key and require_secure_transport = ON; SQL Server: a CA-issued certificate and Force "
+            "Encryption = Yes in SQL Server Configuration Manager); keep the database off networks that do not "
             "need it."
         ),
         description="PostgreSQL SSLRequest, then a plaintext StartupMessage for a made-up user; MySQL/MariaDB "
-                    "greeting (CLIENT_SSL), then a cleartext login for a made-up user; no password.",
+                    "greeting (CLIENT_SSL), then a cleartext login for a made-up user; no password. SQL Server: "
+                    "the TDS PRELOGIN ENCRYPTION answer; no login.",
     )
     probe = DbTransport
 
-    def judge(self, target: Target, got: PgFacts | MysqlFacts) -> Iterator[Finding | Skip]:
+    def judge(self, target: Target, got: DbFacts) -> Iterator[Finding | Skip | Undetermined]:
         if isinstance(got, MysqlFacts):
             yield from self._mysql(target, got)
+            return
+        if isinstance(got, MssqlFacts):
+            yield from self._mssql(target, got)
             return
         pg = got
         where = f"PostgreSQL {target.host_port()}"
@@ -91,3 +100,21 @@ class DbCleartextExposed(SingleProbeCheck[PgFacts | MysqlFacts]):
                             f"{where}: TLS offered (CLIENT_SSL); whether cleartext logins are refused "
                             f"(require_secure_transport) shows only after a successful login, and the scan has no "
                             f"database account (made-up cleartext login: {my.login_summary()})")
+
+    def _mssql(self, target: Target, ms: MssqlFacts) -> Iterator[Finding | Undetermined]:
+        r = ms.response
+        where = f"SQL Server {target.host_port()}" + (f" ({r.version})" if r.version else "")
+        verdicts = {
+            mssql_wire.ENCRYPT_REQ: (True, "requires encryption (ENCRYPT_REQ): every packet is encrypted"),
+            mssql_wire.ENCRYPT_ON: (True, "encrypts the connection (ENCRYPT_ON)"),
+            mssql_wire.ENCRYPT_OFF: (False, "encrypts only the login packet (ENCRYPT_OFF): queries and results "
+                                            "cross the network in clear"),
+            mssql_wire.ENCRYPT_NOT_SUP: (False, "cannot encrypt at all (ENCRYPT_NOT_SUP)"),
+        }
+        verdict = verdicts.get(r.encryption_value)
+        if verdict is None:
+            yield self.undetermined(target, ErrorReason.PROTOCOL, f"{where}: PRELOGIN ENCRYPTION {r.encryption_name} "
+                                    "is not a value [MS-TDS] defines", evidence=[ms.evidence()])
+            return
+        passed, text = verdict
+        yield self.finding(target, passed=passed, detail=f"{where}: {text}", evidence=[ms.evidence()])

@@ -145,6 +145,90 @@ class SyncClients:
 
 
 @dataclass(frozen=True)
+class BackupJob:
+    """One backup the endpoint is configured to make, and what could be read of its state.
+
+    ``encrypted`` None and ``last_success`` None mean "could not be read" (``unknown`` says why for
+    the job as a whole); the checks then say ``error``, never PASS."""
+
+    tool: str  # "restic", "BorgBackup", "Déjà Dup", "Timeshift", "Time Machine", "File History", ...
+    destination: str  # repository path or URL, volume, folder (never a password)
+    encrypted: bool | None
+    encryption_note: str  # why: "restic encrypts every repository (AES-256)", "borg encryption mode none"
+    last_success: datetime | None = None
+    last_note: str = ""  # where the time came from: "newest snapshot (restic snapshots --json)"
+    scheduled: str = ""  # "cron /etc/cron.d/restic-backup", "systemd borg-backup.service + .timer"
+    cloud_vendor: str | None = None  # a consumer cloud the destination is synchronised to
+    time_unknown: str | None = None  # why the last success could not be read (password source not named)
+
+
+@dataclass(frozen=True)
+class Backups:
+    jobs: tuple[BackupJob, ...]
+    observations: tuple[Observation, ...]
+    unknown: str | None = None
+
+
+@dataclass(frozen=True)
+class PendingUpdate:
+    package: str
+    available: str  # the version offered
+    installed: str | None = None
+    security: bool = False
+    severity: str | None = None  # the vendor's rating where the tool reports one (dnf: Critical/Important/...)
+    origin: str = ""  # "Debian-Security:12/stable-security", "FEDORA-2024-1a2b3c", "macOS Sonoma 14.6.1"
+    published: datetime | None = None  # when the vendor issued it, where the tool says (dnf updateinfo)
+
+
+@dataclass(frozen=True)
+class Patches:
+    """Updates offered but not installed, and when updates were last installed."""
+
+    source: str  # "apt", "dnf", "softwareupdate", "Windows Update"
+    pending: tuple[PendingUpdate, ...]
+    observations: tuple[Observation, ...]
+    pending_known: bool = True  # False where the collector cannot list pending updates (Windows, remotely)
+    last_install: datetime | None = None
+    last_install_note: str = ""
+    unknown: str | None = None
+
+
+@dataclass(frozen=True)
+class Accounts:
+    """Local accounts and the password policy: raw facts, judged by endpoint.accounts_weak."""
+
+    observations: tuple[Observation, ...]
+    source: str = ""  # "Linux /etc/passwd, passwd -S -a, PAM", "MS-SAMR"
+    uid0: tuple[str, ...] | None = None  # Linux: accounts with UID 0
+    no_password: tuple[str, ...] | None = None  # accounts that log on without a password
+    min_length: int | None = None  # minimum password length enforced (0: none)
+    min_length_where: str = ""
+    lockout_threshold: int | None = None  # failed logons before lockout (0: never locks)
+    lockout_where: str = ""
+    max_age_days: int | None = None  # maximum password age (0: never expires); reported, not judged
+    guest_enabled: bool | None = None  # Windows/Samba: the built-in Guest (RID 501)
+    administrators: tuple[str, ...] | None = None  # members of the local Administrators group (names or SIDs)
+    unread: tuple[tuple[str, str], ...] = ()  # (aspect, why) for facts that could not be read
+    not_applicable: str | None = None
+    unknown: str | None = None
+
+
+@dataclass(frozen=True)
+class SoftwareItem:
+    name: str
+    version: str
+    source: str  # "dpkg", "rpm", "/Applications", "Uninstall key"
+
+
+@dataclass(frozen=True)
+class Software:
+    items: tuple[SoftwareItem, ...]
+    observations: tuple[Observation, ...]
+    truncated: bool = False
+    unknown: str | None = None
+
+
+@dataclass(frozen=True)
 class EndpointInventory:
     """Everything one collection learned about one endpoint."""
 
@@ -155,6 +239,10 @@ class EndpointInventory:
     firewall: Firewall | None
     antimalware: AntiMalware | None
     sync_clients: SyncClients | None
+    backup: Backups | None = None
+    patches: Patches | None = None
+    accounts: Accounts | None = None
+    software: Software | None = None
     # Why a section is None: {"disk": "lsblk not found", ...}. Every None section has an entry.
     missing: tuple[tuple[str, str], ...] = ()
     account: str = ""  # the user name the collector logged on as (never a secret)

@@ -14,7 +14,9 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from . import av_products, sync_clients
+from . import accounts_linux, av_products, backup_linux, patches_linux, software, sync_clients
+from .accounts_linux import parse_accounts
+from .backup_linux import parse_backup
 from .commands import Command, CommandResult, Results, need
 from .inventory import (
     AntiMalware,
@@ -26,6 +28,7 @@ from .inventory import (
     OsFamily,
     OsInfo,
     ScreenLock,
+    Software,
     SyncClients,
     SyncClientSeen,
     Unknown,
@@ -45,18 +48,32 @@ GNOME_IDLE = Command("gnome_idle", ("gsettings", "get", "org.gnome.desktop.sessi
 GNOME_DELAY = Command("gnome_delay", ("gsettings", "get", "org.gnome.desktop.screensaver", "lock-delay"))
 HOMES = Command("homes", ("ls", "-1", "/home"))
 CLAMAV_DB = Command("clamav_db", ("ls", "-l", "--time-style=+%Y-%m-%d", "/var/lib/clamav"))
+# The endpoint's clock and UTC offset: logs (apt history, borg archives) are in local time.
+CLOCK = Command("clock", ("date", "+%Y-%m-%dT%H:%M:%S%z"))
 
 COMMANDS: tuple[Command, ...] = (LSBLK, FINDMNT, OS_RELEASE, PS, NFT, UFW, FIREWALLD, SESSIONS, GNOME_LOCK,
-                                 GNOME_IDLE, GNOME_DELAY, HOMES, CLAMAV_DB)
+                                 GNOME_IDLE, GNOME_DELAY, HOMES, CLAMAV_DB, CLOCK, *backup_linux.COMMANDS,
+                                 *patches_linux.COMMANDS, *accounts_linux.COMMANDS, software.DPKG)
+parse_patches = patches_linux.parse_patches
+__all__ = ["COMMANDS", "followups", "parse_accounts", "parse_antimalware", "parse_backup", "parse_disk",
+           "parse_firewall", "parse_os", "parse_patches", "parse_screen_lock", "parse_software",
+           "parse_sync_clients"]
 
 KDE_SYSTEM_FILE = "/etc/xdg/kscreenlockerrc"
 SAFE_NAME = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 NOT_DATA = ("/boot", "/boot/efi", "/efi")
 
 
-def followups(results: Results, login_home: str | None) -> tuple[Command, ...]:
-    """Commands that depend on the first round: crypt status per mapping, sync paths per home."""
-    out: list[Command] = []
+def parse_software(results: Results) -> Software:
+    return software.parse_dpkg(results)
+
+
+def followups(results: Results, login_home: str | None,
+              restic_passwords: tuple[tuple[str, str], ...] = ()) -> tuple[Command, ...]:
+    """Commands that depend on the first round: crypt status per mapping, sync paths per home,
+    one listing per backup repository (``restic_passwords``: (repository, password file) pairs the
+    credentials file names)."""
+    out: list[Command] = list(backup_linux.followups(results, restic_passwords))
     lsblk = results.get("lsblk")
     if lsblk is not None and lsblk.ok:
         try:

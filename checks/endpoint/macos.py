@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 
+from . import macos_more
 from .av_products import match_av_process
 from .commands import Command, CommandResult, Results, need
 from .inventory import (
@@ -52,7 +53,13 @@ COMMANDS: tuple[Command, ...] = (
     Command("ps", ("ps", "-axco", "comm")),
     Command("applications", ("ls", "-1", "/Applications")),
     Command("sync_paths", ("ls", "-d", *_ABSOLUTE_PROBES)),
+    *macos_more.COMMANDS,
 )
+parse_backup = macos_more.parse_backup
+parse_patches = macos_more.parse_patches
+parse_accounts = macos_more.parse_accounts
+parse_software = macos_more.parse_software
+followups = macos_more.followups
 
 
 def _obs(*results: CommandResult | None) -> tuple[Observation, ...]:

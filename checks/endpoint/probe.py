@@ -34,7 +34,8 @@ DEFAULT_SCREEN_LOCK_MAX_MINUTES = 15.0
 COMMAND_TIMEOUT = 20.0
 UNAME = Command("uname", ("uname", "-s"))
 HOME = Command("home", ("printenv", "HOME"))
-SECTIONS = ("os", "disk", "screen_lock", "firewall", "antimalware", "sync_clients")
+SECTIONS = ("os", "disk", "screen_lock", "firewall", "antimalware", "sync_clients", "backup", "patches", "accounts",
+            "software")
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,35 @@ class EndpointFacts:
     host_key: HostKeyCheck | None = None
     no_credentials: str | None = None  # why no collection was attempted
     refused: str | None = None  # the host-key refusal, in words
+    # The profile's limits for the backup, patch and account checks (defaults: DEFAULT_LIMITS).
+    backup_max_age_hours: float = 48.0
+    patch_critical_days: float = 15.0
+    patch_other_days: float = 30.0
+    patch_max_days_without_update: float = 30.0
+    accounts_min_password_length: int = 8
+    accounts_max_failed_logons: int = 10
+
+
+# (check id, setting, EndpointFacts field): the profile's ``settings: {<check id>: {<setting>: N}}``.
+LIMIT_SETTINGS = (
+    ("endpoint.backup_stale", "max_age_hours", "backup_max_age_hours"),
+    ("endpoint.patches_pending", "critical_days", "patch_critical_days"),
+    ("endpoint.patches_pending", "other_days", "patch_other_days"),
+    ("endpoint.patches_pending", "max_days_without_update", "patch_max_days_without_update"),
+    ("endpoint.accounts_weak", "min_password_length", "accounts_min_password_length"),
+    ("endpoint.accounts_weak", "max_failed_logons", "accounts_max_failed_logons"),
+)
+
+
+def limits_from(ctx: ProbeContext) -> dict[str, Any]:
+    """The profile's limits as EndpointFacts fields; a missing or non-positive value keeps the default."""
+    out: dict[str, Any] = {}
+    for check_id, key, field_name in LIMIT_SETTINGS:
+        value = ((ctx.settings or {}).get(check_id) or {})
+        number = value.get(key) if isinstance(value, dict) else None
+        if isinstance(number, int | float) and not isinstance(number, bool) and number > 0:
+            out[field_name] = int(number) if field_name.startswith("accounts_") else float(number)
+    return out
 
 
 def _screen_lock_minutes(ctx: ProbeContext) -> float:
@@ -78,10 +108,12 @@ def collect_over_ssh(host: str, cred: Credential, limits: SessionLimits, known_h
         if kernel == "Linux":
             module: ModuleType = linux
             results = session.run_all(linux.COMMANDS)
-            results.update(session.run_all(linux.followups(results, first["home"].stdout.strip() or None)))
+            results.update(session.run_all(linux.followups(results, first["home"].stdout.strip() or None,
+                                                           cred.restic_repositories)))
         elif kernel == "Darwin":
             module = macos
             results = session.run_all(macos.COMMANDS)
+            results.update(session.run_all(macos.followups(results)))
         else:
             why = first["uname"].why_failed() if not first["uname"].ok else f"uname -s printed {kernel[:40]!r}"
             raise ProbeError(f"{host}: not a Linux or macOS system this collector knows ({why})")
@@ -100,7 +132,8 @@ class EndpointCollector(Probe[EndpointFacts]):
 
     def collect(self, target: Target, ctx: ProbeContext) -> EndpointFacts:
         assert target.host is not None
-        base = EndpointFacts(host=target.host, screen_lock_max_seconds=int(_screen_lock_minutes(ctx) * 60))
+        base = EndpointFacts(host=target.host, screen_lock_max_seconds=int(_screen_lock_minutes(ctx) * 60),
+                             **limits_from(ctx))
         store = ctx.credentials
         if store is None:
             return _replace(base, no_credentials="no --credentials file was given for this scan")

@@ -164,6 +164,9 @@ class SshSession:
         try:
             chan.settimeout(1.0)
             chan.exec_command(self.command_line(command, with_sudo))
+            # No command reads input: end stdin at once, so a tool that would prompt (borg asking
+            # for a passphrase or a confirmation) gets end-of-file and exits instead of waiting.
+            chan.shutdown_write()
             out, err, status = self._drain(chan)
         except (paramiko.SSHException, OSError, EOFError) as exc:
             # A server that accepts the logon and then closes every channel (a restricted shell,

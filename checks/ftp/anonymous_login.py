@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from checks.ftp.probe import FtpAnonymous, FtpAnonymousFacts
 from scanner.check import Applies, CheckMeta, SingleProbeCheck
 from scanner.models import Finding, Severity, Skip, Target
+from scanner.net.text import sanitize
 
 
 class FtpAnonymousLogin(SingleProbeCheck[FtpAnonymousFacts]):
@@ -51,5 +52,7 @@ class FtpAnonymousLogin(SingleProbeCheck[FtpAnonymousFacts]):
             detail += "; upload not tested (intrusive checks off)"
         else:
             detail += f"; upload {'ALLOWED' if ftp.upload_allowed else 'refused'} ({ftp.upload_note})"
+        if ftp.backup_names:
+            detail += f"; BACKUPS listed: {', '.join(sanitize(n, 60) for n in ftp.backup_names)}"
         yield self.finding(target, passed=False, detail=detail, evidence=[ftp.evidence()],
-                           severity=Severity.CRITICAL if ftp.upload_allowed else None)
+                           severity=Severity.CRITICAL if ftp.upload_allowed or ftp.backup_names else None)

@@ -21,6 +21,7 @@ from typing import Any
 from scanner.check import Probe, ProbeContext
 from scanner.errors import ProbeTimeout, ProtocolError, translate_os_error
 from scanner.models import Evidence, Target, utcnow
+from scanner.net.backups import backup_names
 from scanner.net.ftp import FtpReply, read_ftp_greeting, read_ftp_reply
 from scanner.net.lines import LineClient
 from scanner.net.text import sanitize
@@ -45,6 +46,7 @@ class FtpAnonymousFacts:
     listing_note: str = ""
     upload_allowed: bool | None = None  # None: not tested (intrusive off or logon refused)
     upload_note: str = ""
+    backup_names: tuple[str, ...] = ()  # top-level names that look like backups (no other name is kept)
 
     def evidence(self) -> Evidence:
         summary = f"greeting {self.greeting.code}; anonymous logon "
@@ -64,7 +66,8 @@ class FtpAnonymousFacts:
                                 "reply": [sanitize(x, 200) for x in reply.lines]} for sent, reply in self.dialogue],
                   "logged_in": self.logged_in, "user": self.user, "listing_works": self.listing_works,
                   "listing_entries": self.listing_entries, "listing_note": self.listing_note,
-                  "upload_allowed": self.upload_allowed, "upload_note": self.upload_note},
+                  "upload_allowed": self.upload_allowed, "upload_note": self.upload_note,
+                  "backup_names": [sanitize(n, 80) for n in self.backup_names]},
             collected_at=utcnow(),
             method=method + ", QUIT",
         )
@@ -150,7 +153,7 @@ def _listing(session: FtpSession) -> dict[str, Any]:
         started = session.command("LIST")
         if started.code not in (125, 150):
             return {"listing_works": False, "listing_note": f"LIST refused: {started.code} {started.text()}"}
-        size, lines = _drain(data, session.ctx.timeouts.read)
+        size, lines, backups = _drain(data, session.ctx.timeouts.read)
     finally:
         data.close()
     done = session.finish_transfer(started)
@@ -159,7 +162,7 @@ def _listing(session: FtpSession) -> dict[str, Any]:
     note = f"{lines} line(s), {size} bytes" + (" (truncated)" if truncated else "")
     if not works:
         note += f"; transfer ended {done.code if done else '?'}"
-    return {"listing_works": works, "listing_entries": lines, "listing_note": note}
+    return {"listing_works": works, "listing_entries": lines, "listing_note": note, "backup_names": backups}
 
 
 def _upload(session: FtpSession) -> dict[str, Any]:
@@ -180,9 +183,11 @@ def _upload(session: FtpSession) -> dict[str, Any]:
     return {"upload_allowed": False, "upload_note": f"STOR started but ended {done.code}; {name} {cleanup}"}
 
 
-def _drain(data: socket.socket, read_timeout: float) -> tuple[int, int]:
-    """Read a listing to its end (bounded); return (bytes, lines). Contents are discarded."""
+def _drain(data: socket.socket, read_timeout: float) -> tuple[int, int, tuple[str, ...]]:
+    """Read a listing to its end (bounded); return (bytes, lines, names that look like backups).
+    Every other name is discarded: only backup-looking names are kept as evidence."""
     size = lines = 0
+    raw = bytearray()
     deadline = time.monotonic() + read_timeout * 2
     while size < MAX_LISTING:
         remaining = deadline - time.monotonic()
@@ -197,4 +202,7 @@ def _drain(data: socket.socket, read_timeout: float) -> tuple[int, int]:
             break
         size += len(chunk)
         lines += chunk.count(b"\n")
-    return size, lines
+        raw += chunk[: max(0, MAX_LISTING - len(raw))]
+    # LIST lines end with the name (ls -l style, RFC 959 leaves the format to the server).
+    names = [line.split(maxsplit=8)[-1] for line in raw.decode("utf-8", "replace").splitlines() if line.strip()]
+    return size, lines, backup_names(names)

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from checks.nfs.probe import NOT_OBSERVABLE, NfsExportFacts, NfsExports
 from scanner.check import Applies, CheckMeta, SingleProbeCheck
 from scanner.models import Finding, Severity, Skip, SkipReason, Target
+from scanner.net.backups import looks_like_backup
 from scanner.net.text import sanitize
 
 WIDEST_V4, WIDEST_V6 = 16, 48  # prefixes this short or shorter count as "everyone"
@@ -80,5 +81,9 @@ class NfsOpenExport(SingleProbeCheck[NfsExportFacts]):
                     f"{sanitize(g, 60)!r} ({r})" for g, r in reasons)
             else:
                 detail = f"{where}: export {path} restricted to " + ", ".join(sanitize(g, 60) for g in export.groups)
+            backup = looks_like_backup(export.path.rstrip("/").rsplit("/", 1)[-1])
+            if reasons and backup:
+                detail += "; the export's name looks like BACKUPS"
             yield self.finding(target, passed=not reasons, detail=f"{detail}; {NOT_OBSERVABLE}",
-                               evidence=evidence, discriminator=export.path)
+                               evidence=evidence, discriminator=export.path,
+                               severity=Severity.CRITICAL if reasons and backup else None)

@@ -29,6 +29,8 @@ def _describe(share: ShareAccess, write_tested: bool) -> str:
             text += "; WRITE not tested (intrusive checks off)"
     else:
         text = "no access (" + ", ".join(share.denied or ("not opened",)) + ")"
+    if share.read_by and share.backup_evidence:
+        text += f"; BACKUPS readable: {', '.join(sanitize(n, 60) for n in share.backup_evidence)}"
     return text + "".join(f"; {note}" for note in share.notes)
 
 
@@ -68,5 +70,6 @@ class SmbOpenShare(SingleProbeCheck[SmbAnonymousFacts]):
                 detail=f"{unc}: {_describe(share, share.write_tested)}",
                 evidence=evidence,
                 discriminator=share.name,
-                severity=Severity.CRITICAL if share.write_by else None,
+                # Writable, or readable backup images (a full copy of the practice's computers): critical.
+                severity=Severity.CRITICAL if share.write_by or (share.read_by and share.backup_evidence) else None,
             )

@@ -38,12 +38,14 @@ from checks.smb.transport import Deadline
 from scanner.check import Probe, ProbeContext
 from scanner.errors import ProbeTimeout, ProtocolError
 from scanner.models import Evidence, Target, utcnow
+from scanner.net.backups import backup_names
 from scanner.net.text import sanitize
 
 IDENTITIES = (("null session", ""), ("guest", "guest"))
 SESSION_DIALECTS = ((SMB2_DIALECT_30, "3.0"), (SMB2_DIALECT_21, "2.1"), (SMB2_DIALECT_002, "2.0.2"),
                     (SMB2_DIALECT_311, "3.1.1"), (smb.SMB_DIALECT, "NT LM 0.12"))
 MAX_SHARES = 64  # bound the work on a server that lists thousands of shares
+MAX_LISTED = 500  # top-level names looked at per share for backup evidence
 STYPE_DISKTREE, STYPE_MASK = 0, 0x0FFFFFFF  # MS-SRVS 2.2.2.4: base type, high bits are flags
 SHARE_TYPES = {0: "disk", 1: "printer", 2: "device", 3: "ipc"}
 
@@ -73,6 +75,7 @@ class ShareAccess:
     write_tested: bool = False
     denied: tuple[str, ...] = ()  # "guest: STATUS_ACCESS_DENIED", ...
     notes: tuple[str, ...] = ()  # e.g. a write-test file that could not be removed
+    backup_evidence: tuple[str, ...] = ()  # the share name or top-level names that look like backups
 
     @property
     def disk(self) -> bool:
@@ -104,7 +107,8 @@ class SmbAnonymousFacts:
                 "sessions": [asdict(s) for s in self.sessions],
                 "shares": [{"name": sanitize(s.name, 80), "type": s.share_type, "remark": sanitize(s.remark, 120),
                             "read_by": list(s.read_by), "write_by": list(s.write_by),
-                            "write_tested": s.write_tested, "denied": list(s.denied), "notes": list(s.notes)}
+                            "write_tested": s.write_tested, "denied": list(s.denied), "notes": list(s.notes),
+                            "backup_evidence": [sanitize(n, 80) for n in s.backup_evidence]}
                            for s in self.shares],
                 "write_tested": self.write_tested,
             },
@@ -123,6 +127,7 @@ class _Share:
     write_by: list[str] = field(default_factory=list)
     denied: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    backup_evidence: list[str] = field(default_factory=list)
 
 
 class SmbAnonymousAccess(Probe[SmbAnonymousFacts]):
@@ -169,6 +174,7 @@ class SmbAnonymousAccess(Probe[SmbAnonymousFacts]):
                 name=s.name, share_type=SHARE_TYPES.get(s.type_code & STYPE_MASK, "other"), remark=s.remark,
                 read_by=tuple(s.read_by), write_by=tuple(s.write_by),
                 write_tested=ctx.intrusive_allowed and bool(s.read_by), denied=tuple(s.denied), notes=tuple(s.notes),
+                backup_evidence=tuple(s.backup_evidence),
             ) for s in shares.values()),
             write_tested=ctx.intrusive_allowed,
         )
@@ -209,11 +215,16 @@ def _test_share(conn: SMBConnection, identity: str, share: _Share, intrusive: bo
     """READ = the share's root can be listed; WRITE (intrusive only) = an empty file can be created."""
     try:
         tid = _call(deadline, f"SMB tree connect {share.name!r}", conn.connectTree, share.name)
-        _call(deadline, f"SMB list {share.name!r}", conn.listPath, share.name, "*")
+        listed = _call(deadline, f"SMB list {share.name!r}", conn.listPath, share.name, "*")
     except _Denied as denied:
         share.denied.append(f"{identity}: {denied}")
         return
     share.read_by.append(identity)
+    # Names only, and only those that look like backups (never the other file names: they may be PHI).
+    top = [share.name] + [str(f.get_longname()) for f in listed[:MAX_LISTED] if f.get_longname() not in (".", "..")]
+    for name in backup_names(top):
+        if name not in share.backup_evidence:
+            share.backup_evidence.append(f"share name {name}" if name == share.name else name)
     if intrusive:
         _write_test(conn, identity, share, tid, deadline)
     with contextlib.suppress(Exception):

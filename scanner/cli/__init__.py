@@ -2,7 +2,8 @@
 
 Exit codes: 0 scan completed; 1 internal failure; 2 bad input (the message names what and
 where; also an unusable history database); 3 ``--fail-on`` was given and a failed finding is at
-or above that severity; 4 ``verify`` found a record that does not match its digest or chain;
+or above that severity; 4 ``verify`` found a record that does not match its digest, chain,
+signature or an anchor (also: a write refused because the store lost its anchored history);
 130 interrupted (results so far are saved with ``complete: false``).
 
 This module creates the typer app and registers the commands, in the order ``gapscan --help``
@@ -31,11 +32,12 @@ from scanner.cli.common import (
 )
 from scanner.cli.decisions import decide, list_decisions
 from scanner.cli.interview import interview_import
-from scanner.cli.keys import keys_init, keys_show
+from scanner.cli.keys import keys_init, keys_rotate, keys_show
 from scanner.cli.recurring import rescan, schedule
 from scanner.cli.reporting import report
 from scanner.cli.scanning import discover, scan
 from scanner.cli.stored import diff, evidence, history, verify
+from scanner.cli.storing import store
 from scanner.cli.web import web
 
 __all__ = [
@@ -51,6 +53,7 @@ app.command()(discover)
 app.command("checks")(list_checks)
 app.command("profiles")(list_profiles)
 app.command()(report)
+app.command()(store)
 app.command()(history)
 app.command()(diff)
 app.command()(decide)
@@ -70,6 +73,7 @@ keys_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="The MS
 app.add_typer(keys_app, name="keys")
 keys_app.command("init")(keys_init)
 keys_app.command("show")(keys_show)
+keys_app.command("rotate")(keys_rotate)
 
 app.command()(version)
 

@@ -15,7 +15,7 @@ from rich.markup import escape
 
 from scanner.config.framework import load_framework
 from scanner.engine.registry import Registry, load_registry
-from scanner.errors import GapscanError, InputError
+from scanner.errors import GapscanError, InputError, TamperError
 
 EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_FAIL_ON, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 EXIT_TAMPERED = 4  # gapscan verify: a stored record no longer matches its digest or chain
@@ -42,6 +42,9 @@ def friendly_errors() -> Iterator[None]:
     except InputError as exc:
         err.print(f"[bold red]error:[/] {escape(str(exc))}", markup=True, highlight=False)
         raise CliExit(EXIT_INPUT) from exc
+    except TamperError as exc:
+        err.print(f"[bold red]TAMPERED:[/] {escape(str(exc))}", markup=True, highlight=False)
+        raise CliExit(EXIT_TAMPERED) from exc
     except KeyboardInterrupt as exc:
         # Commands that save partial work (scan, rescan) say what they saved themselves.
         err.print("interrupted: nothing was saved")

@@ -35,7 +35,8 @@ def decide(
             recorded = store.add_decision(client, subject, decision, who, note=note, until=expires)
         err.print(f"recorded decision #{recorded.seq} for {client!r}: {recorded.decision.value} "
                   f"({recorded.subject_kind} {recorded.subject}) by {recorded.decided_by}"
-                  + (f", until {recorded.until}" if recorded.until else ""), highlight=False)
+                  + (f", until {recorded.until}" if recorded.until else "")
+                  + f"; chain head decision#{recorded.seq}:{recorded.digest}", highlight=False, markup=False)
         if expires is not None and expires < date.today():
             err.print("note: --until is in the past: the finding already counts as open", highlight=False)
         return EXIT_OK

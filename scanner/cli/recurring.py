@@ -29,9 +29,10 @@ from scanner.cli.runs import (
     _interrupted,
     _remove_stale_outputs,
     _render,
+    _report_anchor,
     _report_decisions,
     _split_formats,
-    _store_run,
+    _store_or_keep,
     _with_listen_window,
     _write_drift,
 )
@@ -68,6 +69,7 @@ def rescan(
             last = store.list_runs(client)
             if not last:
                 raise InputError(f"client {client!r} has no stored run to repeat", source="--client")
+            store.preflight(client)  # before the first packet: the store can take the run
             previous = store.load_run(last[-1].run_id)
             history_runs = store.client_runs(client)
         scope = previous.scope
@@ -88,10 +90,13 @@ def rescan(
             run = run_scan(request, registry, sink)
         except KeyboardInterrupt as exc:
             raise _interrupted(sink) from exc
+        stored, not_stored = _store_or_keep(run, client, db, sign_key, target_dir / "scan.json")
+        anchor = _report_anchor(client, db, stored.anchor()) if stored is not None else None
         written = _render(run, chosen_formats, target_dir, decisions=_report_decisions(run, client, db),
-                          checks=registry.catalogue())
+                          checks=registry.catalogue(), anchor=anchor)
         err.print(f"wrote {target_dir / 'scan.json'}" + "".join(f", {p}" for p in written), highlight=False)
-        _store_run(run, client, db, sign_key)
+        if not_stored is not None:
+            raise not_stored
         drift = compare(previous, run, history_runs)
         _write_drift(target_dir, drift.as_dict(), trend([*history_runs, run]), client)
         if not quiet:

@@ -69,8 +69,10 @@ def _load_client_file(path: Path | None) -> tuple[Any, str | None]:
 
 
 def _render(run: ScanRun, formats: list[str], out_dir: Path, client: Any = None,
-            logo: str | None = None, decisions: Any = None, checks: Any = None) -> list[Path]:
-    """``checks``: the registry's catalogue (what each check says about itself) for the report."""
+            logo: str | None = None, decisions: Any = None, checks: Any = None,
+            anchor: str | None = None) -> list[Path]:
+    """``checks``: the registry's catalogue (what each check says about itself) for the report;
+    ``anchor``: the history heads the report is made from (printed on its cover)."""
     from reports import FILE_NAMES, RENDERERS
     from scanner.engine.output import publish
 
@@ -80,7 +82,7 @@ def _render(run: ScanRun, formats: list[str], out_dir: Path, client: Any = None,
             continue  # scan.json is always written by the sink
         renderer = RENDERERS[fmt]
         written.append(publish(lambda path, r=renderer: r(run, path, client=client, logo=logo,  # type: ignore[misc]
-                                                          decisions=decisions, checks=checks),
+                                                          decisions=decisions, checks=checks, anchor=anchor),
                                out_dir / FILE_NAMES[fmt]))
     return written
 
@@ -158,15 +160,72 @@ def _signer(sign_key: Path | None) -> Any:
     return load_key(default) if default.exists() else None
 
 
-def _store_run(run: ScanRun, client: str, db: str | None, sign_key: Path | None = None) -> None:
+def _preflight_store(client: str, db: str | None) -> None:
+    """Before the first packet: the store can take this client's next run (exit 2 if not; 4 if it
+    no longer holds what the anchor log recorded)."""
+    from scanner.history.store import Store
+
+    with Store.open(db) as store:
+        store.preflight(client)
+
+
+def _store_run(run: ScanRun, client: str, db: str | None, sign_key: Path | None = None) -> Any:
+    """Store the run (signed, timestamped where configured, anchored); returns its RunInfo."""
+    from scanner.cli.integrity import settings, stamper
     from scanner.history.store import Store
 
     signer = _signer(sign_key)
     with Store.open(db) as store:
-        info = store.store_run(run, client, signer=signer)
+        info = store.store_run(run, client, signer=signer, stamper=stamper(settings()))
         signed = f", signed with key {info.signed_by}" if info.signed_by else ""
-        err.print(f"stored run {info.run_id} as #{info.seq} of client {client!r} in {store.url}{signed}",
-                  highlight=False)
+        stamped = ", timestamped" if info.timestamped else ""
+        err.print(f"stored run {info.run_id} as #{info.seq} of client {client!r} in {store.url}{signed}{stamped}; "
+                  f"chain head {info.anchor().text()}", highlight=False, markup=False)
+    return info
+
+
+def _store_or_keep(run: ScanRun, client: str | None, db: str | None, sign_key: Path | None,
+                   scan_file: Path) -> tuple[Any, InputError | None]:
+    """Store a finished scan (with ``--client``). When that fails the run is still in scan.json:
+    the error, returned for the caller to raise once the reports are written, says how to store
+    it later. (A store that no longer holds its anchored history raises at once: exit 4.)"""
+    from scanner.history.store import StoreError
+
+    if client is None:
+        return None, None
+    try:
+        return _store_run(run, client, db, sign_key), None
+    except StoreError as exc:
+        import hashlib
+
+        digest = hashlib.sha256(scan_file.read_bytes()).hexdigest()
+        later = f"gapscan store {_quote(str(scan_file))} --client {_quote(client)}" + (
+            f" --db {_quote(db)}" if db else "") + f" --sha256 {digest}"
+        return None, StoreError(f"{exc}. The run is not lost: it is in {scan_file} (sha256 {digest}); store it "
+                                f"later with: {later}")
+
+
+def _quote(value: str) -> str:
+    import shlex
+
+    return shlex.quote(value)
+
+
+def _report_anchor(client: str | None, db: str | None, run_head: Any = None) -> str | None:
+    """The chain heads a report is made from (printed on its cover): ``run_head`` (the run just
+    stored) or the client's newest, and the newest decision. None without a stored client."""
+    if client is None:
+        return None
+    from scanner.cli.integrity import head_text
+    from scanner.history.store import Store, StoreError
+
+    try:
+        with Store.open(db) as store:
+            newest_run, newest_decision = store.client_heads(client)
+            return head_text(run_head or newest_run, newest_decision)
+    except StoreError as exc:
+        err.print(f"note: no history anchor on the report: {escape(str(exc))}", highlight=False)
+        return None
 
 
 def _with_listen_window(loaded: LoadedProfile, seconds: float | None) -> LoadedProfile:

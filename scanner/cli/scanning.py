@@ -27,12 +27,14 @@ from scanner.cli.runs import (
     _fail_on_hit,
     _interrupted,
     _load_client_file,
+    _preflight_store,
     _remove_stale_outputs,
     _render,
+    _report_anchor,
     _report_decisions,
     _signer,
     _split_formats,
-    _store_run,
+    _store_or_keep,
     _with_listen_window,
 )
 from scanner.config.profiles import load_profile
@@ -153,6 +155,7 @@ def scan(
         creds = _credentials(credentials)
         if client:
             _signer(sign_key)  # a bad signing key is refused before the scan, not after
+            _preflight_store(client, db)  # so is a store that cannot take the run
         registry = _registry()
         loaded = _with_listen_window(load_profile(profile, registry), listen_seconds)
         for warning in loaded.warnings:
@@ -174,14 +177,16 @@ def scan(
                 run = run_scan(request, registry, sink, progress=RichProgress(bar if show else None))
         except KeyboardInterrupt as exc:
             raise _interrupted(sink) from exc
+        stored, not_stored = _store_or_keep(run, client, db, sign_key, target_dir / "scan.json")
         decisions = _report_decisions(run, client, db) if client else None
-        written = _render(run, chosen_formats, target_dir, client_info, logo, decisions, registry.catalogue())
+        anchor = _report_anchor(client, db, stored.anchor()) if stored is not None else None
+        written = _render(run, chosen_formats, target_dir, client_info, logo, decisions, registry.catalogue(), anchor)
         if verbose:
             _print_results(run)
         if not quiet:
             _print_summary(run, [target_dir / "scan.json", *written])
-        if client:
-            _store_run(run, client, db, sign_key)
+        if not_stored is not None:
+            raise not_stored
         return EXIT_FAIL_ON if _fail_on_hit(run, fail_on) else EXIT_OK
 
     _exit_with(work)

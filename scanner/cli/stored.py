@@ -8,7 +8,8 @@ from typing import Annotated, Any
 import typer
 
 from scanner.cli.common import DB_HELP, EXIT_OK, EXIT_TAMPERED, _exit_with, err, out
-from scanner.cli.listing import emit_json, emit_line, emit_rows
+from scanner.cli.integrity import ANCHOR_HELP, TRUST_HELP
+from scanner.cli.listing import cell, emit_json, emit_line, emit_rows
 from scanner.cli.runs import _write_drift
 from scanner.engine.output import load_scan_json
 from scanner.models import ScanRun
@@ -110,22 +111,38 @@ def diff(
 def verify(
     client: Annotated[str | None, typer.Option("--client", help="Only this client's chains")] = None,
     db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
+    trust: Annotated[list[str] | None, typer.Option("--trust", metavar="KEY", help=TRUST_HELP)] = None,
+    anchor: Annotated[list[str] | None, typer.Option("--anchor", metavar="FILE|HEAD", help=ANCHOR_HELP)] = None,
+    tsa_ca: Annotated[
+        Path | None, typer.Option("--tsa-ca", help="CA certificate(s) of the timestamp authority (PEM)")
+    ] = None,
 ) -> None:
-    """Recompute the run, decision, interview and sign-off hash chains; exit 4 naming the first record that
-    does not match."""
+    """Recompute the run, decision, interview-answer and sign-off chains, check signatures with the MSP's
+    own keys only, timestamp tokens and every anchor; exit 4 naming the first record that does not match."""
+    from scanner.cli.integrity import anchors_given, settings, trust_roots, tsa_certificates
     from scanner.history.store import Store
 
     def work() -> int:
+        loaded = settings()
+        roots = trust_roots(trust or [], loaded)
+        given, given_problems = anchors_given(anchor or [])
+        certs = tsa_certificates(loaded, tsa_ca)
         with Store.open(db) as store:
-            report = store.verify(client)
-        for problem in report.problems:
-            err.print(f"TAMPERED: {problem}", highlight=False)
+            report = store.verify(client, trust=roots, anchors=given, anchor_problems=given_problems,
+                                  tsa_certs=certs)
+        # Client names and anchor files are people's input: printed inert (listing.cell).
+        for problem in (*report.problems, *report.other_problems):
+            err.print(f"TAMPERED: {cell(problem)}", highlight=False, markup=False)
+        for note in report.notes:
+            err.print(f"note: {cell(note)}", highlight=False, markup=False)
         if not report.ok:
             return EXIT_TAMPERED
         people = (f", {report.answers} interview answer(s) and {report.signoffs} sign-off(s)"
                   if report.answers or report.signoffs else "")
         err.print(f"ok: {report.runs} run(s) and {report.decisions} decision(s){people} of {report.clients} "
-                  "client(s) match their digests and chains", highlight=False)
+                  f"client(s) match their digests and chains; {report.signed} run signature(s) by trusted keys, "
+                  f"{report.stamped} timestamp token(s) and {report.anchors} anchor(s) verified",
+                  highlight=False, markup=False)
         return EXIT_OK
 
     _exit_with(work)
@@ -137,12 +154,19 @@ def evidence(
     check: Annotated[str | None, typer.Option("--check", help="Only this check id")] = None,
     db: Annotated[str | None, typer.Option("--db", help=DB_HELP)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the timeline as JSON")] = False,
+    export: Annotated[
+        Path | None,
+        typer.Option("--export", metavar="DIR", help="Write the evidence pack of the host into DIR (new or empty)"),
+    ] = None,
 ) -> None:
-    """Timeline of one host's state across the client's runs, with each run's SHA-256."""
+    """Timeline of one host's state across the client's runs, with each run's SHA-256; with
+    --export, the evidence pack an investigator checks on their own machine (see its README)."""
 
     from scanner.history.store import Store
 
     def work() -> int:
+        if export is not None:
+            return _export(client, host, db, export)
         with Store.open(db) as store:
             timeline = store.host_timeline(client, host, check)
         if as_json:
@@ -158,3 +182,20 @@ def evidence(
         return EXIT_OK
 
     _exit_with(work)
+
+
+def _export(client: str, host: str, db: str | None, directory: Path) -> int:
+    from scanner import __version__
+    from scanner.cli.integrity import settings
+    from scanner.history.evidence_pack import export_pack
+    from scanner.history.store import Store
+
+    loaded = settings()
+    tsa_ca = loaded.timestamp_authority.ca_file if loaded.timestamp_authority else None
+    with Store.open(db) as store:
+        summary = export_pack(store, client, host, directory, tsa_ca=tsa_ca, tool_version=__version__)
+    keys = ", ".join(summary.fingerprints) or "none (unsigned runs)"
+    err.print(f"wrote the evidence pack of {host} to {directory}: {summary.runs} run(s), {summary.runs_with_host} "
+              f"with results for the host, {summary.timestamps} timestamp(s), {summary.anchors} anchor(s); "
+              f"signing key(s): {keys}. Check it as {directory / 'README.md'} says.", highlight=False, markup=False)
+    return EXIT_OK

@@ -17,6 +17,9 @@ Example (mode 0600)::
         username: tech
         password_env: GAPSCAN_LINUX_PASSWORD      # or key_file: ~/.ssh/id_ed25519
         sudo: true                                # read firewall/crypt state through sudo -n
+        restic_repositories:                      # optional: backup repositories whose snapshot
+          - repository: /srv/backup/restic        # times may be read; the password FILE is a path
+            password_file: /etc/restic/password   # on the endpoint, read there by restic itself
       - name: clinic-windows
         kind: windows
         targets: [192.0.2.0/24]
@@ -45,6 +48,26 @@ from scanner.scope.targets import parse_entry
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
+ENDPOINT_PATH = re.compile(r"^/[A-Za-z0-9._/@%+,=-]{1,200}$")
+
+
+class ResticRepository(BaseModel):
+    """A restic repository on the endpoint and the file there that holds its password: restic reads
+    it on the endpoint, so the password never reaches gapscan (only the path is written here)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    repository: str
+    password_file: str
+
+    @field_validator("repository", "password_file")
+    @classmethod
+    def _endpoint_path(cls, value: str) -> str:
+        if not ENDPOINT_PATH.match(value) or "/../" in value + "/":
+            raise ValueError("must be an absolute path on the endpoint (letters, digits and ._/@%+,=- only)")
+        return value
+
+
 class CredentialSet(BaseModel):
     """One account and the targets it is for, as written in the file (no secret values)."""
 
@@ -64,6 +87,7 @@ class CredentialSet(BaseModel):
     passphrase_env: str | None = None
     sudo: bool = False  # ssh only: allow ``sudo -n`` for the read-only commands that need root
     host_key: Literal["tofu", "known_hosts"] = "tofu"  # ssh only: trust on first use, or require a known key
+    restic_repositories: list[ResticRepository] = Field(default_factory=list, max_length=10)  # ssh only
 
     @field_validator("targets")
     @classmethod
@@ -90,8 +114,9 @@ class CredentialSet(BaseModel):
                    if getattr(self, s) is not None] + (["password_prompt"] if self.password_prompt else [])
         if self.kind == "ssh" and self.nt_hash_env:
             raise ValueError("nt_hash_env is for kind: windows")
-        if self.kind == "windows" and (self.key_file or self.sudo or self.host_key != "tofu"):
-            raise ValueError("key_file, sudo and host_key are for kind: ssh")
+        if self.kind == "windows" and (self.key_file or self.sudo or self.host_key != "tofu"
+                                       or self.restic_repositories):
+            raise ValueError("key_file, sudo, host_key and restic_repositories are for kind: ssh")
         passwords = [s for s in sources if s != "key_file"]
         if len(passwords) > 1:
             raise ValueError(f"give one secret source, not {', '.join(passwords)}")
@@ -194,6 +219,7 @@ def load_credentials(path: Path, *, prompt: Callable[[str], str] | None = None,
             name=item.name, kind=item.kind, username=item.username, domain=item.domain, port=item.port,
             password=password, nt_hash=nt_hash, key_file=key_file, passphrase=passphrase, sudo=item.sudo,
             host_key=item.host_key,
+            restic_repositories=tuple((r.repository, r.password_file) for r in item.restic_repositories),
             networks=tuple(net for t in item.targets for net in parse_entry(t).networks),
         ))
     known = parsed.known_hosts.expanduser() if parsed.known_hosts else None

@@ -134,6 +134,7 @@ def result_from_finding(planned: PlannedCheck, item: Finding | Skip | Undetermin
         started_at=started,
         finished_at=utcnow(),
         third_parties=item.third_parties,
+        software=item.software,
     )
 
 

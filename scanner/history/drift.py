@@ -10,17 +10,24 @@ Classes of a fingerprint (A = the older run, B = the newer):
 - ``persisting``: fails in A and in B;
 - ``resolved``: failed in A, passes in B;
 - ``not_retested``: failed in A, but B has no pass for it (error, skipped or absent): never
-  counted as resolved, since an untested gap is not a fixed one;
+  counted as resolved, since an untested gap is not a fixed one. One exception, for findings of
+  a *listening* check (a host heard announcing a consumer sync client: ``cloudsync.syncthing``,
+  ``cloudsync.dropbox_lansync``, ``cloudsync.resilio``): silence is its pass. Such a per-host
+  finding of A is ``resolved`` when B listened (its network-level result of that check passed or
+  failed, with passive-capture evidence) for at least as long as A did, over a scope that
+  includes the host, and did not hear it; otherwise it stays ``not_retested``;
 - ``changed_evidence``: passes in A and B, with a different detail or evidence.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from scanner.models import CheckResult, ScanRun, Status
+from scanner.models import CheckResult, ScanRun, ScopeRecord, Status
+from scanner.scope.targets import Scope, ScopeEntry, parse_entry
 
 CLASSES = ("new", "regressed", "persisting", "resolved", "not_retested", "changed_evidence")
 
@@ -91,9 +98,13 @@ def compare(run_a: ScanRun, run_b: ScanRun, earlier: Sequence[ScanRun] = ()) -> 
             continue
         shown = rb or ra
         assert shown is not None
+        after, detail = (rb.status.value if rb else None), shown.detail
+        silence = _unheard(ra, run_b) if kind == "not_retested" and rb is None and ra is not None else None
+        if silence is not None:
+            kind, after, detail = "resolved", "not heard", silence
         items.append(DriftItem(kind=kind, fingerprint=fp, check_id=shown.check_id, severity=shown.severity.value,
                                target=shown.target.label(), before=ra.status.value if ra else None,
-                               after=rb.status.value if rb else None, detail=shown.detail))
+                               after=after, detail=detail))
     order = {k: i for i, k in enumerate(CLASSES)}
     items.sort(key=lambda i: (order[i.kind], i.check_id, i.target))
     hosts_a = {h.address for h in run_a.hosts}
@@ -105,6 +116,53 @@ def compare(run_a: ScanRun, run_b: ScanRun, earlier: Sequence[ScanRun] = ()) -> 
         services_appeared=tuple(sorted(svc_b - svc_a)), services_vanished=tuple(sorted(svc_a - svc_b)),
         counts={k: sum(1 for i in items if i.kind == k) for k in CLASSES},
     )
+
+
+def _passive(result: CheckResult) -> dict[str, Any] | None:
+    """The passive-capture evidence of a network-level result (a listening check), if any."""
+    if result.target.host is not None:
+        return None
+    for evidence in result.evidence:
+        if evidence.kind == "passive-capture" and isinstance(evidence.data.get("window_s"), int | float):
+            return evidence.data
+    return None
+
+
+def _entry(text: str, names: dict[str, tuple[str, ...]]) -> ScopeEntry:
+    """One recorded scope entry; a host name stands for the addresses the run recorded for it
+    (``scope.resolved_names``): names are never resolved again after the fact."""
+    entry = parse_entry(text)
+    if entry.hostname is None:
+        return entry
+    return replace(entry, networks=tuple(ipaddress.ip_network(a) for a in names.get(entry.hostname, ())))
+
+
+def _covers(scope: ScopeRecord, address: str) -> bool:
+    """Whether a run's recorded scope includes an address."""
+    try:
+        targets = tuple(_entry(t, scope.resolved_names) for t in scope.targets)
+        exclusions = tuple(_entry(t, scope.resolved_names) for t in scope.exclusions)
+    except ValueError:
+        return False
+    return Scope(targets=targets, exclusions=exclusions, allow_public=scope.allow_public).contains(address)
+
+
+def _unheard(ra: CheckResult, run_b: ScanRun) -> str | None:
+    """Why a host heard in run A and absent from run B counts as resolved, or None if it does not."""
+    heard = _passive(ra)
+    sender = heard.get("sender") if heard else None
+    if heard is None or not isinstance(sender, str):
+        return None
+    window_a = float(heard["window_s"])
+    windows = [float(data["window_s"]) for r in run_b.results
+               if r.check_id == ra.check_id and r.status in (Status.PASS, Status.FAIL)
+               and (data := _passive(r)) is not None]
+    if not windows or max(windows) < window_a or max(windows) <= 0:
+        return None
+    if not _covers(run_b.scope, sender):
+        return None
+    return (f"{sender} was not heard in {max(windows):.0f} s of passive listening over a scope that includes it "
+            f"(the earlier run heard it in {window_a:.0f} s)")
 
 
 def _classify(ra: CheckResult | None, rb: CheckResult | None, failed_before: bool) -> str | None:

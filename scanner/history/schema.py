@@ -34,8 +34,11 @@ runs = Table(
     Column("scan_json", Text, nullable=False),  # the canonical scan.json text, byte for byte
     Column("digest", String(64), nullable=False),  # sha256 of scan_json (UTF-8)
     Column("prev_digest", String(64), nullable=True),  # digest of the client's previous run
-    Column("signature", String(128), nullable=True),  # Ed25519 over run id, digest, prev digest (hex)
+    Column("signature", String(128), nullable=True),  # Ed25519 (hex) over the run's chain body
     Column("key_fingerprint", String(64), nullable=True),
+    Column("signature_scheme", String(20), nullable=True),  # "chain-v1"; "run-v1" for runs signed before 0003
+    Column("timestamp_token", Text, nullable=True),  # RFC 3161 TimeStampResp (DER, base64) of the digest
+    Column("chain_head", String(64), nullable=True),  # scanner.history.chain.run_head (set on every write)
     UniqueConstraint("client_id", "seq", name="uq_runs_client_seq"),
 )
 
@@ -78,6 +81,18 @@ signing_keys = Table(
     Column("fingerprint", String(64), nullable=False, unique=True),
     Column("public_key", String(64), nullable=False),  # raw Ed25519 public key, hex
     Column("created_at", String(40), nullable=False),
+)
+
+key_rotations = Table(
+    "key_rotations", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("old_fingerprint", String(64), nullable=False),
+    Column("old_public_key", String(64), nullable=False),
+    Column("new_fingerprint", String(64), nullable=False),
+    Column("new_public_key", String(64), nullable=False),
+    Column("rotated_at", String(40), nullable=False),
+    Column("old_signature", String(128), nullable=False),  # both keys sign signing.rotation_message
+    Column("new_signature", String(128), nullable=False),
 )
 
 interview_answers = Table(

@@ -6,14 +6,18 @@ Alembic (``scanner/history/migrations``) each time the store is opened; a databa
 than this gapscan is refused rather than guessed at.
 
 Tamper evidence: each run keeps the SHA-256 of its canonical scan.json (the exact bytes
-``scanner.engine.output.write_scan_json`` writes) and the digest of the client's previous run; decisions
-are chained the same way. ``verify`` recomputes both chains and compares every stored result with
-the digested scan.json. Every write is one transaction. No secrets are stored (scan.json holds none).
+``scanner.engine.output.write_scan_json`` writes), the digest of the client's previous run and its
+chain head (``scanner.history.chain``), optionally signed with the MSP's key and timestamped by an
+RFC 3161 authority; decisions are chained the same way. Every stored run and decision appends its
+head to the anchor log outside the database (``scanner.history.anchors``), and a store that no
+longer holds an anchored head is refused for writing. ``verify`` (``scanner.history.verify``)
+recomputes both chains, trusts only keys known from outside the store, and checks every anchor.
+Every write is one transaction. No secrets are stored (scan.json holds none).
 """
 
 from __future__ import annotations
 
-import hashlib
+import base64
 import json
 import os
 import time
@@ -22,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from alembic import command
 from alembic.config import Config
@@ -32,7 +36,9 @@ from sqlalchemy import Connection, CursorResult, Engine, create_engine, event, f
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, SQLAlchemyError
 
-from scanner.errors import GapscanError, InputError
+from scanner.errors import GapscanError, InputError, TamperError
+from scanner.history.anchors import Anchor, AnchorLog
+from scanner.history.chain import digest_text, run_body, run_head
 from scanner.history.decisions import Decision, DecisionKind, decision_digest
 from scanner.history.interviews import (
     INTERVIEW_SUBJECT,
@@ -44,9 +50,30 @@ from scanner.history.interviews import (
     interview_subject,
     open_findings,
 )
-from scanner.history.schema import clients, decisions, interview_answers, results, runs, signing_keys, signoffs
-from scanner.history.signing import Signer, run_message, signature_ok
+from scanner.history.rows import result_row as _result_row
+from scanner.history.schema import (
+    clients,
+    decisions,
+    interview_answers,
+    key_rotations,
+    results,
+    runs,
+    signing_keys,
+    signoffs,
+)
+from scanner.history.signing import SCHEME_CHAIN_V1, Signer, rotation_message
 from scanner.history.signoffs import SheetRow, Signoff, SignoffInput, decision_problem, sheet_json, signoff_digest
+from scanner.history.trust import Rotation, TrustRoots, resolve
+from scanner.history.verify import (
+    Heads,
+    VerifyProblem,
+    VerifyReport,
+    check_anchors,
+    check_bare_anchors,
+    check_decisions,
+    check_people,
+    check_runs,
+)
 from scanner.models import CheckResult, ScanRun, Status, utcnow
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -58,9 +85,8 @@ class StoreError(InputError):
     """The database cannot be used as asked (corrupt, locked, newer schema, unknown run). Exit 2."""
 
 
-class TamperError(GapscanError):
-    """A stored record no longer matches its digest or its chain."""
-
+__all__ = ["RunInfo", "Store", "StoreError", "TamperError", "TimelineEntry", "VerifyProblem", "VerifyReport",
+           "canonical_text", "default_db_path", "digest_text", "resolve_url"]
 
 def default_db_path() -> Path:
     """``$XDG_DATA_HOME/gapscan/gapscan.db``, else ``~/.local/share/gapscan/gapscan.db``."""
@@ -85,10 +111,6 @@ def canonical_text(run: ScanRun) -> str:
     return run.model_dump_json(indent=2) + "\n"
 
 
-def digest_text(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 @dataclass(frozen=True)
 class RunInfo:
     """One stored run, without its results (for listings)."""
@@ -106,6 +128,12 @@ class RunInfo:
     failed: int
     results: int
     signed_by: str | None = None  # fingerprint of the Ed25519 key that signed the run
+    chain_head: str = ""
+    timestamped: bool = False
+
+    def anchor(self) -> Anchor:
+        return Anchor(kind="run", seq=self.seq, head=self.chain_head, client=self.client, run_id=self.run_id,
+                      key=self.signed_by)
 
 
 @dataclass(frozen=True)
@@ -119,65 +147,53 @@ class TimelineEntry:
     results: tuple[CheckResult, ...]
 
 
-@dataclass(frozen=True)
-class VerifyProblem:
-    """The first record of a chain that does not match."""
-
-    client: str
-    record: str  # "run 2026...-abc (#3)" / "decision #2" / "result <fp> of run ..."
-    problem: str
-
-    def __str__(self) -> str:
-        return f"client {self.client!r}: {self.record}: {self.problem}"
-
-
-@dataclass(frozen=True)
-class VerifyReport:
-    clients: int
-    runs: int
-    decisions: int
-    problems: tuple[VerifyProblem, ...]
-    answers: int = 0  # interview answers
-    signoffs: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-
 def _translate(exc: SQLAlchemyError, url: str) -> StoreError:
     text = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
     if "not a database" in text or "malformed" in text:
         return StoreError(f"the database file is damaged or not a gapscan database ({text})", source=url)
     if "locked" in text:
         return StoreError(f"the database is locked by another gapscan ({text}); try again", source=url)
+    if "readonly" in text or "read-only" in text or "permission denied" in text.lower():
+        return StoreError(f"the database is read-only for gapscan ({text}): nothing can be stored in it",
+                          source=url)
     return StoreError(f"database error: {text}", source=url)
 
 
 class Store:
-    """The history database. Open with ``Store.open(url)``; use as a context manager."""
+    """The history database. Open with ``Store.open(url)``; use as a context manager.
 
-    def __init__(self, engine: Engine, url: str) -> None:
+    ``anchors``: the anchor log that every stored run and decision appends its head to, and that
+    writes and ``verify`` check the store against (the machine's own log by default; ``None`` for
+    a store that is only a copy, such as an evidence pack's)."""
+
+    def __init__(self, engine: Engine, url: str, label: str, anchors: AnchorLog | None) -> None:
         self.engine = engine
         self.url = url
+        self.label = label  # how anchors name this store
+        self.anchors = anchors
 
     # -- opening and migrating -------------------------------------------------------------
 
     @classmethod
-    def open(cls, db: str | None = None) -> Store:
+    def open(cls, db: str | None = None, *, anchors: AnchorLog | Literal["default"] | None = "default") -> Store:
         url = resolve_url(db)
         shown = _safe_url(url)
         try:
             parsed = make_url(url)
         except ArgumentError as exc:
             raise StoreError(f"not a database URL or path ({exc})", source="--db") from exc
+        label = shown
         if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
             path = Path(parsed.database or "")
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise StoreError(f"cannot create the database folder ({exc.strerror or exc})",
-                                 source=str(path.parent)) from exc
+            # The same file opened as a URI (file:PATH?mode=ro&uri=true) is the same store for anchors.
+            named = str(path)[len("file:"):] if parsed.query.get("uri") and str(path).startswith("file:") else path
+            label = f"sqlite:///{Path(named).expanduser().absolute()}"
+            if not parsed.query.get("mode"):
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    raise StoreError(f"cannot create the database folder ({exc.strerror or exc})",
+                                     source=str(path.parent)) from exc
         try:
             connect_args = {"timeout": SQLITE_BUSY_TIMEOUT} if parsed.get_backend_name() == "sqlite" else {}
             engine = create_engine(url, connect_args=connect_args)
@@ -186,7 +202,7 @@ class Store:
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
             event.listen(engine, "begin", _sqlite_begin_immediate)
-        store = cls(engine, shown)
+        store = cls(engine, shown, label, AnchorLog.default() if anchors == "default" else anchors)
         try:
             store._migrate()
         except BaseException:
@@ -238,6 +254,83 @@ class Store:
         except SQLAlchemyError as exc:
             raise _translate(exc, self.url) from exc
 
+    def preflight(self, client: str) -> None:
+        """Before a scan's first packet: the store can take this client's next run. It is not
+        damaged, not locked, writable by us, still holds every head the anchor log recorded for
+        the client, and the anchor log can be appended to. Nothing is written."""
+        try:
+            with self.engine.connect() as conn:
+                trans = conn.begin()  # BEGIN IMMEDIATE on SQLite: waits for, or reports, another writer
+                try:
+                    if self.engine.dialect.name == "sqlite":
+                        verdict = conn.exec_driver_sql("PRAGMA quick_check").scalar()
+                        if verdict != "ok":
+                            raise StoreError(f"the database file is damaged (SQLite quick_check: {verdict})",
+                                             source=self.url)
+                    # A row that is never committed proves INSERT works for us (permissions, read-only
+                    # file or transaction, full disk) without changing anything.
+                    conn.execute(insert(clients).values(name=" gapscan preflight, never committed", created_at="-"))
+                    self._check_anchored(conn, client)
+                finally:
+                    trans.rollback()
+        except SQLAlchemyError as exc:
+            raise _translate(exc, self.url) from exc
+        if self.anchors is not None:
+            self.anchors.check_writable()
+
+    # -- anchors ----------------------------------------------------------------------------
+
+    def local_anchors(self) -> tuple[list[Anchor], tuple[str, ...]]:
+        """This store's anchors in the anchor log, and what is wrong with the log itself."""
+        if self.anchors is None:
+            return [], ()
+        read = self.anchors.read()
+        return [a for a in read.anchors if a.store == self.label], read.problems
+
+    def _heads(self, conn: Connection, client_pk: int | None) -> Heads:
+        if client_pk is None:
+            return Heads(runs={}, decisions={})
+        run_heads = {r.seq: (r.chain_head, r.run_id) for r in conn.execute(
+            select(runs.c.seq, runs.c.chain_head, runs.c.run_id).where(runs.c.client_id == client_pk))}
+        dec_heads = {r.seq: r.digest for r in conn.execute(
+            select(decisions.c.seq, decisions.c.digest).where(decisions.c.client_id == client_pk))}
+        return Heads(runs=run_heads, decisions=dec_heads)
+
+    def _check_anchored(self, conn: Connection, client: str) -> None:
+        """Refuse to write for a client whose anchored history the store no longer holds."""
+        anchored = [a for a in self.local_anchors()[0] if a.client == client]
+        if not anchored:
+            return
+        heads = self._heads(conn, self._client_id(conn, client, create=False))
+        problems, _ = check_anchors(client, anchored, heads)
+        if problems:
+            raise TamperError(f"{problems[0]}. Nothing was stored: the store no longer holds the history this "
+                              f"machine anchored ({self.url}); run gapscan verify")
+
+    def _anchor(self, *, client: str, kind: str, seq: int, head: str, run_id: str | None = None,
+                key: str | None = None) -> None:
+        if self.anchors is not None:
+            try:
+                self.anchors.append(store=self.label, client=client, kind=kind, seq=seq, head=head, run_id=run_id,
+                                    key=key)
+            except InputError as exc:
+                raise StoreError(f"{kind} #{seq} of {client!r} is stored, but its anchor could not be written: "
+                                 f"{exc}", source=self.url) from exc
+
+    def client_heads(self, client: str) -> tuple[Anchor | None, Anchor | None]:
+        """The client's newest run head and newest decision head (what a report is made from)."""
+        with self._tx() as conn:
+            client_pk = self._client_id(conn, client, create=False)
+            if client_pk is None:
+                return None, None
+            run = conn.execute(select(runs.c.seq, runs.c.chain_head, runs.c.run_id, runs.c.key_fingerprint)
+                               .where(runs.c.client_id == client_pk).order_by(runs.c.seq.desc()).limit(1)).first()
+            dec = conn.execute(select(decisions.c.seq, decisions.c.digest).where(decisions.c.client_id == client_pk)
+                               .order_by(decisions.c.seq.desc()).limit(1)).first()
+        return (Anchor(kind="run", seq=run.seq, head=run.chain_head, client=client, run_id=run.run_id,
+                       key=run.key_fingerprint) if run else None,
+                Anchor(kind="decision", seq=dec.seq, head=dec.digest, client=client) if dec else None)
+
     # -- clients and runs ------------------------------------------------------------------
 
     def _client_id(self, conn: Connection, name: str, *, create: bool) -> int | None:
@@ -250,41 +343,54 @@ class Store:
         with self._tx() as conn:
             return list(conn.execute(select(clients.c.name).order_by(clients.c.name)).scalars())
 
-    def store_run(self, run: ScanRun, client: str | None = None, signer: Signer | None = None) -> RunInfo:
+    def store_run(self, run: ScanRun, client: str | None = None, signer: Signer | None = None,
+                  stamper: Callable[[str], bytes | None] | None = None) -> RunInfo:
         """Store a run (scope, profile, canonical scan.json, every result) as the client's next run.
 
-        With a signer, the run id, digest and previous digest are signed with the MSP's Ed25519 key."""
+        With a signer, the run's chain body is signed with the MSP's Ed25519 key; with a stamper,
+        the scan.json digest is timestamped (RFC 3161) before the transaction and the reply kept."""
         name = client or run.client
         if not name:
             raise StoreError("a run is stored under a client: give --client", source="--client")
         text = canonical_text(run)
         digest = digest_text(text)
+        token = stamper(digest) if stamper is not None else None
+        written: dict[str, Any] = {}
 
         def write() -> None:
             with self._tx() as conn:
                 if conn.execute(select(runs.c.id).where(runs.c.run_id == run.run_id)).first() is not None:
                     raise StoreError(f"run {run.run_id} is already stored", source=self.url)
+                self._check_anchored(conn, name)
                 client_pk = self._client_id(conn, name, create=True)
-                last = conn.execute(select(runs.c.seq, runs.c.digest).where(runs.c.client_id == client_pk)
+                last = conn.execute(select(runs.c.seq, runs.c.digest, runs.c.chain_head)
+                                    .where(runs.c.client_id == client_pk)
                                     .order_by(runs.c.seq.desc()).limit(1)).first()
-                prev = last.digest if last else None
+                seq = (last.seq + 1) if last else 1
+                body = run_body(client=name, seq=seq, run_id=run.run_id, digest=digest,
+                                prev_head=last.chain_head if last else None, token=token)
                 signed: dict[str, Any] = {}
                 if signer is not None:
                     self._register_key(conn, signer)
-                    signed = {"signature": signer.sign(run_message(run.run_id, digest, prev)),
-                              "key_fingerprint": signer.fingerprint}
+                    signed = {"signature": signer.sign(body), "key_fingerprint": signer.fingerprint,
+                              "signature_scheme": SCHEME_CHAIN_V1}
+                head = run_head(body, signed.get("key_fingerprint"), signed.get("signature"))
                 run_pk = _pk(conn.execute(insert(runs).values(
-                    run_id=run.run_id, client_id=client_pk, seq=(last.seq + 1) if last else 1,
+                    run_id=run.run_id, client_id=client_pk, seq=seq,
                     started_at=run.started_at.isoformat(),
                     finished_at=run.finished_at.isoformat() if run.finished_at else None,
                     stored_at=utcnow().isoformat(), profile=run.profile, complete=int(run.complete),
                     scope_json=run.scope.model_dump_json(), scan_json=text, digest=digest,
-                    prev_digest=prev, **signed,
+                    prev_digest=last.digest if last else None, chain_head=head,
+                    timestamp_token=base64.b64encode(token).decode("ascii") if token else None, **signed,
                 )))
                 if run.results:
                     conn.execute(insert(results), [_result_row(run_pk, r) for r in run.results])
+                written.update(seq=seq, head=head, key=signed.get("key_fingerprint"))
 
         self._write_with_retry(write, "stored a run")
+        self._anchor(client=name, kind="run", seq=written["seq"], head=written["head"], run_id=run.run_id,
+                     key=written["key"])
         return self.run_info(run.run_id)
 
     def _register_key(self, conn: Connection, signer: Signer) -> None:
@@ -329,7 +435,8 @@ class Store:
         return [RunInfo(run_id=r.run_id, client=r.client_name, seq=r.seq, started_at=r.started_at,
                         finished_at=r.finished_at, stored_at=r.stored_at, profile=r.profile,
                         complete=bool(r.complete), digest=r.digest, prev_digest=r.prev_digest,
-                        failed=int(r.failed), results=int(r.total), signed_by=r.key_fingerprint) for r in rows]
+                        failed=int(r.failed), results=int(r.total), signed_by=r.key_fingerprint,
+                        chain_head=r.chain_head, timestamped=r.timestamp_token is not None) for r in rows]
 
     def load_run(self, run_id: str) -> ScanRun:
         """The stored scan.json, parsed; a damaged record is named, never a traceback."""
@@ -391,9 +498,11 @@ class Store:
                      note: str | None = None, until: date | None = None) -> Decision:
         """Append a decision; a decision for something this client's runs never had is refused."""
         written: list[str] = []
+        seqs: list[int] = []
 
         def write() -> None:
             with self._tx() as conn:
+                self._check_anchored(conn, client)
                 client_pk = self._client_id(conn, client, create=False)
                 if client_pk is None:
                     raise StoreError(f"no client {client!r} in the store (store a run with "
@@ -409,10 +518,13 @@ class Store:
                     raise StoreError(f"{subject!r} is neither a fingerprint nor a check id of any stored run of "
                                      f"{client!r}", source="FINGERPRINT|CHECK_ID")
                 subject_kind = "fingerprint" if by_fp is not None else "check" if by_check is not None else "interview"
-                written.append(_append_decision(conn, client, client_pk, subject, subject_kind, kind,
-                                                decided_by, note, until))
+                seq, digest = _append_decision(conn, client, client_pk, subject, subject_kind, kind, decided_by,
+                                               note, until)
+                written.append(digest)
+                seqs.append(seq)
 
         self._write_with_retry(write, "recorded a decision")
+        self._anchor(client=client, kind="decision", seq=seqs[-1], head=written[-1])
         return next(d for d in reversed(self.decisions(client)) if d.digest == written[-1])
 
     def decisions(self, client: str) -> list[Decision]:
@@ -441,6 +553,7 @@ class Store:
         def write() -> None:
             written.clear()
             with self._tx() as conn:
+                self._check_anchored(conn, client)
                 client_pk = self._known_client(conn, client)
                 earlier = self._answers_of(conn, client, client_pk)
                 standing = current_answers(earlier)
@@ -482,10 +595,12 @@ class Store:
             if problem is not None:
                 raise StoreError(f"project {row.project_id}: {problem[0]}: {problem[1]}", source="sign-off")
         done: list[Signoff] = []
+        decision_head: list[Any] = []  # (seq, digest) of the last decision written: the chain's new head
 
         def write() -> None:
             done.clear()
             with self._tx() as conn:
+                self._check_anchored(conn, sheet.client)
                 client_pk = self._known_client(conn, sheet.client)
                 run = conn.execute(select(runs.c.id, runs.c.digest).where(
                     runs.c.run_id == sheet.run_id, runs.c.client_id == client_pk)).first()
@@ -498,14 +613,19 @@ class Store:
                 have = set(conn.execute(select(results.c.fingerprint).where(results.c.run_pk == run.id)).scalars())
                 have |= {interview_subject(k) for k in open_findings(self._answers_of(conn, sheet.client, client_pk))}
                 digests: list[str] = []
+                seq = 0
                 for row in sheet.rows:
                     for fp in row.fingerprints:
                         if fp not in have:
                             raise StoreError(f"project {row.project_id}: finding {fp} is not in run {sheet.run_id}",
                                              source="sign-off")
                         kind = "interview" if fp.startswith(INTERVIEW_SUBJECT) else "fingerprint"
-                        digests.append(_append_decision(conn, sheet.client, client_pk, fp, kind,
-                                                        row.decision, sheet.decided_by, row.reason, row.until))
+                        seq, digest = _append_decision(conn, sheet.client, client_pk, fp, kind, row.decision,
+                                                       sheet.decided_by, row.reason, row.until)
+                        digests.append(digest)
+                decision_head.clear()
+                if digests:
+                    decision_head.extend([seq, digests[-1]])
                 last = conn.execute(select(signoffs.c.seq, signoffs.c.digest).where(signoffs.c.client_id == client_pk)
                                     .order_by(signoffs.c.seq.desc()).limit(1)).first()
                 fields: dict[str, Any] = {
@@ -526,6 +646,8 @@ class Store:
                 done.append(replace(record, record_pdf=pdf))
 
         self._write_with_retry(write, "recorded a sign-off")
+        if decision_head:  # the decision chain moved: its head goes to the anchor log (issue 21)
+            self._anchor(client=sheet.client, kind="decision", seq=decision_head[0], head=decision_head[1])
         return done[-1]
 
     def signoffs(self, client: str, run_id: str | None = None) -> list[Signoff]:
@@ -538,42 +660,100 @@ class Store:
             rows = conn.execute(query).all()
         return [_signoff(client, r) for r in rows]
 
+    # -- keys -------------------------------------------------------------------------------
+
+    def record_rotation(self, old: Signer, new: Signer) -> Rotation:
+        """Record that the MSP's key ``old`` hands over to ``new`` (both sign the record)."""
+        rotated_at = utcnow().isoformat()
+        message = rotation_message(old.public_raw.hex(), new.public_raw.hex(), rotated_at)
+        rotation = Rotation(old_public=old.public_raw.hex(), new_public=new.public_raw.hex(), rotated_at=rotated_at,
+                            old_signature=old.sign(message), new_signature=new.sign(message))
+        with self._tx() as conn:
+            self._register_key(conn, old)
+            self._register_key(conn, new)
+            conn.execute(insert(key_rotations).values(
+                old_fingerprint=old.fingerprint, old_public_key=rotation.old_public, new_fingerprint=new.fingerprint,
+                new_public_key=rotation.new_public, rotated_at=rotated_at, old_signature=rotation.old_signature,
+                new_signature=rotation.new_signature))
+        return rotation
+
+    def rotations(self) -> list[Rotation]:
+        with self._tx() as conn:
+            rows = conn.execute(select(key_rotations).order_by(key_rotations.c.id)).all()
+        return [Rotation(old_public=r.old_public_key, new_public=r.new_public_key, rotated_at=r.rotated_at,
+                         old_signature=r.old_signature, new_signature=r.new_signature) for r in rows]
+
+    def stored_keys(self) -> dict[str, str]:
+        """Public keys the database holds (fingerprint -> hex): never trusted for being there."""
+        with self._tx() as conn:
+            return {k.fingerprint: k.public_key for k in conn.execute(select(signing_keys))}
+
     # -- verification -----------------------------------------------------------------------
 
-    def verify(self, client: str | None = None) -> VerifyReport:
-        """Recompute the run and decision chains; the first mismatch of each client is reported."""
-        names = [client] if client is not None else self.clients()
+    def verify(self, client: str | None = None, *, trust: TrustRoots | None = None,
+               anchors: Sequence[Anchor] = (), anchor_problems: Sequence[str] = (),
+               tsa_certs: list[Any] | None = None) -> VerifyReport:
+        """Recompute the run and decision chains of every client (or one), check signatures with
+        trusted keys only, timestamp tokens, and every anchor: this store's lines of the anchor
+        log and those given (``anchors``; a head without a client may belong to any client)."""
+        roots = trust or TrustRoots()
+        resolved = resolve(roots, self.stored_keys(), self.rotations())
+        local, log_problems = self.local_anchors()
+        every = [*local, *anchors]
+        names = self.clients()
+        if client is not None:
+            if client not in names and not any(a.client == client for a in every):
+                raise StoreError(f"no client {client!r} in the store", source="--client")
+            names = [client]
+        else:
+            names = sorted(set(names) | {a.client for a in every if a.client is not None})
         problems: list[VerifyProblem] = []
-        n_runs = n_decisions = n_answers = n_signoffs = 0
+        notes: list[str] = []
+        n_runs = n_decisions = signed = stamped = untrusted = held = n_answers = n_signoffs = 0
+        all_heads: dict[str, Heads] = {}
         with self._tx() as conn:
-            keys = {k.fingerprint: k.public_key for k in conn.execute(select(signing_keys))}
             for name in names:
                 client_pk = self._client_id(conn, name, create=False)
-                if client_pk is None:
-                    raise StoreError(f"no client {name!r} in the store", source="--client")
-                run_rows = conn.execute(select(runs).where(runs.c.client_id == client_pk)
-                                        .order_by(runs.c.seq)).all()
+                run_rows = [] if client_pk is None else conn.execute(
+                    select(runs).where(runs.c.client_id == client_pk).order_by(runs.c.seq)).all()
                 n_runs += len(run_rows)
-                problem = _verify_runs(conn, name, run_rows, keys)
-                if problem:
-                    problems.append(problem)
-                dec_rows = conn.execute(select(decisions).where(decisions.c.client_id == client_pk)
-                                        .order_by(decisions.c.seq)).all()
+                chain = check_runs(conn, name, run_rows, resolved, roots.describe(), tsa_certs)
+                if chain.problem:
+                    problems.append(chain.problem)
+                notes += chain.late
+                signed, stamped, untrusted = signed + chain.signed, stamped + chain.stamped, \
+                    untrusted + chain.stamps_untrusted
+                dec_rows = [] if client_pk is None else conn.execute(
+                    select(decisions).where(decisions.c.client_id == client_pk).order_by(decisions.c.seq)).all()
                 n_decisions += len(dec_rows)
-                problem = _verify_decisions(name, dec_rows)
+                problem = check_decisions(name, dec_rows)
                 if problem:
                     problems.append(problem)
-                extra = _verify_people_records(conn, name, client_pk, {r.digest for r in dec_rows})
-                n_answers += extra[0]
-                n_signoffs += extra[1]
-                problems.extend(extra[2])
+                if client_pk is not None:
+                    people = check_people(conn, name, client_pk, {r.digest for r in dec_rows})
+                    n_answers, n_signoffs = n_answers + people.answers, n_signoffs + people.signoffs
+                    problems += people.problems
+                heads = Heads(runs=chain.heads, decisions={r.seq: r.digest for r in dec_rows})
+                all_heads[name] = heads
+                found, count = check_anchors(name, [a for a in every if a.client == name], heads)
+                problems += found
+                held += count
+        bare = [a for a in anchors if a.client is None]
+        found, count = check_bare_anchors(bare, all_heads)
+        problems += found
+        held += count
+        if untrusted:
+            notes.append(f"{untrusted} timestamp token(s) were checked against the certificate inside each token "
+                         "only: give --tsa-ca (or timestamp_authority.ca_file) to check who issued them")
         return VerifyReport(clients=len(names), runs=n_runs, decisions=n_decisions, problems=tuple(problems),
-                            answers=n_answers, signoffs=n_signoffs)
+                            other_problems=(*log_problems, *anchor_problems, *resolved.problems),
+                            notes=tuple(notes), signed=signed, stamped=stamped, anchors=held, answers=n_answers,
+                            signoffs=n_signoffs)
 
 
 def _append_decision(conn: Connection, client: str, client_pk: int, subject: str, subject_kind: str,
-                     kind: DecisionKind, decided_by: str, note: str | None, until: date | None) -> str:
-    """Append one decision to the client's chain (inside the caller's transaction); returns its digest."""
+                     kind: DecisionKind, decided_by: str, note: str | None, until: date | None) -> tuple[int, str]:
+    """Append one decision to the client's chain (inside the caller's transaction): its (seq, digest)."""
     last = conn.execute(select(decisions.c.seq, decisions.c.digest).where(decisions.c.client_id == client_pk)
                         .order_by(decisions.c.seq.desc()).limit(1)).first()
     fields: dict[str, Any] = {
@@ -584,7 +764,7 @@ def _append_decision(conn: Connection, client: str, client_pk: int, subject: str
     }
     digest = decision_digest(client=client, **fields)
     conn.execute(insert(decisions).values(client_id=client_pk, digest=digest, **fields))
-    return digest
+    return int(fields["seq"]), digest
 
 
 def _safe_url(url: str) -> str:
@@ -615,14 +795,6 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cursor.close()
 
 
-def _result_row(run_pk: int, r: Any) -> dict[str, Any]:
-    return {
-        "run_pk": run_pk, "fingerprint": r.fingerprint, "check_id": r.check_id, "status": r.status.value,
-        "severity": r.severity.value, "host": r.target.host, "port": r.target.port, "domain": r.target.domain,
-        "result_json": r.model_dump_json(),
-    }
-
-
 def _decision(client: str, row: Any) -> Decision:
     return Decision(
         client=client, seq=row.seq, subject=row.subject, subject_kind=row.subject_kind,
@@ -647,130 +819,3 @@ def _signoff(client: str, row: Any) -> Signoff:
                    decision_digests=tuple(json.loads(row.decision_digests)), signed_at=row.signed_at,
                    digest=row.digest, prev_digest=row.prev_digest,
                    record_pdf=bytes(row.record_pdf) if row.record_pdf is not None else None)
-
-
-def _verify_runs(conn: Connection, client: str, rows: Sequence[Any], keys: dict[str, str]) -> VerifyProblem | None:
-    previous: str | None = None
-    was_signed = False
-    for expected_seq, row in enumerate(rows, start=1):
-        label = f"run {row.run_id} (#{row.seq})"
-        if row.seq != expected_seq:
-            return VerifyProblem(client, label, f"out of sequence (expected #{expected_seq}): a run was removed")
-        if digest_text(row.scan_json) != row.digest:
-            return VerifyProblem(client, label, "stored scan.json does not match its SHA-256 digest")
-        if row.prev_digest != previous:
-            return VerifyProblem(client, label, "previous-run digest does not match the chain")
-        if row.signature is not None:
-            public = keys.get(row.key_fingerprint or "")
-            if public is None:
-                return VerifyProblem(client, label,
-                                     f"signed by key {row.key_fingerprint}, which the store does not hold")
-            if not signature_ok(public, row.signature, run_message(row.run_id, row.digest, row.prev_digest)):
-                return VerifyProblem(client, label, f"Ed25519 signature (key {row.key_fingerprint}) does not verify")
-            was_signed = True
-        elif was_signed:
-            return VerifyProblem(client, label, "unsigned, though earlier runs of the client were signed")
-        try:
-            run = ScanRun.model_validate_json(row.scan_json)
-        except ValueError:
-            return VerifyProblem(client, label, "stored scan.json is not a valid run")
-        if run.run_id != row.run_id or run.profile != row.profile or run.scope.model_dump_json() != row.scope_json:
-            return VerifyProblem(client, label, "run id, profile or scope differ from the digested scan.json")
-        expected = {r.fingerprint: _result_row(row.id, r) for r in run.results}
-        stored = conn.execute(select(results).where(results.c.run_pk == row.id).order_by(results.c.id)).all()
-        seen: set[str] = set()
-        for res in stored:
-            want = expected.get(res.fingerprint)
-            got = {k: getattr(res, k) for k in (want or {})}
-            if want is None or res.fingerprint in seen or got != want:
-                return VerifyProblem(client, f"result {res.fingerprint} of {label}",
-                                     "differs from the digested scan.json")
-            seen.add(res.fingerprint)
-        missing = sorted(set(expected) - seen)
-        if missing:
-            return VerifyProblem(client, f"result {missing[0]} of {label}", "is missing from the store")
-        previous = row.digest
-    return None
-
-
-def _verify_chain(client: str, rows: Sequence[Any], *, noun: str, label: Callable[[Any], str],
-                  digest: Callable[[Any], str | None], edited: str = "recorded") -> VerifyProblem | None:
-    """One append-only chain (decisions, interview answers, sign-offs): no gap in the sequence, every
-    row matches the digest recomputed from its fields (None: the row cannot even be read), and every
-    row names the previous row's digest."""
-    previous: str | None = None
-    article = "an" if noun[0] in "aeiou" else "a"
-    for expected_seq, row in enumerate(rows, start=1):
-        where = label(row)
-        if row.seq != expected_seq:
-            return VerifyProblem(client, where,
-                                 f"out of sequence (expected #{expected_seq}): {article} {noun} was removed")
-        if digest(row) != row.digest:
-            return VerifyProblem(client, where, f"does not match its digest (edited after it was {edited})")
-        if row.prev_digest != previous:
-            return VerifyProblem(client, where, f"previous-{noun} digest does not match the chain")
-        previous = row.digest
-    return None
-
-
-def _verify_decisions(client: str, rows: Sequence[Any]) -> VerifyProblem | None:
-    return _verify_chain(client, rows, noun="decision", label=lambda row: f"decision #{row.seq} ({row.subject})",
-                         digest=lambda row: decision_digest(
-                             client=client, seq=row.seq, subject=row.subject, subject_kind=row.subject_kind,
-                             decision=row.decision, decided_by=row.decided_by, note=row.note, until=row.until,
-                             decided_at=row.decided_at, prev_digest=row.prev_digest))
-
-
-def _verify_people_records(conn: Connection, client: str, client_pk: int,
-                           decision_digests: set[str]) -> tuple[int, int, list[VerifyProblem]]:
-    """The interview-answer and sign-off chains of one client: counts and the first problem of each."""
-    answer_rows = conn.execute(select(interview_answers).where(interview_answers.c.client_id == client_pk)
-                               .order_by(interview_answers.c.seq)).all()
-    signoff_rows = conn.execute(select(signoffs).where(signoffs.c.client_id == client_pk)
-                                .order_by(signoffs.c.seq)).all()
-    problems = [p for p in (_verify_answers(client, answer_rows),
-                            _verify_signoffs(client, signoff_rows, decision_digests)) if p is not None]
-    return len(answer_rows), len(signoff_rows), problems
-
-
-def _verify_answers(client: str, rows: Sequence[Any]) -> VerifyProblem | None:
-    return _verify_chain(client, rows, noun="answer",
-                         label=lambda row: f"interview answer #{row.seq} ({row.key_activity})",
-                         digest=lambda row: answer_digest(
-                             client=client, seq=row.seq, key_activity=row.key_activity, answer=row.answer,
-                             answered_by=row.answered_by, notes=row.notes, evidence_ref=row.evidence_ref,
-                             source=row.source, answered_at=row.answered_at, prev_digest=row.prev_digest))
-
-
-def _listed_decisions(row: Any) -> list[str] | None:
-    try:
-        return [str(d) for d in json.loads(row.decision_digests)]
-    except (ValueError, TypeError):
-        return None
-
-
-def _signoff_row_digest(client: str, row: Any) -> str | None:
-    listed = _listed_decisions(row)
-    if listed is None:
-        return None
-    return signoff_digest(
-        client=client, seq=row.seq, run_id=row.run_id, scan_digest=row.scan_digest, signer_name=row.signer_name,
-        signer_role=row.signer_role, signature_kind=row.signature_kind,
-        signature_png=bytes(row.signature_png) if row.signature_png is not None else None, statement=row.statement,
-        sheet=row.sheet_json, decision_digests=listed, signed_at=row.signed_at, prev_digest=row.prev_digest)
-
-
-def _verify_signoffs(client: str, rows: Sequence[Any], decision_digests: set[str]) -> VerifyProblem | None:
-    def label(row: Any) -> str:
-        return f"sign-off #{row.seq} (run {row.run_id})"
-
-    problem = _verify_chain(client, rows, noun="sign-off", label=label, edited="signed",
-                            digest=lambda row: _signoff_row_digest(client, row))
-    if problem is not None:
-        return problem
-    for row in rows:
-        missing = [d for d in _listed_decisions(row) or [] if d not in decision_digests]
-        if missing:
-            return VerifyProblem(client, label(row), f"names decision {missing[0][:16]}…, which the store no longer "
-                                                     "holds")
-    return None

@@ -63,9 +63,20 @@ def _sysctl(namespace: str, settings: dict[str, str]) -> None:
 
 def build(attachments: Sequence[Attachment]) -> None:
     """Create the switch namespace, the bridge and every attached namespace with its address."""
-    for ns in (SWITCH_NS, *(a.namespace for a in attachments)):
-        run(["ip", "netns", "add", ns], timeout=10)
-    sw = [f"link add {BRIDGE} type bridge", f"link set {BRIDGE} up", "link set lo up"]
+    run(["ip", "netns", "add", SWITCH_NS], timeout=10)
+    _batch(SWITCH_NS, [f"link add {BRIDGE} type bridge", f"link set {BRIDGE} up", "link set lo up"])
+    _attach(attachments)
+
+
+def attach(attachment: Attachment) -> None:
+    """One more namespace on the running lab's bridge: a test's own host (remove it with delete())."""
+    _attach([attachment])
+
+
+def _attach(attachments: Sequence[Attachment]) -> None:
+    for a in attachments:
+        run(["ip", "netns", "add", a.namespace], timeout=10)
+    sw: list[str] = []
     for a in attachments:
         sw += [
             f"link add {a.bridge_port} type veth peer name eth0 netns {a.namespace}",

@@ -110,6 +110,16 @@ def terminate(pids: Iterable[int], grace: float = 1.5) -> list[int]:
     return sorted(pending)
 
 
+def stop(child: subprocess.Popen[str], grace: float = 10.0) -> None:
+    """End a process this test started: SIGTERM, then SIGKILL after ``grace`` seconds; reaped."""
+    child.terminate()
+    try:
+        child.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+
+
 def _reap(pids: Iterable[int]) -> None:
     """Collect the exit status of those ``pids`` that are our children (never waitpid(-1): that
     could steal the status of an unrelated subprocess of the same test process)."""

@@ -88,6 +88,10 @@ PROVED_ELSEWHERE: dict[str, ProvedElsewhere] = {
     "rdp.nla_not_required": ProvedElsewhere(
         "pass", "tests/unit/test_rdp_checks.py::test_nla_required_passes",
         "xrdp has no CredSSP, so no lab host can require NLA; the PASS is proved on [MS-RDPBCGR] negotiation bytes."),
+    "endpoint.backup_missing": ProvedElsewhere(
+        "fail", "tests/unit/test_endpoint_upkeep.py::test_no_backup_configured_fails_on_a_real_collection",
+        "Both lab laptops carry the real restic/borg repositories the other backup checks judge; the FAIL is proved "
+        "on this machine's own recorded outputs of the same commands (no backup tool configured)."),
     "endpoint.ssh_host_key_changed": ProvedElsewhere(
         "fail", "tests/test_endpoint_lab.py::test_changed_host_key_is_a_finding_and_nothing_is_sent",
         "Both lab laptops pass (their keys are the ones recorded); the test records another real key for "
@@ -179,6 +183,9 @@ MAIL_IDS = (
 TLS_IDS = ("tls.legacy_protocol", "tls.weak_cipher", "tls.certificate_problem")
 ENDPOINT_IDS = ("endpoint.disk_encryption_off", "endpoint.screen_lock_missing", "endpoint.firewall_off",
                 "endpoint.antimalware_missing", "endpoint.os_unsupported")
+# Issue 20: backups, patches, accounts and software, planted by tests/lab/daemons/endpoint_upkeep.py.
+UPKEEP_IDS = ("endpoint.backup_stale", "endpoint.backup_unencrypted", "endpoint.patches_pending",
+              "endpoint.accounts_weak", "endpoint.software_unsupported")
 # The credentialed laptops' lab account (exists only inside their mount namespaces). The password is
 # a canary: tests grep every artifact of a scan for it.
 ENDPOINT_USER = "gslab"
@@ -221,11 +228,13 @@ HOSTS: tuple[LabHost, ...] = (
         namespace=f"{NS_PREFIX}files-weak",
         services=FILE_SERVICES,
         gaps=_ids(*SMB_IDS, "ftp.anonymous_login", "cleartext.ftp", "nfs.open_export", "snmp.default_community",
-                  "db.cleartext_exposed"),
+                  "db.cleartext_exposed", "endpoint.accounts_weak"),
         hardened=frozenset(),
         notes="smbd: SMB1 allowed (NT1), signing disabled, guest-ok share 'scans' + user share "
         "'billing'; vsftpd: anonymous read-only, no TLS; nfs-ganesha: /srv to * with no root squash; "
-        "snmpd: community 'public' (read-only); PostgreSQL: ssl = off; MariaDB: --skip-ssl (no CLIENT_SSL).",
+        "snmpd: community 'public' (read-only); PostgreSQL: ssl = off; MariaDB: --skip-ssl (no CLIENT_SSL); "
+        "guest-readable share 'images' holding WindowsImageBackup (smb.open_share: critical); SAM policy "
+        "(pdbedit -P) min length 5, no lockout (endpoint.accounts_weak with a kind: windows credential).",
         dns_name="files-weak.lab.test",
     ),
     LabHost(
@@ -241,7 +250,9 @@ HOSTS: tuple[LabHost, ...] = (
         "TLS required (lab-CA cert, TLS 1.2+, AEAD suites); nfs-ganesha: /srv to the workstation and "
         "the scanner only, root squashed; snmpd: only a long random community; PostgreSQL: ssl = on (lab CA, "
         "TLS 1.2+), hostssl lines only; MariaDB: lab-CA cert, TLS 1.2+, require_secure_transport = ON "
-        "(db.cleartext_exposed skips it: refusal shows only after a login); Xvnc 5900: X509Plain (VeNCrypt/TLS) only.",
+        "(db.cleartext_exposed skips it: refusal shows only after a login); Xvnc 5900: X509Plain (VeNCrypt/TLS) only; "
+        "SAM policy min length 12, lockout after 5 (pdbedit -P); not a twin of endpoint.accounts_weak: Samba reports "
+        "its guest account (RID 501) enabled over MS-SAMR whatever 'map to guest' says.",
         dns_name="files-good.lab.test",
     ),
     LabHost(
@@ -385,12 +396,16 @@ HOSTS: tuple[LabHost, ...] = (
         role="Linux laptop, credentialed (gaps)",
         namespace=f"{NS_PREFIX}laptop-weak",
         services=(_svc(22, "ssh", "endpoint-sshd"),),
-        gaps=_ids(*ENDPOINT_IDS, "cloudsync.client_installed"),
-        hardened=_ids("endpoint.ssh_host_key_changed"),  # its key is the one on record (the FAIL: PROVED_ELSEWHERE)
+        gaps=_ids(*ENDPOINT_IDS, *UPKEEP_IDS, "cloudsync.client_installed"),
+        # its key is the one on record (the FAIL: PROVED_ELSEWHERE); its backups exist (stale/unencrypted)
+        hardened=_ids("endpoint.ssh_host_key_changed", "endpoint.backup_missing"),
         notes="Real sshd, sudo, lsblk in private mount+PID namespaces (account gslab, password auth): data on a "
         "real unencrypted loop ext4 at /srv/patient-data and / on the VM's disk; empty nftables ruleset; GNOME "
         "lock off (dconf); no AV running; planted: Debian 10 os-release, ~/.dropbox-dist + autostart entry. "
-        "(endpoint.ssh_host_key_changed is planted by its test: another real key recorded for this host.)",
+        "(endpoint.ssh_host_key_changed is planted by its test: another real key recorded for this host.) Issue 20: "
+        "a restic snapshot dated 10 days back (restic backup --time), a borg repository with encryption none, a "
+        "pending security update from a local file: apt repository, last upgrade 45 days ago, UID 0 'toor', "
+        "passwordless 'kiosk', Debian's PAM (no lockout), a PostgreSQL 11 dpkg entry.",
         dns_name="laptop-dr-lee.lab.test",
     ),
     LabHost(
@@ -400,10 +415,12 @@ HOSTS: tuple[LabHost, ...] = (
         namespace=f"{NS_PREFIX}laptop-good",
         services=(_svc(22, "ssh", "endpoint-sshd"),),
         gaps=frozenset(),
-        hardened=_ids(*ENDPOINT_IDS, "cloudsync.client_installed", "endpoint.ssh_host_key_changed"),
+        hardened=_ids(*ENDPOINT_IDS, *UPKEEP_IDS, "cloudsync.client_installed", "endpoint.ssh_host_key_changed",
+                      "endpoint.backup_missing"),
         notes="Same real sshd/sudo (key auth); nftables input policy drop; GNOME lock after 5 min; ClamAV clamd "
         "running with a lab signature; real Debian 12; lsblk replaced by a constructed LUKS laptop listing "
-        "(no device-mapper in this kernel).",
+        "(no device-mapper in this kernel). Issue 20: a fresh restic snapshot, nothing pending in its apt "
+        "repository and an upgrade 2 days ago, pam_faillock deny=5 and pam_unix minlen=12.",
         dns_name="laptop-front.lab.test",
     ),
 )

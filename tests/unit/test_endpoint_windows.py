@@ -385,3 +385,12 @@ def test_os_ids_are_known_to_the_end_of_support_table(fixture: str, supported: b
 
     status = support_status(parse.os_from_registry(reg(fixture)), date(2026, 11, 1))
     assert status.supported is supported, status.detail
+
+
+def test_hotfix_install_dates_give_the_last_install() -> None:
+    from datetime import UTC, datetime
+
+    from checks.endpoint.windows.maintenance import patches_from
+
+    patches = patches_from(None, wmi("qfe"))  # an empty InstalledOn is skipped, not guessed
+    assert patches.last_install == datetime(2026, 11, 12, tzinfo=UTC) and not patches.pending_known

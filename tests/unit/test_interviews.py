@@ -136,6 +136,8 @@ def test_a_signoff_records_its_decisions_in_one_transaction(db: str) -> None:
         assert decisions[0].until == later and decisions[2].note == "cost"
         assert done.record_pdf == b"%PDF sealed " + done.digest.encode()
         assert store.signoffs(CLIENT)[0].digest == done.digest and store.verify().signoffs == 1
+        anchors, _ = store.local_anchors()  # the decision chain's new head went to the anchor log (issue 21)
+        assert any(a.kind == "decision" and a.seq == 3 and a.head == decisions[2].digest for a in anchors)
 
         def broken(_: object) -> bytes:
             raise RuntimeError("seal failed")

@@ -68,7 +68,7 @@ def test_an_edited_scan_json_breaks_its_digest(db: str) -> None:
     assert code == 4 and "run run-2 (#2): stored scan.json does not match its SHA-256 digest" in output
 
 
-def test_a_rewritten_run_with_a_fresh_digest_breaks_the_next_link(db: str) -> None:
+def test_a_rewritten_run_with_a_fresh_digest_breaks_its_chain_head(db: str) -> None:
     with sqlite3.connect(db) as conn:
         text = conn.execute("SELECT scan_json FROM runs WHERE run_id = 'run-2'").fetchone()[0]
         data = json.loads(text)
@@ -77,7 +77,7 @@ def test_a_rewritten_run_with_a_fresh_digest_breaks_the_next_link(db: str) -> No
         conn.execute("UPDATE runs SET scan_json = ?, digest = ? WHERE run_id = 'run-2'",
                      (forged, hashlib.sha256(forged.encode()).hexdigest()))
     code, output = verify(db)
-    assert code == 4 and "run run-3 (#3): previous-run digest does not match the chain" in output
+    assert code == 4 and "run run-2 (#2): does not match its chain head" in output
 
 
 def test_a_deleted_run_is_noticed(db: str) -> None:

@@ -15,11 +15,12 @@ from typing import TypeVar
 from scanner.errors import ProbeError
 from scanner.models import ErrorReason, utcnow
 
-from ..inventory import AntiMalware, EndpointInventory, Unknown
-from . import antimalware, bitlocker, firewall, osinfo, screenlock, syncclients
+from ..inventory import Accounts, AntiMalware, EndpointInventory, Unknown
+from . import accounts, antimalware, bitlocker, firewall, maintenance, osinfo, screenlock, syncclients
 from .logon import WindowsLogon
 from .records import RegistrySnapshot, RegValue, WmiResult
 from .rrp import KeyUnreadable, RemoteRegistry
+from .samr import read_policy
 from .wmi import NamespaceMissing, run_queries
 
 T = TypeVar("T")
@@ -35,12 +36,14 @@ FIXED_READS: tuple[tuple[str, tuple[str, ...] | None], ...] = (
     (f"{antimalware.DEFENDER}\\{antimalware.RTP}", ("DisableRealtimeMonitoring",)),
     (f"{antimalware.DEFENDER_POLICY}\\{antimalware.RTP}", ("DisableRealtimeMonitoring",)),
     (antimalware.WINDEFEND, ("Start",)),
+    *((key, ("LastSuccessTime",)) for key in maintenance.WU_KEYS),
 )
 _UNREACHED = frozenset({ErrorReason.REFUSED, ErrorReason.UNREACHABLE, ErrorReason.TIMEOUT})
 WMI_QUERIES = (
     (bitlocker.BITLOCKER_NAMESPACE, bitlocker.BITLOCKER_QUERY),
     ("root\\cimv2", bitlocker.LOGICAL_DISK_QUERY),
     (antimalware.SECURITY_CENTER_NAMESPACE, antimalware.SECURITY_CENTER_QUERY),
+    ("root\\cimv2", maintenance.QFE_QUERY),
 )
 
 
@@ -78,9 +81,11 @@ def read_registry(reg: RemoteRegistry) -> RegistrySnapshot:
         if subs or root not in errors:
             read(root, ())  # records that the root exists (and nothing else)
         for sub in subs:
-            read(f"{root}\\{sub}", ("DisplayName",))
+            read(f"{root}\\{sub}", maintenance.UNINSTALL_VALUES)
     for path in syncclients.run_keys(sids):
         read(path, None)
+    for path in maintenance.file_history_keys(sids):
+        read(path, ("ProtectedUpToTime",))
     for path in syncclients.personal_onedrive_keys(sids):
         read(path, ())  # existence only: its values are personal data
     return RegistrySnapshot(keys=keys, errors=errors, collected_at=when)
@@ -116,17 +121,22 @@ def collect_windows(host: str, creds: WindowsLogon, timeout: float) -> EndpointI
             # Neither transport got anywhere: the collection failed as a whole (the registry's reason).
             raise (registry_error or exc) from exc
         wmi = [exc] * len(WMI_QUERIES)
-    volumes, disks, security_center = wmi
-    for section in ("os", "screen_lock", "firewall", "sync_clients"):
+    volumes, disks, security_center, hotfixes = wmi
+    for section in ("os", "screen_lock", "firewall", "sync_clients", "backup", "software"):
         if snapshot is None:
             missing.append((section, f"remote registry unavailable: {registry_error}"))
-    os_info = lock = wall = sync = None
+    os_info = lock = wall = sync = backups = software = None
     if snapshot is not None:
         snap = snapshot
         os_info = _section("os", lambda: osinfo.from_registry(snap), missing)
         lock = _section("screen_lock", lambda: screenlock.from_registry(snap), missing)
         wall = _section("firewall", lambda: firewall.from_registry(snap), missing)
         sync = _section("sync_clients", lambda: syncclients.from_registry(snap), missing)
+        backups = _section("backup", lambda: maintenance.backups_from(snap), missing)
+        software = _section("software", lambda: maintenance.software_from(snap), missing)
+    qfe = hotfixes if isinstance(hotfixes, WmiResult) else None
+    patches = _section("patches", lambda: maintenance.patches_from(snapshot, qfe), missing)
+    account_policy = _accounts(host, creds, timeout, missing)
     if isinstance(volumes, WmiResult):
         disk = bitlocker.from_wmi(volumes, disks if isinstance(disks, WmiResult) else None)
     else:
@@ -136,8 +146,19 @@ def collect_windows(host: str, creds: WindowsLogon, timeout: float) -> EndpointI
         missing.append(("disk", f"WMI BitLocker query failed: {volumes}{hint}"))
     antimalware_section = _antimalware(security_center, snapshot, registry_error, missing)
     return EndpointInventory(collector="windows", os=os_info, disk=disk, screen_lock=lock, firewall=wall,
-                             antimalware=antimalware_section, sync_clients=sync, missing=tuple(missing),
+                             antimalware=antimalware_section, sync_clients=sync, backup=backups, patches=patches,
+                             accounts=account_policy, software=software, missing=tuple(missing),
                              account=creds.account)
+
+
+def _accounts(host: str, creds: WindowsLogon, timeout: float, missing: list[tuple[str, str]]) -> Accounts | None:
+    try:
+        return accounts.from_samr(read_policy(host, creds, timeout))
+    except ProbeError as exc:
+        if exc.reason is ErrorReason.AUTH_FAILED:
+            raise
+        missing.append(("accounts", f"MS-SAMR: {exc}"))
+        return None
 
 
 def _antimalware(result: WmiResult | ProbeError, reg: RegistrySnapshot | None, registry_error: ProbeError | None,

@@ -24,11 +24,13 @@ import subprocess
 from pathlib import Path
 
 from ..topology import ENDPOINT_PASSWORD, ENDPOINT_UID, ENDPOINT_USER, LabHost
-from . import Context, DaemonSpec, write
+from . import Context, DaemonSpec, endpoint_upkeep, write
 
 PRIVSEP_DIR = Path("/run/sshd")
 SUDO_COMMANDS = ("/usr/sbin/nft list ruleset", "/usr/sbin/ufw status", "/usr/sbin/cryptsetup status *",
-                 "/usr/bin/ls -1d *")
+                 "/usr/bin/ls -1d *", "/usr/bin/ls -1 *", "/usr/bin/grep -rIn *", "/usr/bin/passwd -S -a",
+                 "/usr/bin/restic -r * --password-file * --no-lock --no-cache --json snapshots",
+                 "/usr/bin/borg list --json --last 1 --bypass-lock *")
 
 # A LUKS laptop as `lsblk -J -o NAME,KNAME,TYPE,FSTYPE,MOUNTPOINT,SIZE,RO` prints it (util-linux
 # 2.38 format, constructed for the lab: this kernel cannot open a dm-crypt mapping).
@@ -72,14 +74,15 @@ def _hash(password: str) -> str:
     return done.stdout.strip()
 
 
-def _account_files(d: Path) -> None:
+def _account_files(d: Path, weak: bool) -> None:
     uid = ENDPOINT_UID
     etc = d / "etc"
+    extra_passwd, extra_shadow = endpoint_upkeep.accounts(weak)
     write(etc / "passwd", Path("/etc/passwd").read_text()
-          + f"{ENDPOINT_USER}:x:{uid}:{uid}:gapscan lab:/home/{ENDPOINT_USER}:/bin/bash\n")
+          + f"{ENDPOINT_USER}:x:{uid}:{uid}:gapscan lab:/home/{ENDPOINT_USER}:/bin/bash\n" + extra_passwd)
     write(etc / "group", Path("/etc/group").read_text() + f"{ENDPOINT_USER}:x:{uid}:\n")
     write(etc / "shadow", Path("/etc/shadow").read_text()
-          + f"{ENDPOINT_USER}:{_hash(ENDPOINT_PASSWORD)}:20000:0:99999:7:::\n", mode=0o640)
+          + f"{ENDPOINT_USER}:{_hash(ENDPOINT_PASSWORD)}:20000:0:99999:7:::\n" + extra_shadow, mode=0o640)
     write(etc / "sudoers", "Defaults env_reset\nDefaults !lecture\nroot ALL=(ALL:ALL) ALL\n"
           f"{ENDPOINT_USER} ALL=(root) NOPASSWD: {', '.join(SUDO_COMMANDS)}\n", mode=0o440)
 
@@ -121,7 +124,7 @@ def build(host: LabHost, ctx: Context, listen: str) -> list[DaemonSpec]:
     d = ctx.dir(host, "endpoint")
     weak = "endpoint.disk_encryption_off" in host.gaps
     PRIVSEP_DIR.mkdir(mode=0o755, exist_ok=True)
-    _account_files(d)
+    _account_files(d, weak)
     _home(d, weak)
     write(d / "share" / "xsessions" / "gnome.desktop", "[Desktop Entry]\nName=GNOME\nExec=gnome-session\n")
     keys = [d / "ssh_host_ed25519_key", d / "ssh_host_ecdsa_key"]
@@ -139,6 +142,7 @@ def build(host: LabHost, ctx: Context, listen: str) -> list[DaemonSpec]:
         f"mount --bind {d}/etc/shadow /etc/shadow", f"mount --bind {d}/etc/sudoers /etc/sudoers",
         f"mount --bind {d}/home /home",
         f"mount -t overlay overlay -o lowerdir={d}/share:/usr/share /usr/share",
+        *endpoint_upkeep.plant(d, weak),
     ]
     extra: list[str] = []
     if weak:

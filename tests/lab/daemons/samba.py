@@ -12,11 +12,16 @@ SMB_USER = "backup"
 SMB_PASSWORD = "Lab-Only-2026!"
 GUEST_SHARE = "scans"
 USER_SHARE = "billing"
+BACKUP_SHARE = "images"  # guest-readable, holding a Windows system image folder (issue 20)
+# The SAM account policy (pdbedit -P; Samba's defaults are length 5, no lockout): weak vs hardened.
+WEAK_POLICY = (("min password length", "5"), ("bad lockout attempt", "0"))
+HARDENED_POLICY = (("min password length", "12"), ("bad lockout attempt", "5"))
 
 
 def build(host: LabHost, ctx: Context, listen: str) -> list[DaemonSpec]:
     d = ctx.dir(host, "smbd")
-    for sub in ("lock", "state", "cache", "private", "run", "ncalrpc", "shares/scans", "shares/billing"):
+    for sub in ("lock", "state", "cache", "private", "run", "ncalrpc", "shares/scans", "shares/billing",
+                "shares/images/WindowsImageBackup/PC-FRONTDESK"):
         (d / sub).mkdir(parents=True, exist_ok=True)
     smb1 = "smb.v1_enabled" in host.gaps
     unsigned = "smb.signing_not_required" in host.gaps
@@ -25,6 +30,7 @@ def build(host: LabHost, ctx: Context, listen: str) -> list[DaemonSpec]:
     write(d / "shares/scans/scan-0001.pdf", "lab dummy file, no patient data\n")
     write(d / "shares/scans/README.txt", "scanner drop folder (lab)\n")
     write(d / "shares/billing/ledger.xlsx", "lab dummy file, no patient data\n")
+    write(d / "shares/images/WindowsImageBackup/PC-FRONTDESK/MediaId", "lab dummy file, no image\n")
     netbios = host.name.upper().replace("-", "")[:15]
     conf = f"""[global]
     server role = standalone server
@@ -66,6 +72,13 @@ def build(host: LabHost, ctx: Context, listen: str) -> list[DaemonSpec]:
     guest ok = yes
     read only = yes
     browseable = yes
+
+[{BACKUP_SHARE}]
+    comment = front desk PC images
+    path = {d}/shares/images
+    guest ok = yes
+    read only = yes
+    browseable = yes
 """
     conf += f"""
 [{USER_SHARE}]
@@ -84,6 +97,8 @@ def build(host: LabHost, ctx: Context, listen: str) -> list[DaemonSpec]:
             argv=("smbd", "--foreground", "--no-process-group", "-s", str(cfg)),
             console=d / "console.log",
             logs=(d / "log.smbd",),
-            setup=((("smbpasswd", "-c", str(cfg), "-s", "-a", SMB_USER), f"{SMB_PASSWORD}\n" * 2),),
+            setup=((("smbpasswd", "-c", str(cfg), "-s", "-a", SMB_USER), f"{SMB_PASSWORD}\n" * 2),
+                   *((("pdbedit", "-s", str(cfg), "-P", name, "-C", value), "") for name, value in
+                     (WEAK_POLICY if "endpoint.accounts_weak" in host.gaps else HARDENED_POLICY))),
         )
     ]

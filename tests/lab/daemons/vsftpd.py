@@ -19,6 +19,8 @@ def build(host: LabHost, ctx: Context, listen: str) -> list[DaemonSpec]:
     (d / "empty").mkdir(exist_ok=True)
     write(anon_root / "pub" / "forms-index.txt", "intake forms (lab dummy file)\n")
     anonymous = "ftp.anonymous_login" in host.gaps
+    if anonymous:  # a system image folder where anyone can list it (issue 20: critical)
+        (anon_root / "WindowsImageBackup").mkdir(exist_ok=True)
     tls = "cleartext.ftp" not in host.gaps
     lines = [
         "listen=YES",

@@ -1,7 +1,7 @@
 """Interview answers (NIST SP 800-66r2 key activities) and the owner's signed decision sheets.
 
 Revision ID: 0004_interviews
-Revises: 0002_signatures
+Revises: 0003_integrity
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_interviews"
-down_revision = "0002_signatures"
+down_revision = "0003_integrity"
 branch_labels = None
 depends_on = None
 
