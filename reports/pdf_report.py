@@ -36,6 +36,23 @@ def refuse_fetch(url: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
     raise FetchRefused(f"the report may not load {url[:80]!r}")
 
 
+def data_only_fetcher() -> Any:
+    """The URL fetcher handed to WeasyPrint: ``data:`` URIs only. WeasyPrint 70 takes a ``URLFetcher``
+    instance (a plain function there fails on the first fetch); older versions take ``refuse_fetch``."""
+    try:
+        from weasyprint.urls import URLFetcher
+    except ImportError:
+        return refuse_fetch
+
+    class DataOnly(URLFetcher):
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            if not url.startswith("data:"):
+                raise FetchRefused(f"the report may not load {url[:80]!r}")
+            return super().fetch(url, headers)
+
+    return DataOnly(allowed_protocols={"data"}, allow_redirects=False)
+
+
 def pdf_available() -> bool:
     try:
         import weasyprint  # noqa: F401
@@ -52,5 +69,5 @@ def render_pdf(run: ScanRun, path: Path, *, client: ClientFile | None = None, lo
     except (ImportError, OSError) as exc:
         raise PdfUnavailable(f"PDF output needs WeasyPrint: {INSTALL_HINT}") from exc
     html = html_text(run, client, logo, decisions, checks, anchor)
-    HTML(string=html, url_fetcher=refuse_fetch, base_url=None).write_pdf(path)
+    HTML(string=html, url_fetcher=data_only_fetcher(), base_url=None).write_pdf(path)
     return path

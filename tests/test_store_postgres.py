@@ -131,7 +131,7 @@ def test_roundtrip_chain_and_migrations(pg_url: str) -> None:
         assert store.scan_text(run.run_id).encode() == FIXTURE.read_bytes()
         assert store.load_run(run.run_id) == run
         assert second.prev_digest == first.digest and (second.failed, first.failed) == (52, 53)
-        assert store.schema_revision() == "0003_integrity"
+        assert store.schema_revision() == "0004_interviews"
         with store.engine.connect() as conn:
             assert compare_metadata(MigrationContext.configure(conn), metadata) == []
     with Store.open(pg_url) as again:  # reopening does not migrate twice or lose anything
@@ -227,3 +227,42 @@ def test_a_read_only_database_is_refused_before_the_scan(pg_url: str, tmp_path: 
     name = pg_url.split("@/", 1)[1].split("?", 1)[0]
     _execute(pg_url, f'ALTER DATABASE "{name}" SET default_transaction_read_only = on')
     assert_refused_before_scanning(pg_url, tmp_path, monkeypatch, "read-only")
+def test_interview_and_signoff_through_the_web_app(pg_url: str) -> None:
+    """gapscan web on PostgreSQL: answers and a drawn sign-off land in the chains, bytes intact."""
+    import base64
+    import io
+
+    from PIL import Image, ImageDraw
+
+    from scanner.web.rendering import path
+    from tests.webapp import Browser, served
+
+    run = lab_run()
+    with Store.open(pg_url) as store:
+        store.store_run(run)
+    image = Image.new("RGBA", (300, 100), (0, 0, 0, 0))
+    ImageDraw.Draw(image).line([(10, 80), (120, 20), (200, 70), (290, 15)], fill=(0, 0, 0, 255), width=3)
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    with served(pg_url) as server:
+        b = Browser(server.port)
+        b.login(server)
+        interview = path("clients", CLIENT, "interview", "164.308(a)(7)")
+        assert b.post(interview, {"answered_by": "Maria Lopez, office manager",
+                                  "a-164.308(a)(7)-6-answer": "partly"}).status == 303
+        from tests.unit.test_web import sheet
+
+        fields = sheet(typed_consent="", signature_png="data:image/png;base64," + base64.b64encode(buf.getvalue())
+                       .decode())
+        reply = b.post(path("clients", CLIENT, "runs", run.run_id, "signoff"), fields)
+        assert reply.status == 303, reply.text[:400]
+    with Store.open(pg_url) as store:
+        (signed,) = store.signoffs(CLIENT)
+        assert signed.signature_kind == "drawn" and signed.signature_png is not None
+        assert signed.signature_png.startswith(b"\x89PNG") and signed.record_pdf is not None
+        assert len(store.decisions(CLIENT)) == len(signed.decision_digests) > 0
+        report = store.verify()
+        assert report.ok and (report.answers, report.signoffs) == (1, 1)
+    _sql(pg_url, "UPDATE interview_answers SET answer = 'in-place'")
+    result = cli.invoke(app, ["verify", "--db", pg_url])
+    assert result.exit_code == 4 and "interview answer #1" in result.output

@@ -31,12 +31,14 @@ from scanner.cli.common import (
     out,
 )
 from scanner.cli.decisions import decide, list_decisions
+from scanner.cli.interview import interview_import
 from scanner.cli.keys import keys_init, keys_rotate, keys_show
 from scanner.cli.recurring import rescan, schedule
 from scanner.cli.reporting import report
 from scanner.cli.scanning import discover, scan
 from scanner.cli.stored import diff, evidence, history, verify
 from scanner.cli.storing import store
+from scanner.cli.web import web
 
 __all__ = [
     "EXIT_FAIL_ON", "EXIT_INPUT", "EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_TAMPERED",
@@ -60,6 +62,12 @@ app.command()(verify)
 app.command()(rescan)
 app.command()(evidence)
 app.command()(schedule)
+app.command()(web)
+
+interview_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
+                            help="Interview answers (NIST SP 800-66r2 key activities) beside the scans.")
+app.add_typer(interview_app, name="interview")
+interview_app.command("import")(interview_import)
 
 keys_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None, help="The MSP's Ed25519 signing key.")
 app.add_typer(keys_app, name="keys")

@@ -8,16 +8,29 @@ from typing import Annotated
 import typer
 
 from scanner.cli.common import DB_HELP, EXIT_OK, _exit_with, err, out
+from scanner.cli.document_keys import ORG_HELP, PKCS12_HELP, init_document_keys, show_document_keys
 
 
 def keys_init(
     key: Annotated[Path | None, typer.Option("--key", help="Key file (default: XDG config path)")] = None,
+    org: Annotated[str | None, typer.Option("--org", help=ORG_HELP)] = None,
+    pkcs12: Annotated[Path | None, typer.Option("--pkcs12", help=PKCS12_HELP)] = None,
 ) -> None:
-    """Create the signing key (mode 0600; an existing key is never overwritten)."""
+    """Create the signing key and the document-signing certificate (mode 0600; nothing is overwritten)."""
+    from scanner.errors import InputError
     from scanner.history.signing import default_key_path, init_key
 
     def work() -> int:
         path = key or default_key_path()
+        document = init_document_keys(key, org, pkcs12)
+        if document is not None:
+            err.print(document, highlight=False)
+        if path.exists():
+            if document is None:
+                raise InputError("a signing key and a document-signing certificate already exist here; "
+                                 "not overwritten", source=str(path))
+            err.print(f"kept the existing run-signing key {path}", highlight=False)
+            return EXIT_OK
         signer = init_key(path)
         err.print(f"wrote {path} (keep it private; back it up)", highlight=False)
         out.print(f"key fingerprint: {signer.fingerprint}", highlight=False)
@@ -36,6 +49,9 @@ def keys_show(
         signer = load_key(key or default_key_path())
         out.print(f"key fingerprint: {signer.fingerprint}\npublic key (Ed25519, hex): {signer.public_raw.hex()}",
                   highlight=False, soft_wrap=True)
+        document = show_document_keys(key)
+        if document:
+            out.print(document, highlight=False, soft_wrap=True)
         return EXIT_OK
 
     _exit_with(work)

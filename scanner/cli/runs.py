@@ -124,6 +124,33 @@ def _report_decisions(run: ScanRun, client: str, db: str | None, *, strict: bool
             for subject, d in recorded.items() if subject in subjects}
 
 
+def _report_interview(client: str, db: str | None) -> tuple[Any, ...]:
+    """The client's standing interview answers as plain ``reports.interview_view.InterviewNote`` values
+    (renderers never see the store); none for a client the store does not know."""
+    from reports.interview_view import InterviewNote
+    from scanner.config.interview_guide import load_guide
+    from scanner.history.interviews import current_answers
+    from scanner.history.store import Store
+
+    guide = load_guide()
+    with Store.open(db) as store:
+        if client not in store.clients():
+            return ()
+        standing = current_answers(store.interview_answers(client))
+    notes = []
+    for act_id, act in guide.activities().items():
+        given = standing.get(act_id)
+        std = guide.standard_of(act_id)
+        if given is None or std is None:
+            continue
+        notes.append(InterviewNote(key_activity=act_id, activity=act.name, standard=f"{std.citation} {std.title}",
+                                   citations=act.citations, answer=given.answer.value,
+                                   answered_by=given.answered_by, answered_on=given.answered_at[:10],
+                                   notes=given.notes, evidence_ref=given.evidence_ref,
+                                   question=act.questions[0] if act.questions else ""))
+    return tuple(notes)
+
+
 def _signer(sign_key: Path | None) -> Any:
     from scanner.history.signing import default_key_path, load_key
 

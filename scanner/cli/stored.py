@@ -117,8 +117,8 @@ def verify(
         Path | None, typer.Option("--tsa-ca", help="CA certificate(s) of the timestamp authority (PEM)")
     ] = None,
 ) -> None:
-    """Recompute the run and decision chains, check signatures with the MSP's own keys only, timestamp
-    tokens and every anchor; exit 4 naming the first record that does not match."""
+    """Recompute the run, decision, interview-answer and sign-off chains, check signatures with the MSP's
+    own keys only, timestamp tokens and every anchor; exit 4 naming the first record that does not match."""
     from scanner.cli.integrity import anchors_given, settings, trust_roots, tsa_certificates
     from scanner.history.store import Store
 
@@ -137,8 +137,10 @@ def verify(
             err.print(f"note: {cell(note)}", highlight=False, markup=False)
         if not report.ok:
             return EXIT_TAMPERED
-        err.print(f"ok: {report.runs} run(s) and {report.decisions} decision(s) of {report.clients} client(s) "
-                  f"match their digests and chains; {report.signed} run signature(s) by trusted keys, "
+        people = (f", {report.answers} interview answer(s) and {report.signoffs} sign-off(s)"
+                  if report.answers or report.signoffs else "")
+        err.print(f"ok: {report.runs} run(s) and {report.decisions} decision(s){people} of {report.clients} "
+                  f"client(s) match their digests and chains; {report.signed} run signature(s) by trusted keys, "
                   f"{report.stamped} timestamp token(s) and {report.anchors} anchor(s) verified",
                   highlight=False, markup=False)
         return EXIT_OK

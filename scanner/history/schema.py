@@ -8,7 +8,7 @@ Times are stored as ISO-8601 UTC strings: exact round trips on every backend, an
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, MetaData, String, Table, Text, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Table, Text, UniqueConstraint
 
 metadata = MetaData()
 
@@ -93,4 +93,42 @@ key_rotations = Table(
     Column("rotated_at", String(40), nullable=False),
     Column("old_signature", String(128), nullable=False),  # both keys sign signing.rotation_message
     Column("new_signature", String(128), nullable=False),
+)
+
+interview_answers = Table(
+    "interview_answers", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("client_id", Integer, ForeignKey("clients.id"), nullable=False),
+    Column("seq", Integer, nullable=False),  # 1, 2, ... per client: the order of the hash chain
+    Column("key_activity", String(40), nullable=False),  # NIST SP 800-66r2 key activity, "164.308(a)(1)-2"
+    Column("answer", String(20), nullable=False),  # in-place | partly | not-in-place | not-applicable
+    Column("answered_by", String(200), nullable=False),
+    Column("notes", Text, nullable=True),
+    Column("evidence_ref", String(500), nullable=True),  # a document's name, never its content
+    Column("source", String(300), nullable=False),  # "web" or "import: FILE"
+    Column("answered_at", String(40), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("prev_digest", String(64), nullable=True),
+    UniqueConstraint("client_id", "seq", name="uq_interview_answers_client_seq"),
+)
+
+signoffs = Table(
+    "signoffs", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("client_id", Integer, ForeignKey("clients.id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("run_id", String(80), nullable=False),
+    Column("scan_digest", String(64), nullable=False),  # sha256 of the run's scan.json
+    Column("signer_name", String(200), nullable=False),
+    Column("signer_role", String(200), nullable=False),
+    Column("signature_kind", String(10), nullable=False),  # drawn | typed
+    Column("signature_png", LargeBinary, nullable=True),
+    Column("statement", Text, nullable=False),  # what signing means, as shown to the signer
+    Column("sheet_json", Text, nullable=False),  # every row as decided (canonical JSON)
+    Column("decision_digests", Text, nullable=False),  # JSON list: the decisions this sign-off recorded
+    Column("signed_at", String(40), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("prev_digest", String(64), nullable=True),
+    Column("record_pdf", LargeBinary, nullable=True),  # the sealed decision record (it carries the digest)
+    UniqueConstraint("client_id", "seq", name="uq_signoffs_client_seq"),
 )

@@ -104,6 +104,21 @@ class Signer:
         return cls(Ed25519PrivateKey.generate())
 
 
+def write_new_file(path: Path, data: bytes, mode: int = 0o600, *, what: str = "a key") -> None:
+    """Create ``path`` with ``mode`` and write ``data``; an existing file is never overwritten."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    except FileExistsError as exc:
+        raise InputError(f"{what} already exists here; not overwritten", source=str(path)) from exc
+    except OSError as exc:
+        raise InputError(f"cannot create the file ({exc.strerror or exc})", source=str(path)) from exc
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
 def init_key(path: Path) -> Signer:
     """Create a new key file (mode 0600); an existing file is never overwritten."""
     return write_key(path, Signer.generate())
@@ -111,19 +126,9 @@ def init_key(path: Path) -> Signer:
 
 def write_key(path: Path, signer: Signer) -> Signer:
     """Write a key file (mode 0600); an existing file is never overwritten."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     pem = signer.key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                    serialization.NoEncryption())
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError as exc:
-        raise InputError("a signing key already exists here; not overwritten", source=str(path)) from exc
-    except OSError as exc:
-        raise InputError(f"cannot create the key file ({exc.strerror or exc})", source=str(path)) from exc
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(pem)
-        fh.flush()
-        os.fsync(fh.fileno())
+    write_new_file(path, pem, what="a signing key")
     return signer
 
 

@@ -23,7 +23,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -40,9 +40,29 @@ from scanner.errors import GapscanError, InputError, TamperError
 from scanner.history.anchors import Anchor, AnchorLog
 from scanner.history.chain import digest_text, run_body, run_head
 from scanner.history.decisions import Decision, DecisionKind, decision_digest
+from scanner.history.interviews import (
+    INTERVIEW_SUBJECT,
+    AnswerInput,
+    AnswerKind,
+    InterviewAnswer,
+    answer_digest,
+    current_answers,
+    interview_subject,
+    open_findings,
+)
 from scanner.history.rows import result_row as _result_row
-from scanner.history.schema import clients, decisions, key_rotations, results, runs, signing_keys
+from scanner.history.schema import (
+    clients,
+    decisions,
+    interview_answers,
+    key_rotations,
+    results,
+    runs,
+    signing_keys,
+    signoffs,
+)
 from scanner.history.signing import SCHEME_CHAIN_V1, Signer, rotation_message
+from scanner.history.signoffs import SheetRow, Signoff, SignoffInput, decision_problem, sheet_json, signoff_digest
 from scanner.history.trust import Rotation, TrustRoots, resolve
 from scanner.history.verify import (
     Heads,
@@ -51,6 +71,7 @@ from scanner.history.verify import (
     check_anchors,
     check_bare_anchors,
     check_decisions,
+    check_people,
     check_runs,
 )
 from scanner.models import CheckResult, ScanRun, Status, utcnow
@@ -491,22 +512,16 @@ class Store:
                                                                 results.c.fingerprint == subject).limit(1)).first()
                 by_check = conn.execute(select(results.c.id).where(results.c.run_pk.in_(of_client),
                                                                    results.c.check_id == subject).limit(1)).first()
-                if by_fp is None and by_check is None:
+                asked = (subject.startswith(INTERVIEW_SUBJECT) and subject[len(INTERVIEW_SUBJECT):] in
+                         {a.key_activity for a in self._answers_of(conn, client, client_pk)})
+                if by_fp is None and by_check is None and not asked:
                     raise StoreError(f"{subject!r} is neither a fingerprint nor a check id of any stored run of "
                                      f"{client!r}", source="FINGERPRINT|CHECK_ID")
-                last = conn.execute(select(decisions.c.seq, decisions.c.digest)
-                                    .where(decisions.c.client_id == client_pk)
-                                    .order_by(decisions.c.seq.desc()).limit(1)).first()
-                fields: dict[str, Any] = {
-                    "seq": (last.seq + 1) if last else 1, "subject": subject,
-                    "subject_kind": "fingerprint" if by_fp is not None else "check", "decision": kind.value,
-                    "decided_by": decided_by, "note": note, "until": until.isoformat() if until else None,
-                    "decided_at": utcnow().isoformat(), "prev_digest": last.digest if last else None,
-                }
-                digest = decision_digest(client=client, **fields)
-                conn.execute(insert(decisions).values(client_id=client_pk, digest=digest, **fields))
+                subject_kind = "fingerprint" if by_fp is not None else "check" if by_check is not None else "interview"
+                seq, digest = _append_decision(conn, client, client_pk, subject, subject_kind, kind, decided_by,
+                                               note, until)
                 written.append(digest)
-                seqs.append(fields["seq"])
+                seqs.append(seq)
 
         self._write_with_retry(write, "recorded a decision")
         self._anchor(client=client, kind="decision", seq=seqs[-1], head=written[-1])
@@ -521,6 +536,129 @@ class Store:
             rows = conn.execute(select(decisions).where(decisions.c.client_id == client_pk)
                                 .order_by(decisions.c.seq)).all()
         return [_decision(client, row) for row in rows]
+
+    # -- interview answers and sign-offs (issue 18) ------------------------------------------
+
+    def _known_client(self, conn: Connection, client: str) -> int:
+        client_pk = self._client_id(conn, client, create=False)
+        if client_pk is None:
+            raise StoreError(f"no client {client!r} in the store (store a run with gapscan scan --client first)",
+                             source="--client")
+        return client_pk
+
+    def add_answers(self, client: str, answers: Sequence[AnswerInput], source: str) -> list[InterviewAnswer]:
+        """Append interview answers in one transaction; one that repeats the standing answer is skipped."""
+        written: list[int] = []
+
+        def write() -> None:
+            written.clear()
+            with self._tx() as conn:
+                self._check_anchored(conn, client)
+                client_pk = self._known_client(conn, client)
+                earlier = self._answers_of(conn, client, client_pk)
+                standing = current_answers(earlier)
+                last_seq, last_digest = (earlier[-1].seq, earlier[-1].digest) if earlier else (0, None)
+                for item in answers:
+                    if item.same_as(standing.get(item.key_activity)):
+                        continue
+                    fields: dict[str, Any] = {
+                        "seq": last_seq + 1, "key_activity": item.key_activity, "answer": item.answer.value,
+                        "answered_by": item.answered_by, "notes": item.notes, "evidence_ref": item.evidence_ref,
+                        "source": source, "answered_at": utcnow().isoformat(), "prev_digest": last_digest,
+                    }
+                    last_digest = answer_digest(client=client, **fields)
+                    last_seq += 1
+                    conn.execute(insert(interview_answers).values(client_id=client_pk, digest=last_digest, **fields))
+                    written.append(last_seq)
+
+        self._write_with_retry(write, "recorded interview answers")
+        return [a for a in self.interview_answers(client) if a.seq in set(written)]
+
+    def _answers_of(self, conn: Connection, client: str, client_pk: int) -> list[InterviewAnswer]:
+        rows = conn.execute(select(interview_answers).where(interview_answers.c.client_id == client_pk)
+                            .order_by(interview_answers.c.seq)).all()
+        return [_answer(client, r) for r in rows]
+
+    def interview_answers(self, client: str) -> list[InterviewAnswer]:
+        """Every interview answer of a client, oldest first (nothing is ever edited or deleted)."""
+        with self._tx() as conn:
+            return self._answers_of(conn, client, self._known_client(conn, client))
+
+    def record_signoff(self, sheet: SignoffInput, seal: Callable[[Signoff], bytes] | None = None) -> Signoff:
+        """Record a signed sheet in one transaction: one decision per finding of each row, then the
+        sign-off itself. ``seal`` makes the sealed PDF of the record inside the same transaction, so
+        a sign-off never exists without its record (and a failed seal records nothing)."""
+        today = utcnow().date()
+        for row in sheet.rows:
+            problem = decision_problem(row.decision, required=row.required, reason=row.reason, until=row.until,
+                                       today=today)
+            if problem is not None:
+                raise StoreError(f"project {row.project_id}: {problem[0]}: {problem[1]}", source="sign-off")
+        done: list[Signoff] = []
+        decision_head: list[Any] = []  # (seq, digest) of the last decision written: the chain's new head
+
+        def write() -> None:
+            done.clear()
+            with self._tx() as conn:
+                self._check_anchored(conn, sheet.client)
+                client_pk = self._known_client(conn, sheet.client)
+                run = conn.execute(select(runs.c.id, runs.c.digest).where(
+                    runs.c.run_id == sheet.run_id, runs.c.client_id == client_pk)).first()
+                if run is None:
+                    raise StoreError(f"no run {sheet.run_id!r} of client {sheet.client!r} in the store",
+                                     source=self.url)
+                if run.digest != sheet.scan_digest:
+                    raise StoreError(f"the sheet was made for scan.json {sheet.scan_digest[:16]}…, the stored run "
+                                     f"is {run.digest[:16]}…", source="sign-off")
+                have = set(conn.execute(select(results.c.fingerprint).where(results.c.run_pk == run.id)).scalars())
+                have |= {interview_subject(k) for k in open_findings(self._answers_of(conn, sheet.client, client_pk))}
+                digests: list[str] = []
+                seq = 0
+                for row in sheet.rows:
+                    for fp in row.fingerprints:
+                        if fp not in have:
+                            raise StoreError(f"project {row.project_id}: finding {fp} is not in run {sheet.run_id}",
+                                             source="sign-off")
+                        kind = "interview" if fp.startswith(INTERVIEW_SUBJECT) else "fingerprint"
+                        seq, digest = _append_decision(conn, sheet.client, client_pk, fp, kind, row.decision,
+                                                       sheet.decided_by, row.reason, row.until)
+                        digests.append(digest)
+                decision_head.clear()
+                if digests:
+                    decision_head.extend([seq, digests[-1]])
+                last = conn.execute(select(signoffs.c.seq, signoffs.c.digest).where(signoffs.c.client_id == client_pk)
+                                    .order_by(signoffs.c.seq.desc()).limit(1)).first()
+                fields: dict[str, Any] = {
+                    "seq": (last.seq + 1) if last else 1, "run_id": sheet.run_id, "scan_digest": sheet.scan_digest,
+                    "signer_name": sheet.signer_name, "signer_role": sheet.signer_role,
+                    "signature_kind": sheet.signature_kind, "signature_png": sheet.signature_png,
+                    "statement": sheet.statement, "signed_at": utcnow().isoformat(),
+                    "prev_digest": last.digest if last else None,
+                }
+                sheet_text = sheet_json(sheet.rows)
+                digest = signoff_digest(client=sheet.client, sheet=sheet_text, decision_digests=digests, **fields)
+                record = Signoff(client=sheet.client, rows=sheet.rows, decision_digests=tuple(digests), digest=digest,
+                                 **fields)
+                pdf = seal(record) if seal is not None else None
+                conn.execute(insert(signoffs).values(client_id=client_pk, sheet_json=sheet_text,
+                                                     decision_digests=json.dumps(digests), digest=digest,
+                                                     record_pdf=pdf, **fields))
+                done.append(replace(record, record_pdf=pdf))
+
+        self._write_with_retry(write, "recorded a sign-off")
+        if decision_head:  # the decision chain moved: its head goes to the anchor log (issue 21)
+            self._anchor(client=sheet.client, kind="decision", seq=decision_head[0], head=decision_head[1])
+        return done[-1]
+
+    def signoffs(self, client: str, run_id: str | None = None) -> list[Signoff]:
+        """A client's sign-offs (of one run), oldest first; the last one of a run stands."""
+        with self._tx() as conn:
+            client_pk = self._known_client(conn, client)
+            query = select(signoffs).where(signoffs.c.client_id == client_pk).order_by(signoffs.c.seq)
+            if run_id is not None:
+                query = query.where(signoffs.c.run_id == run_id)
+            rows = conn.execute(query).all()
+        return [_signoff(client, r) for r in rows]
 
     # -- keys -------------------------------------------------------------------------------
 
@@ -571,7 +709,7 @@ class Store:
             names = sorted(set(names) | {a.client for a in every if a.client is not None})
         problems: list[VerifyProblem] = []
         notes: list[str] = []
-        n_runs = n_decisions = signed = stamped = untrusted = held = 0
+        n_runs = n_decisions = signed = stamped = untrusted = held = n_answers = n_signoffs = 0
         all_heads: dict[str, Heads] = {}
         with self._tx() as conn:
             for name in names:
@@ -591,6 +729,10 @@ class Store:
                 problem = check_decisions(name, dec_rows)
                 if problem:
                     problems.append(problem)
+                if client_pk is not None:
+                    people = check_people(conn, name, client_pk, {r.digest for r in dec_rows})
+                    n_answers, n_signoffs = n_answers + people.answers, n_signoffs + people.signoffs
+                    problems += people.problems
                 heads = Heads(runs=chain.heads, decisions={r.seq: r.digest for r in dec_rows})
                 all_heads[name] = heads
                 found, count = check_anchors(name, [a for a in every if a.client == name], heads)
@@ -605,7 +747,24 @@ class Store:
                          "only: give --tsa-ca (or timestamp_authority.ca_file) to check who issued them")
         return VerifyReport(clients=len(names), runs=n_runs, decisions=n_decisions, problems=tuple(problems),
                             other_problems=(*log_problems, *anchor_problems, *resolved.problems),
-                            notes=tuple(notes), signed=signed, stamped=stamped, anchors=held)
+                            notes=tuple(notes), signed=signed, stamped=stamped, anchors=held, answers=n_answers,
+                            signoffs=n_signoffs)
+
+
+def _append_decision(conn: Connection, client: str, client_pk: int, subject: str, subject_kind: str,
+                     kind: DecisionKind, decided_by: str, note: str | None, until: date | None) -> tuple[int, str]:
+    """Append one decision to the client's chain (inside the caller's transaction): its (seq, digest)."""
+    last = conn.execute(select(decisions.c.seq, decisions.c.digest).where(decisions.c.client_id == client_pk)
+                        .order_by(decisions.c.seq.desc()).limit(1)).first()
+    fields: dict[str, Any] = {
+        "seq": (last.seq + 1) if last else 1, "subject": subject, "subject_kind": subject_kind,
+        "decision": kind.value, "decided_by": decided_by, "note": note,
+        "until": until.isoformat() if until else None, "decided_at": utcnow().isoformat(),
+        "prev_digest": last.digest if last else None,
+    }
+    digest = decision_digest(client=client, **fields)
+    conn.execute(insert(decisions).values(client_id=client_pk, digest=digest, **fields))
+    return int(fields["seq"]), digest
 
 
 def _safe_url(url: str) -> str:
@@ -643,3 +802,20 @@ def _decision(client: str, row: Any) -> Decision:
         until=date.fromisoformat(row.until) if row.until else None, decided_at=row.decided_at,
         digest=row.digest, prev_digest=row.prev_digest,
     )
+
+
+def _answer(client: str, row: Any) -> InterviewAnswer:
+    return InterviewAnswer(client=client, seq=row.seq, key_activity=row.key_activity, answer=AnswerKind(row.answer),
+                           answered_by=row.answered_by, notes=row.notes, evidence_ref=row.evidence_ref,
+                           source=row.source, answered_at=row.answered_at, digest=row.digest,
+                           prev_digest=row.prev_digest)
+
+
+def _signoff(client: str, row: Any) -> Signoff:
+    return Signoff(client=client, seq=row.seq, run_id=row.run_id, scan_digest=row.scan_digest,
+                   signer_name=row.signer_name, signer_role=row.signer_role, signature_kind=row.signature_kind,
+                   signature_png=bytes(row.signature_png) if row.signature_png is not None else None,
+                   statement=row.statement, rows=tuple(SheetRow.from_dict(r) for r in json.loads(row.sheet_json)),
+                   decision_digests=tuple(json.loads(row.decision_digests)), signed_at=row.signed_at,
+                   digest=row.digest, prev_digest=row.prev_digest,
+                   record_pdf=bytes(row.record_pdf) if row.record_pdf is not None else None)

@@ -4,14 +4,15 @@ Per client, the run chain: sequence, the SHA-256 of every stored scan.json, the 
 links, the chain head (``scanner.history.chain``: it commits to every signature and timestamp
 token below it), each signature with a *trusted* key only (``scanner.history.trust``), each RFC
 3161 token, and every result row against the digested scan.json. The decision chain: sequence,
-digests, links. Then every anchor (anchor log lines of this store, heads given with
-``--anchor``): the store must still hold that head at that place. The first problem of each chain
-is reported, with the record named.
+digests, links; the same for interview answers and sign-offs. Then every anchor (anchor log
+lines of this store, heads given with ``--anchor``): the store must still hold that head at that
+place. The first problem of each chain is reported, with the record named.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,9 +23,11 @@ from sqlalchemy import Connection, select
 from scanner.history.anchors import Anchor
 from scanner.history.chain import digest_text, run_head
 from scanner.history.decisions import decision_digest
+from scanner.history.interviews import answer_digest
 from scanner.history.rows import body_of, result_row, token_bytes
-from scanner.history.schema import results
+from scanner.history.schema import interview_answers, results, signoffs
 from scanner.history.signing import SCHEME_CHAIN_V1, SCHEME_RUN_V1, run_message, signature_ok
+from scanner.history.signoffs import signoff_digest
 from scanner.history.timestamps import TimestampError, check_reply
 from scanner.history.trust import Trust
 from scanner.models import ScanRun
@@ -58,6 +61,8 @@ class VerifyReport:
     signed: int = 0  # runs whose signature verified with a trusted key
     stamped: int = 0  # runs whose timestamp token verified
     anchors: int = 0  # anchors the store still holds
+    answers: int = 0  # interview answers (issue 18)
+    signoffs: int = 0
 
     @property
     def ok(self) -> bool:
@@ -166,21 +171,93 @@ def check_runs(conn: Connection, client: str, rows: Sequence[Any], trust: Trust,
     return chain
 
 
-def check_decisions(client: str, rows: Sequence[Any]) -> VerifyProblem | None:
+def check_chain(client: str, rows: Sequence[Any], *, noun: str, label: Callable[[Any], str],
+                  digest: Callable[[Any], str | None], edited: str = "recorded") -> VerifyProblem | None:
+    """One append-only chain (decisions, interview answers, sign-offs): no gap in the sequence, every
+    row matches the digest recomputed from its fields (None: the row cannot even be read), and every
+    row names the previous row's digest."""
     previous: str | None = None
+    article = "an" if noun[0] in "aeiou" else "a"
     for expected_seq, row in enumerate(rows, start=1):
-        label = f"decision #{row.seq} ({row.subject})"
+        where = label(row)
         if row.seq != expected_seq:
-            return VerifyProblem(client, label, f"out of sequence (expected #{expected_seq}): a decision was removed")
-        recomputed = decision_digest(
-            client=client, seq=row.seq, subject=row.subject, subject_kind=row.subject_kind, decision=row.decision,
-            decided_by=row.decided_by, note=row.note, until=row.until, decided_at=row.decided_at,
-            prev_digest=row.prev_digest)
-        if recomputed != row.digest:
-            return VerifyProblem(client, label, "does not match its digest (edited after it was recorded)")
+            return VerifyProblem(client, where,
+                                 f"out of sequence (expected #{expected_seq}): {article} {noun} was removed")
+        if digest(row) != row.digest:
+            return VerifyProblem(client, where, f"does not match its digest (edited after it was {edited})")
         if row.prev_digest != previous:
-            return VerifyProblem(client, label, "previous-decision digest does not match the chain")
+            return VerifyProblem(client, where, f"previous-{noun} digest does not match the chain")
         previous = row.digest
+    return None
+
+
+def check_decisions(client: str, rows: Sequence[Any]) -> VerifyProblem | None:
+    return check_chain(client, rows, noun="decision", label=lambda row: f"decision #{row.seq} ({row.subject})",
+                       digest=lambda row: decision_digest(
+                           client=client, seq=row.seq, subject=row.subject, subject_kind=row.subject_kind,
+                           decision=row.decision, decided_by=row.decided_by, note=row.note, until=row.until,
+                           decided_at=row.decided_at, prev_digest=row.prev_digest))
+
+
+@dataclass(frozen=True)
+class PeopleRecords:
+    """What checking one client's interview-answer and sign-off chains found (issue 18)."""
+
+    answers: int
+    signoffs: int
+    problems: tuple[VerifyProblem, ...]
+
+
+def check_people(conn: Connection, client: str, client_pk: int, decision_digests: set[str]) -> PeopleRecords:
+    answer_rows = conn.execute(select(interview_answers).where(interview_answers.c.client_id == client_pk)
+                               .order_by(interview_answers.c.seq)).all()
+    signoff_rows = conn.execute(select(signoffs).where(signoffs.c.client_id == client_pk)
+                                .order_by(signoffs.c.seq)).all()
+    problems = [p for p in (check_answers(client, answer_rows),
+                            check_signoffs(client, signoff_rows, decision_digests)) if p is not None]
+    return PeopleRecords(len(answer_rows), len(signoff_rows), tuple(problems))
+
+
+def check_answers(client: str, rows: Sequence[Any]) -> VerifyProblem | None:
+    return check_chain(client, rows, noun="answer",
+                         label=lambda row: f"interview answer #{row.seq} ({row.key_activity})",
+                         digest=lambda row: answer_digest(
+                             client=client, seq=row.seq, key_activity=row.key_activity, answer=row.answer,
+                             answered_by=row.answered_by, notes=row.notes, evidence_ref=row.evidence_ref,
+                             source=row.source, answered_at=row.answered_at, prev_digest=row.prev_digest))
+
+
+def _listed_decisions(row: Any) -> list[str] | None:
+    try:
+        return [str(d) for d in json.loads(row.decision_digests)]
+    except (ValueError, TypeError):
+        return None
+
+
+def _signoff_row_digest(client: str, row: Any) -> str | None:
+    listed = _listed_decisions(row)
+    if listed is None:
+        return None
+    return signoff_digest(
+        client=client, seq=row.seq, run_id=row.run_id, scan_digest=row.scan_digest, signer_name=row.signer_name,
+        signer_role=row.signer_role, signature_kind=row.signature_kind,
+        signature_png=bytes(row.signature_png) if row.signature_png is not None else None, statement=row.statement,
+        sheet=row.sheet_json, decision_digests=listed, signed_at=row.signed_at, prev_digest=row.prev_digest)
+
+
+def check_signoffs(client: str, rows: Sequence[Any], decision_digests: set[str]) -> VerifyProblem | None:
+    def label(row: Any) -> str:
+        return f"sign-off #{row.seq} (run {row.run_id})"
+
+    problem = check_chain(client, rows, noun="sign-off", label=label, edited="signed",
+                            digest=lambda row: _signoff_row_digest(client, row))
+    if problem is not None:
+        return problem
+    for row in rows:
+        missing = [d for d in _listed_decisions(row) or [] if d not in decision_digests]
+        if missing:
+            return VerifyProblem(client, label(row), f"names decision {missing[0][:16]}…, which the store no longer "
+                                                     "holds")
     return None
 
 
