@@ -151,6 +151,11 @@ class ProbeContext:
             raise ProbeTimeout("the probe's deadline has passed")
         return min(left, cap) if cap is not None else left
 
+    def until(self, cap: float) -> float:
+        """The monotonic time by which a probe's own exchange must end: ``cap`` seconds from now
+        (usually ``timeouts.probe``), or the runner's deadline when that comes first."""
+        return time.monotonic() + self.remaining(cap)
+
 
 class Probe(ABC, Generic[FactsT]):
     """Collects the facts about one target. All I/O lives here, each call with a timeout."""

@@ -22,7 +22,7 @@ import ssl
 from dataclasses import dataclass
 
 from scanner.check import Probe, ProbeContext
-from scanner.errors import translate_os_error
+from scanner.errors import ProtocolError, translate_os_error
 from scanner.models import Evidence, Target, utcnow
 from scanner.net.text import sanitize
 
@@ -100,8 +100,11 @@ def _handshake(host: str, port: int, ctx: ProbeContext) -> tuple[bytes | None, s
             if "no application protocol" in str(exc).lower().replace("_", " "):
                 return "speaks TLS but refuses BEP's ALPN bep/1.0: not Syncthing"
             return f"accepts TCP but does not complete a TLS 1.2+ handshake ({exc.reason or exc}): not Syncthing"
-        except (ConnectionResetError, EOFError):
-            return "accepts TCP but closes on a TLS ClientHello: not Syncthing"
+        except (ConnectionResetError, EOFError, BrokenPipeError) as exc:
+            # A reset or a close says nothing about what listens (a busy Syncthing, a firewall,
+            # anything): no proof that it is not Syncthing, so an error, never "not Syncthing".
+            raise ProtocolError(f"{what}: the connection was closed or reset during the TLS handshake "
+                                f"({exc.__class__.__name__}): not identified either way") from exc
         except Exception as exc:
             raise translate_os_error(exc, what) from exc
         der, alpn = tls.getpeercert(binary_form=True), tls.selected_alpn_protocol()

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from checks.smb.probe import SmbNegotiate, SmbNegotiateFacts
 from checks.smb.wire import NegotiateReply
 from scanner.check import Applies, CheckMeta, SingleProbeCheck
-from scanner.models import Finding, Severity, Skip, Target
+from scanner.models import ErrorReason, Finding, Severity, Skip, Target, Undetermined
 
 
 def _state(reply: NegotiateReply) -> str:
@@ -43,16 +43,21 @@ class SmbSigningNotRequired(SingleProbeCheck[SmbNegotiateFacts]):
     )
     probe = SmbNegotiate
 
-    def judge(self, target: Target, neg: SmbNegotiateFacts) -> Iterator[Finding | Skip]:
+    def judge(self, target: Target, neg: SmbNegotiateFacts) -> Iterator[Finding | Skip | Undetermined]:
         where = target.host_port()
         parts: list[str] = []
-        required = True
+        policies: list[bool] = []  # one per accepted dialect family: required or not
         policy = neg.smb2_policy
         if policy is not None:
             parts.append(f"SMB {policy.dialect}: signing {_state(policy)}")
-            required = required and bool(policy.signing_required)
+            policies.append(bool(policy.signing_required))
         if neg.smb1_accepted:
             parts.append(f"SMB1 (NT LM 0.12): signing {_state(neg.smb1)}")
-            required = required and bool(neg.smb1.signing_required)
+            policies.append(bool(neg.smb1.signing_required))
+        if not policies:
+            # No dialect accepted: no SecurityMode was read, so there is no policy to judge.
+            yield self.undetermined(target, ErrorReason.PROTOCOL, evidence=[neg.evidence()],
+                                    detail=f"{where}: no SMB dialect was accepted; the signing policy is unknown")
+            return
         detail = f"{where}: " + "; ".join(parts)
-        yield self.finding(target, passed=required, detail=detail, evidence=[neg.evidence()])
+        yield self.finding(target, passed=all(policies), detail=detail, evidence=[neg.evidence()])

@@ -2,7 +2,8 @@
 in v2c and in v1, read only, never a SET, no other community tried.
 
 Silence is what an agent does with a wrong community, so two unanswered rounds per community
-read as "refused"; an ICMP port unreachable means nothing answers there.
+read as "refused"; an ICMP port unreachable means nothing answers there: an error
+(refused), never a refusal of the community.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import time
 from dataclasses import dataclass
 
 from scanner.check import Probe, ProbeContext
-from scanner.errors import translate_os_error
+from scanner.errors import ProbeRefused, translate_os_error
 from scanner.models import Evidence, Target, utcnow
 from scanner.net.snmp import get_request, parse_response
 
@@ -79,8 +80,11 @@ class SnmpDefaultCommunities(Probe[SnmpCommunityFacts]):
                             version, got, rid, status, descr = parse_response(data)
                             if got == community and ids.get(version) == rid and status == 0:
                                 return ("v2c" if version == 1 else "v1"), descr or ""
-            except ConnectionRefusedError:
-                return None  # ICMP port unreachable: nothing there answers this community
+            except ConnectionRefusedError as exc:
+                # ICMP port unreachable: nothing listens there (any more), so nothing was asked
+                # and nothing refused. No proof either way: an error, never a PASS.
+                raise ProbeRefused(f"SNMP to {host}:{port}: ICMP port unreachable, no agent answered "
+                                   f"(community {community!r} not tested)") from exc
             except Exception as exc:
                 raise translate_os_error(exc, f"SNMP to {host}:{port}") from exc
         return None

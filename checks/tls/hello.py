@@ -5,7 +5,8 @@ security level 0, so a failed ``ssl`` handshake cannot tell "the server refuses 
 "this client could not ask". To learn which versions and suites a server *accepts* no key
 exchange is needed: we send a ClientHello offering exactly one version and a chosen suite list
 and read the first answer. A ServerHello that echoes the offered version is acceptance; an
-Alert (or a lower version, or a closed connection) is refusal. For TLS 1.3 the version is
+Alert (or a lower version, or a connection closed without a byte) is refusal; a TCP reset
+proves nothing and is an error. For TLS 1.3 the version is
 offered in ``supported_versions`` with one X25519 key share (any 32 bytes are a valid X25519
 public value); a HelloRetryRequest is acceptance too. Written from the RFCs, no code copied.
 """
@@ -254,8 +255,10 @@ class _Reader:
             self.sock.settimeout(remaining)
             try:
                 chunk = self.sock.recv(n - len(data))
-            except (ConnectionResetError, BrokenPipeError):
-                chunk = b""
+            except (ConnectionResetError, BrokenPipeError) as exc:
+                # A reset is no TLS answer: a refusal is an alert (RFC 8446 §6.2) or a plain
+                # close; a reset is also what a broken middlebox or a crashing server sends.
+                raise ProtocolError(f"{self.what}: connection reset instead of a TLS answer") from exc
             except Exception as exc:
                 raise translate_os_error(exc, f"{self.what} read") from exc
             if not chunk:
