@@ -204,17 +204,16 @@ def _reset(conn: socket.socket) -> None:
 
 
 def test_tls_reset_is_not_a_refusal() -> None:
-    with tcp_server(_reset) as (host, port, _n):
-        with socket.create_connection((host, port), timeout=2) as sock, \
+    with tcp_server(_reset) as (host, port, _n), socket.create_connection((host, port), timeout=2) as sock, \
                 pytest.raises(ProtocolError, match="reset"):
-            hello.ask(sock, "TLSv1.0", hello.PRE13_SUITES, 2.0)
+        hello.ask(sock, "TLSv1.0", hello.PRE13_SUITES, 2.0)
     # A close without a byte stays a refusal (how some servers refuse a version).
-    with tcp_server(lambda conn: conn.recv(4096)) as (host, port, _n):
-        with socket.create_connection((host, port), timeout=2) as sock:
-            answer = hello.ask(sock, "TLSv1.0", hello.PRE13_SUITES, 2.0)
+    with tcp_server(lambda conn: conn.recv(4096)) as (host, port, _n), \
+            socket.create_connection((host, port), timeout=2) as sock:
+        answer = hello.ask(sock, "TLSv1.0", hello.PRE13_SUITES, 2.0)
     assert not answer.accepted and "closed" in answer.refusal
 
 
 def test_syncthing_port_that_resets_is_not_not_syncthing() -> None:
-    with tcp_server(_reset) as (host, port, _n), pytest.raises(ProtocolError, match="reset|closed"):
+    with tcp_server(_reset) as (host, port, _n), pytest.raises(ProtocolError, match=r"reset|closed"):
         SyncListener().collect(Target(host=host, port=port, service="syncthing", transport=Transport.TCP), CTX)
