@@ -51,7 +51,8 @@ class FtpAuthTls(Probe[FtpTlsFacts]):
     def collect(self, target: Target, ctx: ProbeContext) -> FtpTlsFacts:
         assert target.host is not None and target.port is not None
         with LineClient(target.host, target.port, connect_timeout=ctx.timeouts.connect,
-                        read_timeout=ctx.timeouts.read, what="FTP") as client:
+                        read_timeout=ctx.timeouts.read, what="FTP",
+                        deadline=ctx.until(ctx.timeouts.probe)) as client:
             greeting = read_ftp_greeting(client)
             client.send_line("FEAT")
             feat = read_ftp_reply(client)

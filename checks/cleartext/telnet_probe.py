@@ -113,7 +113,7 @@ class TelnetGreeting(Probe[TelnetFacts]):
         sock = connect_tcp(target.host, target.port, ctx.remaining(ctx.timeouts.connect), "Telnet")
         data = b""
         # What the server sends first arrives within one read timeout, or not at all.
-        first_by = min(deadline, time.monotonic() + ctx.timeouts.read)
+        first_by = min(deadline, ctx.until(ctx.timeouts.read))
         with sock:
             while len(data) < MAX_BYTES:
                 if data and parse_greeting(data).prompt:

@@ -49,9 +49,9 @@ class RfbSecurityTypes(Probe[VncFacts]):
 
     def collect(self, target: Target, ctx: ProbeContext) -> VncFacts:
         assert target.host is not None and target.port is not None
-        sock = connect_tcp(target.host, target.port, ctx.timeouts.connect, "VNC")
+        sock = connect_tcp(target.host, target.port, ctx.remaining(ctx.timeouts.connect), "VNC")
         with sock:
-            deadline = time.monotonic() + ctx.timeouts.read
+            deadline = ctx.until(ctx.timeouts.read)
             banner = recv_exact(sock, 12, deadline, "VNC read")
             match = _VERSION.match(banner)
             if not match:

@@ -87,11 +87,11 @@ def _handshake(host: str, port: int, ctx: ProbeContext) -> tuple[bytes | None, s
     context.set_alpn_protocols([BEP_ALPN])
     what = f"Syncthing TLS to {host}:{port}"
     try:
-        raw = socket.create_connection((host, port), timeout=ctx.timeouts.connect)
+        raw = socket.create_connection((host, port), timeout=ctx.remaining(ctx.timeouts.connect))
     except Exception as exc:
         raise translate_os_error(exc, what) from exc
     with raw:
-        raw.settimeout(ctx.timeouts.read)
+        raw.settimeout(ctx.remaining(ctx.timeouts.read))  # the runner's reaper bounds the handshake
         try:
             tls = context.wrap_socket(raw)
         except ssl.SSLError as exc:
@@ -133,7 +133,7 @@ class SyncListener(Probe["ListenerFacts | None"]):
                 return ListenerFacts(host, port, "syncthing", False, tls="TLS but" in answer, note=answer)
             return syncthing_facts(host, port, *answer)
         try:
-            socket.create_connection((host, port), timeout=ctx.timeouts.connect).close()
+            socket.create_connection((host, port), timeout=ctx.remaining(ctx.timeouts.connect)).close()
         except Exception as exc:
             raise translate_os_error(exc, f"TCP connect to {host}:{port}") from exc
         return ListenerFacts(host, port, target.service or "", False,

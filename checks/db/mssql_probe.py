@@ -44,7 +44,7 @@ class MssqlPrelogin(Probe[MssqlFacts]):
         assert target.host is not None and target.port is not None
         with connect_tcp(target.host, target.port, ctx.remaining(ctx.timeouts.connect), "TDS") as sock:
             send_all(sock, wire.prelogin_request(), "TDS PRELOGIN")
-            deadline = time.monotonic() + ctx.remaining(ctx.timeouts.read)
+            deadline = ctx.until(ctx.timeouts.read)
             header = recv_exact(sock, wire.HEADER_LEN, deadline, "TDS PRELOGIN response")
             try:
                 kind, length = wire.packet_length(header)

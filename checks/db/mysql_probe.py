@@ -108,12 +108,12 @@ class MysqlHandshake(Probe[MysqlFacts]):
 
     def collect(self, target: Target, ctx: ProbeContext) -> MysqlFacts:
         assert target.host is not None and target.port is not None
-        with connect_tcp(target.host, target.port, ctx.timeouts.connect, "MySQL") as sock:
-            first = wire.parse_greeting(_recv_packet(sock, time.monotonic() + ctx.timeouts.read, "greeting"))
+        with connect_tcp(target.host, target.port, ctx.remaining(ctx.timeouts.connect), "MySQL") as sock:
+            first = wire.parse_greeting(_recv_packet(sock, ctx.until(ctx.timeouts.read), "greeting"))
             if isinstance(first, wire.ServerError):
                 return MysqlFacts(greeting=None, refused=first, login=None)
             if not first.speaks_41:  # a pre-4.1 server: judge by the greeting alone
                 return MysqlFacts(greeting=first, refused=None, login=None)
             send_all(sock, wire.handshake_response(PROBE_USER), "MySQL handshake response")
-            reply = _recv_packet(sock, time.monotonic() + ctx.timeouts.read, "login reply")
+            reply = _recv_packet(sock, ctx.until(ctx.timeouts.read), "login reply")
         return MysqlFacts(greeting=first, refused=None, login=wire.parse_login_reply(reply))

@@ -59,7 +59,7 @@ class PgFacts:
 
 def _connect(target: Target, ctx: ProbeContext) -> socket.socket:
     assert target.host is not None and target.port is not None
-    return connect_tcp(target.host, target.port, ctx.timeouts.connect, "PostgreSQL")
+    return connect_tcp(target.host, target.port, ctx.remaining(ctx.timeouts.connect), "PostgreSQL")
 
 
 def _fields(body: bytes) -> dict[str, str]:
@@ -76,14 +76,14 @@ class PgStartup(Probe[PgFacts]):
     def collect(self, target: Target, ctx: ProbeContext) -> PgFacts:
         with _connect(target, ctx) as sock:
             send_all(sock, SSL_REQUEST, "PostgreSQL SSLRequest")
-            answer = recv_exact(sock, 1, time.monotonic() + ctx.timeouts.read, "PostgreSQL SSLRequest")
+            answer = recv_exact(sock, 1, ctx.until(ctx.timeouts.read), "PostgreSQL SSLRequest")
             if answer not in (b"S", b"N"):
                 raise ProtocolError(f"PostgreSQL: SSLRequest answered {answer!r}, not S or N")
         with _connect(target, ctx) as sock:
             params = b"user\x00" + PROBE_USER.encode() + b"\x00database\x00postgres\x00\x00"
             startup = struct.pack("!II", 8 + len(params), 196608) + params  # protocol 3.0
             send_all(sock, startup, "PostgreSQL StartupMessage")
-            deadline = time.monotonic() + ctx.timeouts.read
+            deadline = ctx.until(ctx.timeouts.read)
             kind, length = struct.unpack("!cI", recv_exact(sock, 5, deadline, "PostgreSQL startup reply"))
             if length < 4 or length > 65536:
                 raise ProtocolError(f"PostgreSQL: implausible message length {length}")

@@ -120,7 +120,7 @@ class DomainDns(Probe[DomainDnsFacts]):
         domain = normalize(target.domain)
         if not valid_domain(domain):
             raise ProbeError(f"{target.domain!r} is not a domain name", ErrorReason.PROTOCOL)
-        client = DnsClient(ctx.nameservers, timeout=ctx.timeouts.read, budget=ctx.timeouts.probe * 0.9)
+        client = DnsClient(ctx.nameservers, timeout=ctx.timeouts.read, budget=ctx.remaining(ctx.timeouts.probe) * 0.9)
         started = utcnow()
         apex = client.query(domain, "TXT")
         if apex.status is AnswerStatus.NXDOMAIN:

@@ -101,7 +101,7 @@ class FtpSession:
         if not 0 < port < 65536:
             raise ProtocolError(f"FTP: passive port {port} out of range")
         try:
-            return socket.create_connection((self.host, port), timeout=self.ctx.timeouts.connect)
+            return socket.create_connection((self.host, port), timeout=self.ctx.remaining(self.ctx.timeouts.connect))
         except Exception as exc:
             raise translate_os_error(exc, f"FTP data connection to port {port}") from exc
 
@@ -120,7 +120,8 @@ class FtpAnonymous(Probe[FtpAnonymousFacts]):
     def collect(self, target: Target, ctx: ProbeContext) -> FtpAnonymousFacts:
         assert target.host is not None and target.port is not None
         with LineClient(target.host, target.port, connect_timeout=ctx.timeouts.connect,
-                        read_timeout=ctx.timeouts.read, what="FTP") as client:
+                        read_timeout=ctx.timeouts.read, what="FTP",
+                        deadline=ctx.until(ctx.timeouts.probe)) as client:
             greeting = read_ftp_greeting(client)
             session = FtpSession(client, ctx, target.host)
             logged_in_as = ""

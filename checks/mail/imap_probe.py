@@ -52,7 +52,8 @@ class ImapCapability(Probe[ImapFacts]):
     def collect(self, target: Target, ctx: ProbeContext) -> ImapFacts:
         assert target.host is not None and target.port is not None
         with LineClient(target.host, target.port, connect_timeout=ctx.timeouts.connect,
-                        read_timeout=ctx.timeouts.read, what="IMAP") as client:
+                        read_timeout=ctx.timeouts.read, what="IMAP",
+                        deadline=ctx.until(ctx.timeouts.probe)) as client:
             status, greeting = imap.read_greeting(client)
             caps = imap.capabilities(client, greeting)
             with contextlib.suppress(ProbeError):

@@ -56,7 +56,8 @@ class Pop3Capa(Probe[Pop3Facts]):
     def collect(self, target: Target, ctx: ProbeContext) -> Pop3Facts:
         assert target.host is not None and target.port is not None
         with LineClient(target.host, target.port, connect_timeout=ctx.timeouts.connect,
-                        read_timeout=ctx.timeouts.read, what="POP3") as client:
+                        read_timeout=ctx.timeouts.read, what="POP3",
+                        deadline=ctx.until(ctx.timeouts.probe)) as client:
             greeting = pop3.read_greeting(client)
             supported, caps = pop3.capa(client)
             with contextlib.suppress(ProbeError):

@@ -60,7 +60,8 @@ class SmtpEhlo(Probe[SmtpEhloFacts]):
     def collect(self, target: Target, ctx: ProbeContext) -> SmtpEhloFacts:
         assert target.host is not None and target.port is not None
         with LineClient(target.host, target.port, connect_timeout=ctx.timeouts.connect,
-                        read_timeout=ctx.timeouts.read, what="SMTP") as client:
+                        read_timeout=ctx.timeouts.read, what="SMTP",
+                        deadline=ctx.until(ctx.timeouts.probe)) as client:
             greeting = read_smtp_greeting(client)
             ehlo_code, ehlo = send_ehlo(client)
             esmtp = ehlo_code == 250

@@ -80,7 +80,8 @@ class SmtpRelay(Probe[SmtpRelayFacts]):
     def collect(self, target: Target, ctx: ProbeContext) -> SmtpRelayFacts:
         assert target.host is not None and target.port is not None
         with LineClient(target.host, target.port, connect_timeout=ctx.timeouts.connect,
-                        read_timeout=ctx.timeouts.read, what="SMTP") as client:
+                        read_timeout=ctx.timeouts.read, what="SMTP",
+                        deadline=ctx.until(ctx.timeouts.probe)) as client:
             greeting = read_smtp_greeting(client)
             helo = _command(client, f"EHLO [{client.local_address}]")
             if not helo.startswith("250"):

@@ -101,7 +101,8 @@ class SmtpStarttls(Probe[SmtpTlsFacts]):
         assert target.host is not None and target.port is not None
         offered = offered_versions()
         with LineClient(target.host, target.port, connect_timeout=ctx.timeouts.connect,
-                        read_timeout=ctx.timeouts.read, what="SMTP") as client:
+                        read_timeout=ctx.timeouts.read, what="SMTP",
+                        deadline=ctx.until(ctx.timeouts.probe)) as client:
             upgrade = smtp_upgrade(client)  # greeting, EHLO, STARTTLS (shared with the TLS checks)
             if not upgrade.offered:
                 return SmtpTlsFacts(False, "", None, None, offered, ssl.OPENSSL_VERSION)

@@ -59,7 +59,7 @@ class NfsExports(Probe[NfsExportFacts]):
 
     def collect(self, target: Target, ctx: ProbeContext) -> NfsExportFacts:
         assert target.host is not None and target.port is not None
-        deadline = time.monotonic() + ctx.timeouts.probe
+        deadline = ctx.until(ctx.timeouts.probe)
         timeouts = {"connect_timeout": ctx.timeouts.connect, "read_timeout": ctx.timeouts.read,
                     "deadline": deadline}
         with RpcClient(target.host, target.port, what="portmapper", **timeouts) as pmap:

@@ -85,9 +85,9 @@ class RdpFacts:
 
 def _ask(target: Target, ctx: ProbeContext, requested: int) -> NegAnswer:
     assert target.host is not None and target.port is not None
-    with connect_tcp(target.host, target.port, ctx.timeouts.connect, "RDP") as sock:
+    with connect_tcp(target.host, target.port, ctx.remaining(ctx.timeouts.connect), "RDP") as sock:
         send_all(sock, connection_request(requested), "RDP send")
-        deadline = time.monotonic() + ctx.timeouts.read
+        deadline = ctx.until(ctx.timeouts.read)
         data = b""
         while len(data) < 4 or len(data) < struct.unpack("!H", data[2:4])[0]:
             remaining = deadline - time.monotonic()

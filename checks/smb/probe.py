@@ -86,7 +86,7 @@ class SmbNegotiate(Probe[SmbNegotiateFacts]):
 
     def collect(self, target: Target, ctx: ProbeContext) -> SmbNegotiateFacts:
         assert target.host is not None and target.port is not None
-        deadline = Deadline(ctx.timeouts.probe)
+        deadline = Deadline(ctx.remaining(ctx.timeouts.probe))
         host, port = target.host, target.port
 
         def attempt(what: str, request: bytes, parse: Callable[[bytes], NegotiateReply],

@@ -137,7 +137,7 @@ class SmbAnonymousAccess(Probe[SmbAnonymousFacts]):
 
     def collect(self, target: Target, ctx: ProbeContext) -> SmbAnonymousFacts:
         assert target.host is not None and target.port is not None
-        deadline = Deadline(ctx.timeouts.probe)
+        deadline = Deadline(ctx.remaining(ctx.timeouts.probe))
         shares: dict[str, _Share] = {}
         sessions: list[SessionOutcome] = []
         connections: list[tuple[str, SMBConnection]] = []

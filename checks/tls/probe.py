@@ -133,7 +133,7 @@ class TlsProbe(Probe[TlsFacts]):
         assert target.host is not None and target.port is not None
         service = target.service or ""
         mode = "implicit TLS" if service in IMPLICIT else f"STARTTLS on {service}"
-        deadline = time.monotonic() + ctx.timeouts.probe
+        deadline = ctx.until(ctx.timeouts.probe)
         session = _Session(target.host, target.port, service, ctx, deadline)
         refusal = session.refusal()
         if refusal is not None:
@@ -179,7 +179,8 @@ class _Session:
 
     def open(self) -> tuple[LineClient, str | None]:
         client = LineClient(self.host, self.port, connect_timeout=self._timeout(self.ctx.timeouts.connect),
-                            read_timeout=self._timeout(self.ctx.timeouts.read), what=self.service.upper() or "TLS")
+                            read_timeout=self._timeout(self.ctx.timeouts.read), what=self.service.upper() or "TLS",
+                            deadline=self.deadline)
         if self.service in UPGRADES:
             try:
                 refusal = UPGRADES[self.service](client)

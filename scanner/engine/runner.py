@@ -32,7 +32,7 @@ from scanner.engine.output import ResultSink
 from scanner.engine.passive import PassiveListening, start_passive_listening
 from scanner.engine.planner import NETWORK_TARGET, Plan, PlannedCheck, plan_checks
 from scanner.engine.registry import Registry
-from scanner.errors import OutOfScopeError, ProbeError
+from scanner.errors import OutOfScopeError, ProbeError, ProbeTimeout
 from scanner.models import (
     CheckResult,
     DiscoveryRecord,
@@ -50,6 +50,7 @@ from scanner.models import (
     summarize,
     utcnow,
 )
+from scanner.net.reaper import sockets_shut_at
 from scanner.net.text import sanitize
 from scanner.scope import guard as scope_guard
 from scanner.scope import targets as scope_targets
@@ -208,6 +209,30 @@ def _in_daemon_thread(loop: asyncio.AbstractEventLoop, name: str, fn: Callable[[
     return future
 
 
+class DeadlinePassed(ProbeTimeout):
+    """A probe call that ran to its deadline: never retried (a second call would meet the same
+    server and only stack up threads)."""
+
+
+def collect_bounded(probe: Probe[Any], target: Target, ctx: ProbeContext) -> Any:
+    """``probe.collect`` with every socket it opens shut down at its deadline (scanner.net.reaper):
+    a library that keeps a per-read timeout (http.client, ssl, paramiko, impacket) cannot keep
+    the call alive past it. Facts read after that moment came from a cut connection and are
+    discarded: the call is a timeout."""
+    name = probe.name or type(probe).__name__
+    with sockets_shut_at(ctx.deadline) as reaping:
+        try:
+            facts = probe.collect(target, ctx)
+        except Exception as exc:
+            if reaping.fired:
+                raise DeadlinePassed(f"probe {name} did not finish before its deadline "
+                                   f"(its connections were shut: {exc.__class__.__name__})") from exc
+            raise
+    if reaping.fired:
+        raise DeadlinePassed(f"probe {name} did not finish before its deadline (its connections were shut)")
+    return facts
+
+
 class ProbeExecutor:
     """Runs each (probe, target) once, bounded globally and per host, with a probe deadline."""
 
@@ -267,7 +292,7 @@ class ProbeExecutor:
                 # Each call sees its own deadline, which its I/O must obey (ProbeContext.remaining).
                 ctx = replace(self.ctx, deadline=time.monotonic() + deadline)
                 future = _in_daemon_thread(loop, f"{name} {target.label()}",
-                                           functools.partial(probe_cls().collect, target, ctx))
+                                           functools.partial(collect_bounded, probe_cls(), target, ctx))
                 try:
                     return await asyncio.wait_for(future, timeout=deadline)
                 except TimeoutError:
@@ -279,7 +304,7 @@ class ProbeExecutor:
                     return ProbeError(str(exc), ErrorReason.OUT_OF_SCOPE)
                 except ProbeError as exc:
                     outcome = exc
-                    if exc.reason not in RETRYABLE:
+                    if exc.reason not in RETRYABLE or isinstance(exc, DeadlinePassed):
                         return exc
                 except Exception as exc:
                     return ProbeError(f"probe {name} crashed: {exc.__class__.__name__}: {exc}", ErrorReason.BUG)
