@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 import struct
-import time
 from dataclasses import dataclass
 
 from scanner.check import Probe, ProbeContext

@@ -9,7 +9,6 @@ format is tested on bytes built from the specification, and the I/O on a loopbac
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from scanner.check import Probe, ProbeContext

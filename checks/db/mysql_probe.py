@@ -18,7 +18,6 @@ refusal, and an OK would prove a passwordless (anonymous) cleartext login.
 from __future__ import annotations
 
 import socket
-import time
 from dataclasses import dataclass
 
 from scanner.check import Probe, ProbeContext

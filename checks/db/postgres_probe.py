@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import socket
 import struct
-import time
 from dataclasses import dataclass
 
 from scanner.check import Probe, ProbeContext

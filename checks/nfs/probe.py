@@ -10,7 +10,6 @@ Root squashing is not part of the MOUNT protocol and cannot be observed here.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 
 from checks.nfs.rpc import MOUNT_PROG, MOUNT_VERS, Export, RpcClient, getport, mount_exports
