@@ -8,14 +8,13 @@ read as "refused"; an ICMP port unreachable means nothing answers there: an erro
 
 from __future__ import annotations
 
-import contextlib
 import secrets
 import socket
 import time
 from dataclasses import dataclass
 
 from scanner.check import Probe, ProbeContext
-from scanner.errors import ProbeRefused, translate_os_error
+from scanner.errors import ProbeRefused, ProtocolError, translate_os_error
 from scanner.models import Evidence, Target, utcnow
 from scanner.net.snmp import get_request, parse_response
 
@@ -63,6 +62,7 @@ class SnmpDefaultCommunities(Probe[SnmpCommunityFacts]):
             sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_DGRAM)
         except OSError as exc:
             raise translate_os_error(exc, "SNMP socket") from exc
+        garbage = 0
         with sock:
             try:
                 sock.connect((host, port))
@@ -76,10 +76,13 @@ class SnmpDefaultCommunities(Probe[SnmpCommunityFacts]):
                             data = sock.recv(65535)
                         except TimeoutError:
                             break
-                        with contextlib.suppress(ValueError, IndexError):
+                        try:
                             version, got, rid, status, descr = parse_response(data)
-                            if got == community and ids.get(version) == rid and status == 0:
-                                return ("v2c" if version == 1 else "v1"), descr or ""
+                        except (ValueError, IndexError):
+                            garbage += 1
+                            continue
+                        if got == community and ids.get(version) == rid and status == 0:
+                            return ("v2c" if version == 1 else "v1"), descr or ""
             except ConnectionRefusedError as exc:
                 # ICMP port unreachable: nothing listens there (any more), so nothing was asked
                 # and nothing refused. No proof either way: an error, never a PASS.
@@ -87,4 +90,8 @@ class SnmpDefaultCommunities(Probe[SnmpCommunityFacts]):
                                    f"(community {community!r} not tested)") from exc
             except Exception as exc:
                 raise translate_os_error(exc, f"SNMP to {host}:{port}") from exc
+        if garbage:
+            # Something answered, but not SNMP: no agent refused the community (no proof either way).
+            raise ProtocolError(f"SNMP to {host}:{port}: {garbage} answer(s) that are not SNMP messages "
+                                f"(community {community!r} not tested)")
         return None

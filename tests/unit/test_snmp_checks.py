@@ -8,10 +8,13 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+import pytest
+
 from checks.snmp.default_community import SnmpDefaultCommunity
 from checks.snmp.probe import SnmpDefaultCommunities
 from scanner.check import ProbeContext, TimeoutConfig
-from scanner.models import Finding, Target
+from scanner.errors import ProtocolError
+from scanner.models import Finding, Target, Transport
 from scanner.net import ber
 from scanner.net.ber import read_tlv as _read
 from scanner.net.snmp import get_request, parse_response
@@ -93,12 +96,14 @@ def test_public_agent_fails_with_sysdescr() -> None:
     assert item.evidence[0].data["no_answer"] == ["private"]
 
 
-def test_silent_agent_passes_and_garbage_is_ignored() -> None:
+def test_silent_agent_passes_and_garbage_is_no_proof() -> None:
     with udp_agent(lambda data: None) as port:
-        assert _judge(port).passed
-    with udp_agent(lambda data: b"\x30\x82\xff\xff garbage") as port:
         item = _judge(port)
     assert item.passed and "neither" in item.detail
+    # Issue 15: something that answers with non-SNMP bytes refused nothing (it was a PASS).
+    with udp_agent(lambda data: b"\x30\x82\xff\xff garbage") as port, pytest.raises(ProtocolError, match="not SNMP"):
+        SnmpDefaultCommunities().collect(Target(host="127.0.0.1", port=port, service="snmp", transport=Transport.UDP),
+                                         CTX)
 
 
 def test_reply_with_wrong_request_id_is_not_trusted() -> None:
