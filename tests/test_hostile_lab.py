@@ -103,16 +103,22 @@ def test_hostile_services_end_in_bounded_time_without_verdicts(lab: Any, hostile
               f"{r.get('reason') or ''} {r['detail'][:110]!r}")
     assert wall <= budget, f"{wall:.1f} s is more than the profile allows ({budget:.0f} s)"
 
-    verdicts = [r for r in results if r["status"] in ("pass", "fail")]
-    assert verdicts == [], "verdicts on services that proved nothing:\n" + "\n".join(
-        f"{r['target'].get('port')} {r['check_id']} {r['status']}: {r['detail']}" for r in verdicts)
+    verdicts = {(r["target"]["port"], r["check_id"]): r["status"] for r in results if r["status"] in ("pass", "fail")}
+    unproved = {k: v for k, v in verdicts.items() if k not in hostile.PROVES}
+    assert unproved == {}, "verdicts on services that proved nothing:\n" + "\n".join(
+        f"{r['target'].get('port')} {r['check_id']} {r['status']}: {r['detail']}" for r in results
+        if (r["target"].get("port"), r["check_id"]) in unproved)
+    assert verdicts == hostile.PROVES, "what the hostile services do prove, judged as they prove it"
     assert any(r["status"] == "error" for r in results), "the hostile services were not probed at all"
 
     # Payloads inert: scan.json holds them escaped or sanitised, never as live control characters
     # or markup in the reports; the CSV never starts a cell with a formula character.
-    _inert((out / "scan.json").read_text(), "scan.json")
+    saved = (out / "scan.json").read_text()
+    _inert(saved, "scan.json")
+    assert "gs-xss" in saved and "GS-ANSI" in saved, "the payloads reached the evidence (or this test proves nothing)"
     html = (out / "report.html").read_text()
     _inert(html, "report.html")
+    assert "gs-evil.example" in html, "the payload-bearing result is in the report"
     assert "<script>alert" not in html, "payload markup live in the HTML report"
     for path in out.glob("*.csv"):
         text = path.read_text()

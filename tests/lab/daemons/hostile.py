@@ -40,6 +40,11 @@ BEHAVIOURS: dict[int, tuple[str, str]] = {
     161: ("udp", "garbage datagram for every request"),
 }
 
+# What a behaviour does establish, with the verdict it supports: the IMAP server's greeting is a
+# real capability list (LOGINDISABLED before TLS, RFC 3501 §6.2.3), and that is all
+# imap.cleartext_login judges; only its TLS is garbage.
+PROVES: dict[tuple[int, str], str] = {(143, "imap.cleartext_login"): "pass"}
+
 
 def _sleep_forever(conn: socket.socket) -> None:
     while True:
