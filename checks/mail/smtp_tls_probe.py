@@ -79,7 +79,7 @@ def _handshake(client: LineClient) -> ssl.SSLSocket:
         raise ProtocolError("SMTP server sent data after its STARTTLS reply, before the TLS handshake")
     try:
         tls = best_offer_context().wrap_socket(client.sock, server_hostname=None, do_handshake_on_connect=False)
-        tls.settimeout(client.read_timeout)
+        tls.settimeout(client.remaining(client.read_timeout))  # the runner's reaper bounds the rest
         tls.do_handshake()
     except ssl.SSLError as exc:
         raise ProtocolError(

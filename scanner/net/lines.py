@@ -54,6 +54,11 @@ class LineClient:
             raise ProbeTimeout(f"{self.what}: the exchange did not finish before its deadline")
         return min(cap, left)
 
+    def remaining(self, cap: float) -> float:
+        """Seconds an operation on this connection may wait: ``cap``, or less near the deadline
+        (for a TLS handshake on ``sock`` after STARTTLS, which reads past this class)."""
+        return self._left(cap)
+
     def __enter__(self) -> LineClient:
         return self
 
