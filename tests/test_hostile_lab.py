@@ -26,7 +26,7 @@ import yaml
 
 from scanner.config.profiles import Profile
 from tests.lab import netns, topology
-from tests.lab.daemons import hostile
+from tests.lab.daemons import hostile, hostile_ssh
 from tests.lab.proc import in_ns, stop
 
 pytestmark = pytest.mark.lab
@@ -45,6 +45,7 @@ PROFILE = {
                   "connect_timeout": 3.0, "retries": 1},
 }
 DOCUMENTED_EXIT_CODES = {0, 3}  # README "Exit codes": completed (3 only with --fail-on)
+CANARY = "gs-canary-Hostile-7f3a"  # the SSH password: never in any output
 EXIT_SLACK = 15.0  # interpreter start, plugin loading, report rendering: seconds, not probe time
 
 
@@ -52,14 +53,17 @@ EXIT_SLACK = 15.0  # interpreter start, plugin loading, report rendering: second
 def hostile_host(lab: Any) -> Iterator[str]:
     """The hostile servers on a namespace of the test's own, on the lab bridge."""
     netns.attach(netns.Attachment(HOSTILE_NS, f"{HOSTILE_ADDRESS}/24"))
-    argv = in_ns(HOSTILE_NS, [sys.executable, "-I", "-S", hostile.__file__, HOSTILE_ADDRESS])
-    server = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    servers = [subprocess.Popen(in_ns(HOSTILE_NS, argv), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+               for argv in ([sys.executable, "-I", "-S", hostile.__file__, HOSTILE_ADDRESS],
+                            [sys.executable, "-I", hostile_ssh.__file__, HOSTILE_ADDRESS, str(hostile_ssh.PORT)])]
     try:
-        assert server.stdout is not None and "serving" in server.stdout.readline()
+        for server in servers:
+            assert server.stdout is not None and "serving" in server.stdout.readline()
         yield HOSTILE_ADDRESS
     finally:
-        if server.poll() is None:
-            stop(server)
+        for server in servers:
+            if server.poll() is None:
+                stop(server)
         assert netns.delete([HOSTILE_NS]) == []
 
 
@@ -84,12 +88,20 @@ def test_hostile_services_end_in_bounded_time_without_verdicts(lab: Any, hostile
     out = tmp_path / "scan"
     profile_file = tmp_path / "hostile.yaml"
     profile_file.write_text(yaml.safe_dump(PROFILE))
+    # The SSH server that closes every channel is reached as an endpoint: a credential with a
+    # canary password, which must appear in no output.
+    credentials = tmp_path / "credentials.yaml"
+    credentials.write_text(yaml.safe_dump({"credentials": [{
+        "name": "hostile", "kind": "ssh", "targets": [hostile_host], "port": hostile_ssh.PORT, "username": "tech",
+        "password_env": "GS_HOSTILE_PW", "host_key": "tofu"}]}))
+    credentials.chmod(0o600)
     prof = Profile.model_validate(PROFILE)
     # Upper bound before anything is known: every check on every port the profile sweeps.
     worst_pairs = (len(prof.discovery.tcp_ports) + len(prof.discovery.udp_ports)) * 10
     started = time.monotonic()
-    proc = lab.run_in_scanner([GAPSCAN, "scan", hostile_host, "--profile", str(profile_file), "--listen-seconds",
-                               "0", "--out", str(out), "--verbose"], timeout=wall_time_budget(prof, worst_pairs))
+    proc = lab.run_in_scanner(["env", f"GS_HOSTILE_PW={CANARY}", GAPSCAN, "scan", hostile_host, "--profile",
+                               str(profile_file), "--listen-seconds", "0", "--credentials", str(credentials),
+                               "--out", str(out), "--verbose"], timeout=wall_time_budget(prof, worst_pairs))
     wall = time.monotonic() - started
     assert proc.returncode in DOCUMENTED_EXIT_CODES, f"exit {proc.returncode}:\n{proc.stderr[-3000:]}"
     scan = json.loads((out / "scan.json").read_text())
@@ -128,3 +140,12 @@ def test_hostile_services_end_in_bounded_time_without_verdicts(lab: Any, hostile
                 assert not cell.startswith(("=", "+", "-", "@")), f"formula cell in {path.name}: {cell[:60]!r}"
     _inert(proc.stdout, "terminal stdout")
     _inert(proc.stderr, "terminal stderr")
+    for path in [*out.iterdir()]:
+        assert CANARY not in path.read_text(errors="replace"), f"the SSH password in {path.name}"
+    assert CANARY not in proc.stdout + proc.stderr
+
+    # The SSH server that closes every channel: every endpoint check of the host ends in an
+    # error or a skip with its reason (sections unread), never a crash (error/bug) or a verdict.
+    endpoint = [r for r in results if r["check_id"].startswith("endpoint.")]
+    assert endpoint, "the endpoint checks did not run against the channel-closing SSH server"
+    assert not [r for r in endpoint if r.get("reason") == "bug"], "a collector crashed"

@@ -38,6 +38,7 @@ BEHAVIOURS: dict[int, tuple[str, str]] = {
     8080: ("tcp", "HTTP status line, then one header every 3 s"),
     22000: ("tcp", "RST right after accept"),
     161: ("udp", "garbage datagram for every request"),
+    2222: ("tcp", "SSH that accepts any logon, then closes every channel (hostile_ssh.py, paramiko)"),
 }
 
 # What a behaviour does establish, with the verdict it supports: the IMAP server's greeting is a
