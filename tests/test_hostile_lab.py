@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import subprocess
 import sys
 import time
@@ -24,7 +23,14 @@ from typing import Any
 import pytest
 import yaml
 
+from checks.endpoint.probe import EndpointCollector
+from checks.mail.smtp_probe import SmtpEhlo
+from checks.smb.probe import SmbNegotiate
+from checks.tls.probe import TlsProbe
+from scanner.check import Probe
+from scanner.config.framework import load_framework
 from scanner.config.profiles import Profile
+from scanner.engine.registry import load_registry
 from tests.lab import netns, topology
 from tests.lab.daemons import hostile, hostile_ssh
 from tests.lab.proc import in_ns, stop
@@ -67,14 +73,27 @@ def hostile_host(lab: Any) -> Iterator[str]:
         assert netns.delete([HOSTILE_NS]) == []
 
 
-def wall_time_budget(prof: Profile, pairs: int) -> float:
+def probe_calls(results: list[dict[str, Any]]) -> list[type[Probe[Any]]]:
+    """The probe calls behind ``results``: one per (target, probe), as the runner runs them."""
+    registry = load_registry(load_framework())
+    calls: dict[tuple[Any, ...], type[Probe[Any]]] = {}
+    for r in results:
+        target = r["target"]
+        for probe in registry.get(r["check_id"]).cls.probes:
+            calls[(target.get("host"), target.get("port"), target.get("transport"), probe)] = probe
+    return list(calls.values())
+
+
+def wall_time_budget(prof: Profile, calls: list[type[Probe[Any]]]) -> float:
     """What the profile allows a scan of one host to take, from its own numbers: discovery
-    (every port's connect, retried, and one read to identify it), then each (check, target)
-    pair's probe at its deadline, ``per_host`` at a time, a timed-out call retried; plus the
-    fixed cost of starting and rendering."""
+    (every port's connect, retried, and one read to identify it), then the probe calls, each at
+    most its deadline (``timeouts.probe`` + its ``extra_seconds``), a timed-out call retried,
+    ``per_host`` at a time (a list schedule ends within total / workers + the longest call);
+    plus the fixed cost of starting and rendering."""
     t, disc = prof.timeouts, prof.discovery
     discovery = (1 + disc.retries) * disc.connect_timeout + (len(disc.tcp_ports) + len(disc.udp_ports)) * t.read
-    probes = math.ceil(pairs / prof.concurrency.per_host) * (1 + t.retries) * t.probe
+    each = [(1 + t.retries) * (t.probe + probe.extra_seconds) for probe in calls] or [0.0]
+    probes = sum(each) / prof.concurrency.per_host + max(each)
     return discovery + probes + prof.listen_seconds + EXIT_SLACK
 
 
@@ -96,19 +115,22 @@ def test_hostile_services_end_in_bounded_time_without_verdicts(lab: Any, hostile
         "password_env": "GS_HOSTILE_PW", "host_key": "tofu"}]}))
     credentials.chmod(0o600)
     prof = Profile.model_validate(PROFILE)
-    # Upper bound before anything is known: every check on every port the profile sweeps.
-    worst_pairs = (len(prof.discovery.tcp_ports) + len(prof.discovery.udp_ports)) * 10
+    # Before anything is known: as if every port ran the TLS, mail and SMB probes and the host
+    # every endpoint probe (more than any one port can have).
+    ports = len(prof.discovery.tcp_ports) + len(prof.discovery.udp_ports)
+    worst_calls = [TlsProbe, SmtpEhlo, SmbNegotiate] * ports + [EndpointCollector]
     started = time.monotonic()
     proc = lab.run_in_scanner(["env", f"GS_HOSTILE_PW={CANARY}", GAPSCAN, "scan", hostile_host, "--profile",
                                str(profile_file), "--listen-seconds", "0", "--credentials", str(credentials),
-                               "--out", str(out), "--verbose"], timeout=wall_time_budget(prof, worst_pairs))
+                               "--out", str(out), "--verbose"], timeout=wall_time_budget(prof, worst_calls))
     wall = time.monotonic() - started
     assert proc.returncode in DOCUMENTED_EXIT_CODES, f"exit {proc.returncode}:\n{proc.stderr[-3000:]}"
     scan = json.loads((out / "scan.json").read_text())
     results = [r for r in scan["results"] if r["target"].get("host") == hostile_host]
-    budget = wall_time_budget(prof, len(results))
-    print(f"\nhostile host: {len(results)} results, wall time {wall:.1f} s (budget from the profile "
-          f"{budget:.0f} s); by status: "
+    calls = probe_calls(results)
+    budget = wall_time_budget(prof, calls)
+    print(f"\nhostile host: {len(results)} results from {len(calls)} probe calls, wall time {wall:.1f} s "
+          f"(budget from the profile {budget:.0f} s); by status: "
           + ", ".join(f"{s}={sum(r['status'] == s for r in results)}" for s in ("pass", "fail", "error", "skipped")))
     for r in results:
         print(f"  {r['target'].get('port')}/{r['check_id']}: {r['status']} "
