@@ -181,6 +181,9 @@ class RabbitMQ:
         # LAB-NOTES: every directory owned by the rabbitmq user, or startup fails after ~100 s.
         return {
             "HOME": str(self.base / "home"),
+            # Erlang 25 looks for its cookie under $XDG_CONFIG_HOME/erlang first: keep it private too.
+            "XDG_CONFIG_HOME": str(self.base / "home"),
+            "ERL_CRASH_DUMP": str(self.base / "log" / "erl_crash.dump"),
             "RABBITMQ_NODENAME": "rabbit@localhost",
             "RABBITMQ_MNESIA_BASE": str(self.base / "mnesia"),
             "RABBITMQ_LOG_BASE": str(self.base / "log"),
@@ -228,7 +231,8 @@ class RabbitMQ:
             self.process = subprocess.Popen(
                 in_ns(CENTRE_NS, [*as_user("rabbitmq"), "env", *(f"{k}={v}" for k, v in self.env.items()),
                                   "/usr/lib/rabbitmq/bin/rabbitmq-server"]),
-                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                cwd=self.base)
         # await_startup gives up at once while the node is not yet registered with epmd: poll it.
         deadline = time.monotonic() + timeout
         while True:
