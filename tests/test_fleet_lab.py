@@ -244,3 +244,99 @@ def test_end_to_end_two_sites_and_drift(fleet: Fleet) -> None:
     finally:
         fleet.lab.telnet["site1"].start()
 
+
+
+def _wait_log(worker: Worker, needle: str, timeout: float = 60.0, after: int = 0) -> None:
+    wait_for(f"{worker.name} to log {needle!r}", lambda: needle in worker.text()[after:], timeout=timeout, every=0.2)
+
+
+def test_kill_9_sensor_mid_scan_job_redelivered_one_run(fleet: Fleet) -> None:
+    sensor = fleet.sensors["site2"]
+    mark = len(sensor.text())
+    job_id = fleet.run_job("site2")
+    _wait_log(sensor, f"running job {job_id}", after=mark)
+    sensor.kill9()  # mid-scan: the job is not acknowledged, the scan child dies with it (PDEATHSIG)
+    assert fleet.job_state(job_id) is JobState.QUEUED
+    sensor.start()
+    fleet.wait_job(job_id)
+    with fleet.store() as store:
+        run_id = FleetRecords(store).job(job_id).run_id
+    assert fleet.runs_with_id(run_id) == 1
+    assert sensor.text()[mark:].count(f"running job {job_id}") == 2  # delivered again after the kill
+
+
+def test_rabbitmq_restart_mid_run_loses_nothing(fleet: Fleet) -> None:
+    sensor = fleet.sensors["site1"]
+    mark = len(sensor.text())
+    job_id = fleet.run_job("site1")
+    _wait_log(sensor, f"running job {job_id}", after=mark)
+    fleet.lab.broker.stop()  # durable queues and persistent messages are on disk
+    fleet.lab.broker.start()
+    fleet.wait_job(job_id, timeout=180)
+    with fleet.store() as store:
+        run_id = FleetRecords(store).job(job_id).run_id
+    assert fleet.runs_with_id(run_id) == 1
+
+
+def test_postgres_down_while_a_result_arrives(fleet: Fleet) -> None:
+    sensor, ingest = fleet.sensors["site1"], fleet.ingest
+    assert ingest is not None
+    mark, ingest_mark = len(sensor.text()), len(ingest.text())
+    job_id = fleet.run_job("site1")
+    with fleet.store() as store:
+        run_id = FleetRecords(store).job(job_id).run_id
+    fleet.lab.postgres.stop()
+    try:
+        _wait_log(sensor, f"published job {job_id}", after=mark, timeout=120)
+        _wait_log(ingest, "PostgreSQL unavailable", after=ingest_mark, timeout=60)
+        time.sleep(3)  # the bundle waits, unacknowledged, while the database is away
+    finally:
+        fleet.lab.postgres.start()
+    fleet.wait_job(job_id, timeout=120)
+    assert fleet.runs_with_id(run_id) == 1
+    _wait_log(ingest, "PostgreSQL is back", after=ingest_mark, timeout=30)
+
+
+def _forge(fleet: Fleet, kind: str, job_id: str, site: str, run_id: str, scan_json: str) -> None:
+    argv = [sys.executable, "-m", "tests.fleet_forge", str(fleet.sensor_yaml["site1"]), kind, job_id, site, run_id]
+    done = subprocess.run(in_ns(SITES[0].sensor_ns, argv), input=scan_json, capture_output=True, text=True,
+                          timeout=60, env=fleet.env, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_forged_bundles_and_out_of_scope_jobs_are_refused(fleet: Fleet) -> None:
+    """Site 1's sensor publishes a bundle for a job of site 2 and a bundle with an altered
+    signature; the centre sends site 1 a job for site 2's practice. Each is refused and logged,
+    and nothing is stored."""
+    ingest, sensor = fleet.ingest, fleet.sensors["site1"]
+    assert ingest is not None
+    ingest_mark, sensor_mark = len(ingest.text()), len(sensor.text())
+    with fleet.store() as store:
+        records = FleetRecords(store)
+        template = store.load_run(store.list_runs(CLIENTS["site1"])[0].run_id)
+        other = records.create_job("site2")  # rows only: never published, so no sensor runs them
+        mine = records.create_job("site1")
+        before = len(store.list_runs())
+    for kind, job, site in (("other-site", other, "site2"), ("bad-signature", mine, "site1")):
+        forged = canonical_text(template.model_copy(update={"run_id": job.run_id}))
+        _forge(fleet, kind, job.job_id, site, job.run_id, forged)
+    # a job for site 1 whose scope is site 2's practice: the sensor refuses it before any packet
+    outside = fleet.run_job("site1", SITES[1].host_address)
+    fleet.wait_job(outside, JobState.REFUSED)
+    wait_for("two refused bundles", lambda: ingest.text()[ingest_mark:].count("REFUSED bundle") >= 2, timeout=60)
+    log = ingest.text()[ingest_mark:]
+    assert "signature does not verify with the sensor key registered for site 'site2'" in log
+    assert "signature does not verify with the sensor key registered for site 'site1'" in log
+    assert f"REFUSED job {outside}" in sensor.text()[sensor_mark:]
+    assert "outside the allowed networks" in sensor.text()[sensor_mark:]
+    with fleet.store() as store:
+        records = FleetRecords(store)
+        assert len(store.list_runs()) == before  # nothing stored
+        assert records.job(other.job_id).state is JobState.QUEUED
+        assert records.job(mine.job_id).state is JobState.QUEUED
+        assert "outside the allowed networks" in (records.job(outside).detail or "")
+        kinds = [e["kind"] for e in records.events()]
+        assert kinds.count(EventKind.REFUSED_BUNDLE.value) >= 2
+        assert EventKind.JOB_REFUSED_BY_SENSOR.value in kinds
+        for job in (other, mine):  # the rows the test made are closed, so the scheduler is not blocked
+            records.refuse_job(job.job_id, "test row")

@@ -22,6 +22,7 @@ import contextlib
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -309,8 +310,14 @@ class Postgres:
             time.sleep(0.2)
 
     def stop(self) -> None:
+        """Fast shutdown (SIGINT: clients are disconnected, as when the database host goes away)."""
         if self.process is not None:
-            stop(self.process, grace=20)  # type: ignore[arg-type]
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
             self.process = None
 
 
