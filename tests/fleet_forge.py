@@ -18,7 +18,6 @@ from scanner.fleet.topology import RESULT_ROUTING_KEY, TASK_BUNDLE
 from scanner.models import utcnow
 
 
-
 def main() -> int:
     config_path, kind, job_id, site = Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
     sensor = Sensor(load_sensor_config(config_path))

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -193,7 +192,7 @@ def test_links_are_one_way(fleet: Fleet) -> None:
     s1, s2 = SITES
     listener = subprocess.Popen(in_ns(s1.sensor_ns, [sys.executable, "-c", (
         "import socket,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
-        f"s.bind(('0.0.0.0', 8022)); s.listen(); time.sleep(30)")]))
+        "s.bind(('0.0.0.0', 8022)); s.listen(); time.sleep(30)")]))
     try:
         time.sleep(0.5)
         assert _connects(s1.sensor_ns, "198.19.0.1", BROKER_PORT)

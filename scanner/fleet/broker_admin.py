@@ -34,7 +34,8 @@ def rabbitmqctl(prefix: Sequence[str], args: Sequence[str], *, stdin: str | None
         raise BrokerError(f"rabbitmqctl not found ({prefix[0]}); set rabbitmqctl in the centre config",
                           source="rabbitmqctl") from exc
     except subprocess.TimeoutExpired as exc:
-        raise BrokerError(f"rabbitmqctl {what} did not answer within {CTL_TIMEOUT:.0f} s", source="rabbitmqctl") from exc
+        raise BrokerError(f"rabbitmqctl {what} did not answer within {CTL_TIMEOUT:.0f} s",
+                          source="rabbitmqctl") from exc
     if done.returncode != 0:
         raise BrokerError(f"rabbitmqctl {what} failed: {(done.stderr or done.stdout).strip()[-300:]}",
                           source="rabbitmqctl")

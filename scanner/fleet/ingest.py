@@ -60,15 +60,15 @@ class Ingest:
         self._store: Store | None = None
         self._sleep = sleep
 
-        @self.app.task(name=TASK_BUNDLE, acks_late=True)  # type: ignore[untyped-decorator]
+        @self.app.task(name=TASK_BUNDLE, acks_late=True)
         def bundle(payload: dict[str, Any]) -> None:
             self.handle_bundle(payload)
 
-        @self.app.task(name=TASK_HEARTBEAT, acks_late=True)  # type: ignore[untyped-decorator]
+        @self.app.task(name=TASK_HEARTBEAT, acks_late=True)
         def heartbeat(payload: dict[str, Any]) -> None:
             self.handle_heartbeat(payload)
 
-        @self.app.task(name=TASK_REFUSAL, acks_late=True)  # type: ignore[untyped-decorator]
+        @self.app.task(name=TASK_REFUSAL, acks_late=True)
         def refusal(payload: dict[str, Any]) -> None:
             self.handle_refusal(payload)
 

@@ -9,6 +9,7 @@ as a library): DIR/job.json in, DIR/scan.json out. The child dies with its paren
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import json
 import os
@@ -20,10 +21,8 @@ PR_SET_PDEATHSIG = 1
 
 
 def _die_with_parent(parent: int) -> None:
-    try:
+    with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    except (OSError, AttributeError):
-        pass
     if os.getppid() != parent:  # the parent died before prctl took effect
         os._exit(1)
 

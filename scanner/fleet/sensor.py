@@ -16,7 +16,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 from celery import Celery
@@ -50,7 +49,7 @@ class Sensor:
         self.state = "idle"
         self._stop = threading.Event()
 
-        @self.app.task(name=TASK_SCAN, acks_late=True, reject_on_worker_lost=True)  # type: ignore[untyped-decorator]
+        @self.app.task(name=TASK_SCAN, acks_late=True, reject_on_worker_lost=True)
         def scan(payload: dict[str, Any]) -> None:
             self.handle_job(payload)
 
@@ -68,7 +67,7 @@ class Sensor:
         while not self._stop.wait(0 if self.state == "starting" else self.config.heartbeat_seconds):
             try:
                 self.heartbeat_once()
-            except Exception as exc:  # noqa: BLE001 - a missed heartbeat is logged, the next one tries again
+            except Exception as exc:
                 log.warning("heartbeat not sent: %s", exc.__class__.__name__)
             self.state = self.state if self.state != "starting" else "idle"
 

@@ -93,7 +93,8 @@ class ClientStatus:
     overdue: bool
 
 
-def scope_of(targets: Sequence[str], exclusions: Sequence[str] = (), domains: Sequence[str] = ()) -> dict[str, list[str]]:
+def scope_of(targets: Sequence[str], exclusions: Sequence[str] = (),
+             domains: Sequence[str] = ()) -> dict[str, list[str]]:
     return {"targets": list(targets), "exclusions": list(exclusions), "domains": list(domains)}
 
 

@@ -89,7 +89,8 @@ class RunAlreadyStored(StoreError):
     """A run with this run id is in the store already (a fleet bundle delivered twice)."""
 
 
-__all__ = ["RunAlreadyStored", "RunInfo", "Store", "StoreError", "TamperError", "TimelineEntry", "VerifyProblem", "VerifyReport",
+__all__ = ["RunAlreadyStored", "RunInfo", "Store", "StoreError",
+           "TamperError", "TimelineEntry", "VerifyProblem", "VerifyReport",
            "canonical_text", "default_db_path", "digest_text", "resolve_url"]
 
 def default_db_path() -> Path:

@@ -343,7 +343,8 @@ class Telnet:
         d = self.base / f"telnet-{self.site.name}"
         d.mkdir(parents=True, exist_ok=True)
         conf = d / "inetd.conf"
-        conf.write_text(f"{self.site.host_address}:23 stream tcp nowait root /usr/sbin/telnetd telnetd -h -E /bin/cat\n")
+        line = f"{self.site.host_address}:23 stream tcp nowait root /usr/sbin/telnetd telnetd -h -E /bin/cat\n"
+        conf.write_text(line)
         self.process = subprocess.Popen(
             in_ns(self.site.practice_ns, ["/usr/sbin/inetutils-inetd", "-d", "-R", "6000",
                                           f"--pidfile={d / 'inetd.pid'}", str(conf)]),
