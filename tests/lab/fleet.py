@@ -179,7 +179,7 @@ class RabbitMQ:
 
     @property
     def env(self) -> dict[str, str]:
-        # LAB-NOTES: every directory owned by the rabbitmq user, or startup fails after ~100 s.
+        # docs/lab-notes.md: every directory owned by the rabbitmq user, or startup fails after ~100 s.
         return {
             "HOME": str(self.base / "home"),
             # Erlang 25 looks for its cookie under $XDG_CONFIG_HOME/erlang first: keep it private too.
@@ -383,7 +383,7 @@ class FleetLab:
         build_network()
         self.broker.prepare()
         self.broker.start()
-        self.broker.ctl("delete_user", "guest", check=False)  # LAB-NOTES: guest has .* .* .*
+        self.broker.ctl("delete_user", "guest", check=False)  # docs/lab-notes.md: guest has .* .* .*
         self.broker.ctl("add_vhost", VHOST)
         self.postgres.init()
         for telnet in self.telnet.values():
