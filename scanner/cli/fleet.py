@@ -218,6 +218,23 @@ def status(config: Annotated[Path, config_option]) -> None:
     _exit_with(work)
 
 
+@fleet_app.command("hash-password")
+def hash_password_cmd() -> None:
+    """Read a console password on stdin and print its scrypt hash (for the --console-users file)."""
+    from scanner.web.console.passwords import hash_password
+
+    def work() -> int:
+        password = sys.stdin.readline().rstrip("\n")
+        if not password:
+            from scanner.errors import InputError
+
+            raise InputError("no password on stdin", source="stdin")
+        emit_line(hash_password(password))
+        return EXIT_OK
+
+    _exit_with(work)
+
+
 def sensor(
     config: Annotated[Path, typer.Option("--config", help="The sensor's configuration (sensor.yaml)")],
 ) -> None:
