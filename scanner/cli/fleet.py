@@ -58,9 +58,9 @@ def init(config: Annotated[Path, config_option]) -> None:
             from scanner.history.fleet import FleetRecords
 
             sites = [s.name for s in FleetRecords(store).sites()]
+            shown = store.url
         declare_topology(_publisher(cfg), sites)
-        err.print(f"centre ready: broker user {user} on vhost {cfg.vhost}, history {cfg.db.split('@')[-1]}",
-                  highlight=False)
+        err.print(f"centre ready: broker user {user} on vhost {cfg.vhost}, history {shown}", highlight=False)
         return EXIT_OK
 
     _exit_with(work)

@@ -100,6 +100,13 @@ class Sensor:
         self.state = f"scanning job {job_id}"
         try:
             scan_json = self._scan(job)
+        except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+            # Reported, so that the centre closes the job (a site with a job still queued is not due again).
+            log.error("FAILED job %s: %s", job_id, exc)
+            self._publish(TASK_REFUSAL, {"kind": "refusal", "site": self.config.site, "job_id": job_id,
+                                         "reason": f"the scan failed: {str(exc)[:500]}",
+                                         "sent_at": utcnow().isoformat()})
+            return
         finally:
             self.state = "idle"
         self._publish(TASK_BUNDLE, {"kind": "bundle", "site": self.config.site, "job_id": job_id,
