@@ -15,6 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from scanner.history.fleet import EventKind, FleetRecords, JobState
 from scanner.history.signing import Signer, public_pem, write_key
 from scanner.history.store import Store, canonical_text
 from scanner.models import Status
+from scanner.web.console.portfolio import portfolio
 from tests.lab.fleet import BROKER_NAME, BROKER_PORT, CENTRE_NS, SITES, FleetLab, Site
 from tests.lab.proc import in_ns, stop
 
@@ -212,9 +214,19 @@ def test_links_are_one_way(fleet: Fleet) -> None:
 
 
 def test_end_to_end_two_sites_and_drift(fleet: Fleet) -> None:
-    jobs = {s.name: fleet.run_job(s.name) for s in SITES}
+    # Both clients are new, so both are due: one scheduler pass queues a job for each site.
+    out = fleet.gapscan("fleet", "schedule", "--once", "--config", str(fleet.centre_yaml))
+    del out
+    with fleet.store() as store:
+        queued = FleetRecords(store).jobs()
+    assert sorted(j.site for j in queued) == ["site1", "site2"]
+    jobs = {j.site: j.job_id for j in queued}
     for job_id in jobs.values():
         fleet.wait_job(job_id)
+    # a second pass finds nothing due (each client was scanned just now)
+    fleet.gapscan("fleet", "schedule", "--once", "--config", str(fleet.centre_yaml))
+    with fleet.store() as store:
+        assert len(FleetRecords(store).jobs()) == 2
     with fleet.store() as store:
         records = FleetRecords(store)
         for s in SITES:
@@ -227,6 +239,14 @@ def test_end_to_end_two_sites_and_drift(fleet: Fleet) -> None:
             assert telnet[0].target.host == s.host_address
         assert store.verify().ok
         sites = {x.name: x for x in records.sites()}
+        # what the console's portfolio shows for each client: the last run's open gaps
+        rows = {r.client: r for r in portfolio(store, date.today())}
+        for s in SITES:
+            run = store.load_run(records.job(jobs[s.name]).run_id)
+            failed = [r for r in run.results if r.status is Status.FAIL]
+            row = rows[CLIENTS[s.name]]
+            assert row.open_total == len(failed) >= 1 and row.last_scan == run.started_at.isoformat()
+            assert row.status is not None and not row.status.overdue
     assert all(sites[s.name].last_heartbeat_at for s in SITES)  # each sensor's heartbeat arrived
     # Drift: the telnet server of site 1 is shut down, the next scan shows the gap closed.
     fleet.lab.telnet["site1"].stop()
