@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from celery import Celery
+from celery.exceptions import Reject
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from scanner.fleet.bundle import digest, verify
@@ -105,7 +106,19 @@ class Ingest:
     # -- messages ----------------------------------------------------------------------------
 
     def handle_bundle(self, payload: dict[str, Any]) -> None:
-        self._with_db(lambda records: self._bundle(records, payload))
+        self._guarded(lambda: self._with_db(lambda records: self._bundle(records, payload)))
+
+    @staticmethod
+    def _guarded(work: Callable[[], None]) -> None:
+        """Past ``db_wait_seconds`` of a database still down, the message goes back to the queue
+        (rejected with requeue) for this or another worker: it is never acknowledged unstored."""
+        try:
+            work()
+        except StoreError as exc:
+            if database_down(exc):
+                log.error("PostgreSQL still unavailable: the message goes back to the queue")
+                raise Reject(str(exc)[:200], requeue=True) from exc
+            raise
 
     def _bundle(self, records: FleetRecords, payload: dict[str, Any]) -> None:
         try:
@@ -178,7 +191,7 @@ class Ingest:
                 return
             records.heartbeat(registered.name, str(payload.get("sent_at")),
                               {"version": payload.get("version"), "state": payload.get("state")})
-        self._with_db(work)
+        self._guarded(lambda: self._with_db(work))
 
     def handle_refusal(self, payload: dict[str, Any]) -> None:
         def work(records: FleetRecords) -> None:
@@ -196,7 +209,7 @@ class Ingest:
             log.warning("sensor of site %s REFUSED job %s: %s", registered.name, job_id, reason)
             records.refuse_job(job_id, reason)
             records.log_event(EventKind.JOB_REFUSED_BY_SENSOR, reason, site=registered.name, job_id=job_id)
-        self._with_db(work)
+        self._guarded(lambda: self._with_db(work))
 
     def run(self) -> None:
         run_worker(self.app, hostname="ingest@centre")

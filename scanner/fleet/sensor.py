@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import subprocess
 import sys
 import threading
-import time
 from typing import Any
 
 from celery import Celery
@@ -64,12 +64,15 @@ class Sensor:
                                        "version": __version__, "state": self.state})
 
     def _heartbeats(self) -> None:
-        while not self._stop.wait(0 if self.state == "starting" else self.config.heartbeat_seconds):
+        """One heartbeat at start, then one every ``heartbeat_seconds`` until the worker stops
+        (a missed one is logged; the next one tries again)."""
+        delay = 0.0
+        while not self._stop.wait(delay):
             try:
                 self.heartbeat_once()
             except Exception as exc:
                 log.warning("heartbeat not sent: %s", exc.__class__.__name__)
-            self.state = self.state if self.state != "starting" else "idle"
+            delay = self.config.heartbeat_seconds
 
     # -- jobs --------------------------------------------------------------------------------
 
@@ -119,8 +122,6 @@ class Sensor:
         shutil.rmtree(directory, ignore_errors=True)  # a redelivered job starts again from nothing
         private_dir(directory)
         (directory / "job.json").write_text(json.dumps(job))
-        import os
-
         done = subprocess.run([sys.executable, "-m", "scanner.fleet.scan_child", str(directory), str(os.getpid())],
                               stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=SCAN_TIMEOUT,
                               check=False)
@@ -135,11 +136,9 @@ class Sensor:
     # -- running -----------------------------------------------------------------------------
 
     def run(self) -> None:
-        self.state = "starting"
         beats = threading.Thread(target=self._heartbeats, name="gapscan-heartbeat", daemon=True)
         beats.start()
         try:
             run_worker(self.app, hostname=f"sensor@{self.config.site}")
         finally:
             self._stop.set()
-            time.sleep(0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -149,3 +150,28 @@ def test_database_down_is_told_apart_from_a_bad_message() -> None:
     down.__cause__ = OperationalError("connect", {}, Exception("connection refused"))
     assert database_down(down)
     assert not database_down(StoreError("no site 'x'"))
+
+
+def test_a_bundle_waits_for_the_database_then_goes_back_to_the_queue(tmp_path: Path) -> None:
+    """PostgreSQL unreachable: the worker retries until db_wait_seconds, then rejects the message
+    with requeue (never acknowledged unstored)."""
+    from celery.exceptions import Reject
+
+    secret = tmp_path / "pw"
+    secret.write_text("x\n")
+    secret.chmod(0o600)
+    ca = tmp_path / "ca.pem"
+    ca.write_text("unused\n")
+    cfg = CentreConfig(broker=BrokerSettings(url="amqps://c@broker.lab:5671/gapscan", password_file=secret, ca_file=ca),
+                       db=f"postgresql+psycopg://gapscan@/none?host={tmp_path / 'no-such-socket-dir'}&port=1",
+                       db_wait_seconds=0.3)
+    naps: list[float] = []
+
+    def nap(seconds: float) -> None:
+        naps.append(seconds)
+        time.sleep(0.05)
+
+    worker = Ingest(cfg, sleep=nap)
+    with pytest.raises(Reject) as caught:
+        worker.handle_bundle({"kind": "bundle", "site": "site1"})
+    assert caught.value.requeue and naps
