@@ -288,6 +288,8 @@ def test_kill_9_sensor_mid_scan_job_redelivered_one_run(fleet: Fleet) -> None:
 
 
 def test_rabbitmq_restart_mid_run_loses_nothing(fleet: Fleet) -> None:
+    """The broker restarts while a sensor scans (the job is redelivered), and again while a bundle
+    waits in the ingest queue (persistent message, durable queue): nothing is lost, one run each."""
     sensor = fleet.sensors["site1"]
     mark = len(sensor.text())
     job_id = fleet.run_job("site1")
@@ -298,6 +300,19 @@ def test_rabbitmq_restart_mid_run_loses_nothing(fleet: Fleet) -> None:
     with fleet.store() as store:
         run_id = FleetRecords(store).job(job_id).run_id
     assert fleet.runs_with_id(run_id) == 1
+    # A bundle waiting in the ingest queue (no ingest worker) survives a broker restart on disk.
+    ingest = fleet.ingest
+    assert ingest is not None
+    ingest.stop()
+    mark = len(sensor.text())
+    waiting = fleet.run_job("site1")
+    _wait_log(sensor, f"published job {waiting}", after=mark, timeout=120)
+    fleet.lab.broker.stop()
+    fleet.lab.broker.start()
+    ingest.start()
+    fleet.wait_job(waiting, timeout=120)
+    with fleet.store() as store:
+        assert fleet.runs_with_id(FleetRecords(store).job(waiting).run_id) == 1
 
 
 def test_postgres_down_while_a_result_arrives(fleet: Fleet) -> None:
