@@ -175,3 +175,47 @@ def test_a_bundle_waits_for_the_database_then_goes_back_to_the_queue(tmp_path: P
     with pytest.raises(Reject) as caught:
         worker.handle_bundle({"kind": "bundle", "site": "site1"})
     assert caught.value.requeue and naps
+
+
+def _centre_yaml(tmp_path: Path) -> Path:
+    secret = tmp_path / "pw"
+    secret.write_text("x\n")
+    secret.chmod(0o600)
+    (tmp_path / "ca.pem").write_text("unused\n")
+    path = tmp_path / "centre.yaml"
+    path.write_text(f"broker:\n  url: amqps://c@broker.lab:5671/gapscan\n  password_file: {secret}\n"
+                    f"  ca_file: {tmp_path / 'ca.pem'}\ndb: {tmp_path / 'h.db'}\n")
+    return path
+
+
+def test_fleet_cli_clients_status_and_password_hash(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from scanner.cli import app
+    from scanner.web.console.passwords import verify_password
+
+    cli = CliRunner()
+    centre = _centre_yaml(tmp_path)
+    done = cli.invoke(app, ["fleet", "add-client", "Demo Dental", "--config", str(centre), "--cadence-days", "90"])
+    assert done.exit_code == 0, done.output
+    status = cli.invoke(app, ["fleet", "status", "--config", str(centre)])
+    assert status.exit_code == 0 and "Demo Dental" in status.output and "90 d" in status.output
+    hashed = cli.invoke(app, ["fleet", "hash-password"], input="s3cret words\n")
+    assert hashed.exit_code == 0 and verify_password("s3cret words", hashed.output.strip())
+    assert "s3cret" not in hashed.output
+
+
+def test_sensor_config_mistakes_are_named(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from scanner.cli import app
+
+    cli = CliRunner()
+    missing = cli.invoke(app, ["sensor", "--config", str(tmp_path / "nope.yaml")])
+    assert missing.exit_code == 2 and "nope.yaml" in missing.output
+    bad = tmp_path / "sensor.yaml"
+    bad.write_text("site: s1\nbroker:\n  url: amqp://u@h/gapscan\n  password_file: /x\n  ca_file: /y\n"
+                   "key_file: /k\nallowed_networks: [198.18.11.0/33]\n")
+    done = cli.invoke(app, ["sensor", "--config", str(bad)])
+    assert done.exit_code == 2
+    assert "amqps://" in done.output and "allowed_networks" in done.output
