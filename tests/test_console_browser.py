@@ -129,6 +129,7 @@ def test_console_in_chromium(console: tuple[int, dict[str, int]]) -> None:
             assert p.text(f"{one} .expiring").strip() == "1"
             assert p.text(f"{one} .silent").strip() == "one-main"
             assert p.js(f"document.querySelectorAll('{one} svg.spark polyline').length") == 1
+            p.screenshot("console-portfolio.png", Path(tmp))  # docs/img/ with GAPSCAN_DOCS_SCREENSHOTS=1
             assert p.text("tr.client-row:nth-child(2) .schedule").startswith("due ")  # never scanned: due now
             p.goto(p.js(f"document.querySelector('{one} a').href"))  # the link as the page wrote it
             assert p.text("#client-name") == ONE

@@ -10,7 +10,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from scanner.history.fleet import FleetRecords
+from scanner.history.fleet import FleetRecords, JobRecord, SiteRecord
+from scanner.history.store import Store
 from scanner.web.console.auth import COOKIE, ConsoleLogin
 from scanner.web.console.portfolio import SEVERITIES, client_detail, portfolio, sparkline
 from scanner.web.context import context_of, in_store
@@ -41,7 +42,7 @@ async def client_page(request: Request) -> Response:
 
 
 async def sensors_page(request: Request) -> Response:
-    def load(store):  # type: ignore[no-untyped-def]
+    def load(store: Store) -> tuple[list[SiteRecord], list[JobRecord]]:
         records = FleetRecords(store)
         return records.sites(), records.jobs()
 
