@@ -208,6 +208,13 @@ def test_links_are_one_way(fleet: Fleet) -> None:
         assert not _connects(s2.sensor_ns, s1.host_address, 23)  # nor from one practice to another
         assert not _connects(s1.sensor_ns, "198.19.0.1", 25672)  # the broker's distribution port is not offered
         assert _connects(s1.sensor_ns, s1.host_address, 23)  # the sensor reaches its own practice
+        # the centre listens on the lab address only with the broker's TLS port (epmd, Erlang
+        # distribution: 127.0.0.1; PostgreSQL: a Unix socket)
+        ss = subprocess.run(in_ns(CENTRE_NS, ["ss", "-Hltn"]), capture_output=True, text=True, timeout=10).stdout
+        listening = {line.split()[3] for line in ss.splitlines() if line.strip()}
+        loopback = ("127.0.0.1:", "[::1]:")
+        assert listening and all(a.startswith(loopback) or a == f"198.19.0.1:{BROKER_PORT}" for a in listening), \
+            listening
     finally:
         listener.kill()
         listener.wait(timeout=10)
