@@ -101,6 +101,7 @@ def add_site(
 ) -> None:
     """Add a site: its broker user (read only its job queue, write only the result exchange), its
     durable job queue, and its sensor's public key; the broker password goes to --password-out."""
+    from scanner.config.profiles import shipped_profiles
     from scanner.fleet.broker_admin import declare_topology, delete_user, ensure_user, new_password
     from scanner.fleet.topology import site_permissions, site_user
     from scanner.history.fleet import SITE_NAME, FleetRecords, scope_of
@@ -111,6 +112,9 @@ def add_site(
         cfg = _centre(config)
         if not SITE_NAME.fullmatch(site):
             raise StoreError("a site name is lower-case letters, digits and '-'", source="SITE")
+        if profile not in shipped_profiles():  # the sensor has none of the centre's files
+            raise StoreError(f"a site's profile is a shipped profile name ({', '.join(sorted(shipped_profiles()))})",
+                             source="--profile")
         public = read_public_key(sensor_key.read_text(), str(sensor_key))
         with Store.open(cfg.db) as store:
             records = FleetRecords(store)

@@ -219,3 +219,18 @@ def test_sensor_config_mistakes_are_named(tmp_path: Path) -> None:
     done = cli.invoke(app, ["sensor", "--config", str(bad)])
     assert done.exit_code == 2
     assert "amqps://" in done.output and "allowed_networks" in done.output
+
+
+def test_add_site_refuses_a_profile_file(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from scanner.cli import app
+
+    centre = _centre_yaml(tmp_path)
+    key = tmp_path / "sensor.pub"
+    key.write_text(Signer.generate().public_raw.hex())
+    done = CliRunner().invoke(app, ["fleet", "add-site", "s1", "--config", str(centre), "--client", "C",
+                                    "--sensor-key", str(key), "--target", "198.18.11.0/24", "--password-out",
+                                    str(tmp_path / "pw-out"), "--profile", str(tmp_path / "mine.yaml")])
+    assert done.exit_code == 2 and "shipped profile name" in done.output
+    assert not (tmp_path / "pw-out").exists()  # nothing was created
