@@ -15,7 +15,7 @@ APT_BASE := python3 python3-venv make ca-certificates
 APT_REPORT := chromium poppler-utils
 VENV_STAMP := $(VENV)/.installed
 
-.PHONY: all setup system python test lint unit demo bench lab-up lab-down lab-status clean
+.PHONY: all setup system python test lint unit demo bench bench-fleet lab-up lab-down lab-status clean
 
 all: test
 
@@ -66,6 +66,10 @@ demo: setup
 
 bench: setup
 	$(PY) benchmarks/discovery_bench.py
+
+# Fleet load: 50 simulated sites publish recorded bundles to RabbitMQ; one ingest worker stores them.
+bench-fleet: setup
+	$(PY) benchmarks/fleet_bench.py
 
 lab-up: setup
 	$(PY) -m tests.lab up

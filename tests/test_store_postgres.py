@@ -131,7 +131,7 @@ def test_roundtrip_chain_and_migrations(pg_url: str) -> None:
         assert store.scan_text(run.run_id).encode() == FIXTURE.read_bytes()
         assert store.load_run(run.run_id) == run
         assert second.prev_digest == first.digest and (second.failed, first.failed) == (52, 53)
-        assert store.schema_revision() == "0004_interviews"
+        assert store.schema_revision() == "0005_fleet"
         with store.engine.connect() as conn:
             assert compare_metadata(MigrationContext.configure(conn), metadata) == []
     with Store.open(pg_url) as again:  # reopening does not migrate twice or lose anything

@@ -31,6 +31,7 @@ from scanner.cli.common import (
     out,
 )
 from scanner.cli.decisions import decide, list_decisions
+from scanner.cli.fleet import fleet_app, sensor
 from scanner.cli.interview import interview_import
 from scanner.cli.keys import keys_init, keys_rotate, keys_show
 from scanner.cli.recurring import rescan, schedule
@@ -63,6 +64,8 @@ app.command()(rescan)
 app.command()(evidence)
 app.command()(schedule)
 app.command()(web)
+app.command()(sensor)
+app.add_typer(fleet_app, name="fleet")
 
 interview_app = typer.Typer(no_args_is_help=True, rich_markup_mode=None,
                             help="Interview answers (NIST SP 800-66r2 key activities) beside the scans.")

@@ -132,3 +132,52 @@ signoffs = Table(
     Column("record_pdf", LargeBinary, nullable=True),  # the sealed decision record (it carries the digest)
     UniqueConstraint("client_id", "seq", name="uq_signoffs_client_seq"),
 )
+
+# -- fleet mode (issue 19, migration 0005) ------------------------------------------------------
+
+fleet_clients = Table(
+    "fleet_clients", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("client_id", Integer, ForeignKey("clients.id"), nullable=False, unique=True),
+    Column("cadence_days", Integer, nullable=False),  # 30: monthly; overdue past it or 182 days
+    Column("created_at", String(40), nullable=False),
+)
+
+fleet_sites = Table(
+    "fleet_sites", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False, unique=True),  # the broker user and queue carry it
+    Column("client_id", Integer, ForeignKey("clients.id"), nullable=False),
+    Column("sensor_public_key", String(64), nullable=False),  # raw Ed25519, hex: bundles are checked with it
+    Column("sensor_fingerprint", String(64), nullable=False),
+    Column("profile", String(200), nullable=False),
+    Column("scope_json", Text, nullable=False),  # {"targets": [...], "exclusions": [...], "domains": [...]}
+    Column("created_at", String(40), nullable=False),
+    Column("last_heartbeat_at", String(40), nullable=True),
+    Column("last_heartbeat_json", Text, nullable=True),
+)
+
+fleet_jobs = Table(
+    "fleet_jobs", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("job_id", String(80), nullable=False, unique=True),
+    Column("run_id", String(80), nullable=False, unique=True),  # the run the sensor must report: idempotency key
+    Column("site_id", Integer, ForeignKey("fleet_sites.id"), nullable=False),
+    Column("profile", String(200), nullable=False),
+    Column("scope_json", Text, nullable=False),
+    Column("state", String(20), nullable=False),  # queued | stored | refused
+    Column("detail", Text, nullable=True),
+    Column("created_at", String(40), nullable=False),
+    Column("updated_at", String(40), nullable=False),
+)
+
+fleet_events = Table(
+    "fleet_events", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", String(40), nullable=False),
+    Column("site", String(64), nullable=True),  # as claimed by the message: not trusted
+    Column("kind", String(40), nullable=False),  # scanner.history.fleet.EventKind
+    Column("job_id", String(80), nullable=True),
+    Column("detail", Text, nullable=False),
+    Index("ix_fleet_events_at", "at"),
+)

@@ -85,7 +85,12 @@ class StoreError(InputError):
     """The database cannot be used as asked (corrupt, locked, newer schema, unknown run). Exit 2."""
 
 
-__all__ = ["RunInfo", "Store", "StoreError", "TamperError", "TimelineEntry", "VerifyProblem", "VerifyReport",
+class RunAlreadyStored(StoreError):
+    """A run with this run id is in the store already (a fleet bundle delivered twice)."""
+
+
+__all__ = ["RunAlreadyStored", "RunInfo", "Store", "StoreError",
+           "TamperError", "TimelineEntry", "VerifyProblem", "VerifyReport",
            "canonical_text", "default_db_path", "digest_text", "resolve_url"]
 
 def default_db_path() -> Path:
@@ -344,11 +349,13 @@ class Store:
             return list(conn.execute(select(clients.c.name).order_by(clients.c.name)).scalars())
 
     def store_run(self, run: ScanRun, client: str | None = None, signer: Signer | None = None,
-                  stamper: Callable[[str], bytes | None] | None = None) -> RunInfo:
+                  stamper: Callable[[str], bytes | None] | None = None,
+                  also: Callable[[Connection], None] | None = None) -> RunInfo:
         """Store a run (scope, profile, canonical scan.json, every result) as the client's next run.
 
         With a signer, the run's chain body is signed with the MSP's Ed25519 key; with a stamper,
-        the scan.json digest is timestamped (RFC 3161) before the transaction and the reply kept."""
+        the scan.json digest is timestamped (RFC 3161) before the transaction and the reply kept.
+        ``also`` runs inside the same transaction (the fleet marks its job stored with it)."""
         name = client or run.client
         if not name:
             raise StoreError("a run is stored under a client: give --client", source="--client")
@@ -360,7 +367,7 @@ class Store:
         def write() -> None:
             with self._tx() as conn:
                 if conn.execute(select(runs.c.id).where(runs.c.run_id == run.run_id)).first() is not None:
-                    raise StoreError(f"run {run.run_id} is already stored", source=self.url)
+                    raise RunAlreadyStored(f"run {run.run_id} is already stored", source=self.url)
                 self._check_anchored(conn, name)
                 client_pk = self._client_id(conn, name, create=True)
                 last = conn.execute(select(runs.c.seq, runs.c.digest, runs.c.chain_head)
@@ -386,6 +393,8 @@ class Store:
                 )))
                 if run.results:
                     conn.execute(insert(results), [_result_row(run_pk, r) for r in run.results])
+                if also is not None:
+                    also(conn)
                 written.update(seq=seq, head=head, key=signed.get("key_fingerprint"))
 
         self._write_with_retry(write, "stored a run")

@@ -93,5 +93,6 @@ def create_app(ctx: AppContext, auth: AuthMode, hosts: frozenset[str],
     app = Starlette(routes=list(routes if routes is not None else local_routes()),
                     exception_handlers={PageError: _page_error, HTTPException: _http_error}, max_body_size=MAX_BODY)
     app.state.ctx = ctx
+    app.state.auth = auth
     csp = content_security_policy(static_text(name) for name in INLINE_SCRIPTS)
     return EncodedSegments(Guard(app, auth=auth, hosts=hosts, csp=csp))

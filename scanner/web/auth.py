@@ -7,7 +7,8 @@ redirected to the same page without the token, so the token leaves the address b
 browser history. A request with neither a valid token nor a valid session is refused (403).
 Each session has its own CSRF token, which every form carries (``forms.verified_form``).
 
-The MSP console (issue 19) brings a login-based mode implementing the same ``AuthMode``.
+The MSP console (issue 19) has a login-based mode implementing the same ``AuthMode``:
+``scanner.web.console.auth.ConsoleLogin``.
 """
 
 from __future__ import annotations

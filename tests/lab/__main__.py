@@ -39,7 +39,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"lab up ({','.join(args.parts)}) in {seconds:.1f}s")
             return _print_status(Lab())
         if args.command == "down":
-            problems = Lab().down()
+            from .fleet import teardown_network as fleet_teardown
+
+            problems = Lab().down() + fleet_teardown()  # a crashed fleet test's namespaces too
             for p in problems:
                 print(f"teardown: {p}", file=sys.stderr)
             print("lab down" if not problems else "lab down with problems")

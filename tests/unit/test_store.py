@@ -122,7 +122,7 @@ def test_a_failed_write_leaves_nothing_behind(store: Store, monkeypatch: pytest.
 def test_migrations_create_exactly_the_declared_tables(store: Store) -> None:
     with store.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []
-    assert store.schema_revision() == "0004_interviews"
+    assert store.schema_revision() == "0005_fleet"
 
 
 def test_default_path_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -315,7 +315,7 @@ def test_an_older_database_is_migrated_in_place(db: str) -> None:
         assert "signature" not in [row[1] for row in conn.execute("PRAGMA table_info(runs)")]
         conn.execute("INSERT INTO clients (name, created_at) VALUES ('Old Clinic', '2026-01-01T00:00:00+00:00')")
     with Store.open(db) as store:
-        assert store.schema_revision() == "0004_interviews"
+        assert store.schema_revision() == "0005_fleet"
         assert store.clients() == ["Old Clinic"]
         store.store_run(lab_run(), client="Old Clinic")
         assert store.verify().ok

@@ -154,7 +154,7 @@ def test_runs_signed_before_0003_keep_verifying_after_the_migration(tmp_path: Pa
                              (signer.fingerprint, signer.public_raw.hex(), "2026-01-01T00:00:00+00:00"))
     engine.dispose()
     with Store.open(str(db)) as store:
-        assert store.schema_revision() == "0004_interviews"
+        assert store.schema_revision() == "0005_fleet"
         store.store_run(variant(lab_run(), "run-3", 14), signer=signer)
     result = cli.invoke(app, ["verify", "--db", str(db), "--trust", str(key)])
     assert result.exit_code == 0, result.output
