@@ -3,8 +3,9 @@
 It feeds the report's cover, the third-party section (the BAA register), the asset inventory the
 risk rating reads (``assets``: which device is what, whether it holds ePHI, whether it leaves the
 office), the risk overrides a technician writes down with their reason, the decision sheet and the
-recommendation letter (the MSP's letterhead, the date a decision is asked by). It is read with ``scanner.config.userfiles.load_model`` by the CLI, so a mistake names the
-file, the line and the key. Nothing secret belongs here and nothing from it goes into scan.json.
+recommendation letter (the MSP's letterhead, the date a decision is asked by). It is read with
+``scanner.config.userfiles.load_model`` by the CLI, so a mistake names the file, the line and the key.
+Nothing secret belongs here and nothing from it goes into scan.json.
 
 The MSP logo is embedded in the report as a ``data:`` URI (the report never loads a file or a
 URL when it is opened): PNG or JPEG only, recognised by their magic bytes, at most 200 kB.
@@ -125,6 +126,7 @@ class RiskOverride(_Strict):
 class Letter(_Strict):
     """The recommendation letter's particulars (``--format letter``)."""
 
+    date: dt.date | None = None  # the letter's date; default: the day it is rendered
     decision_by: dt.date | None = None  # default: 30 days after the scan
     salutation: str = Field(default="", max_length=120)  # default: "Dear <decision maker>,"
     signed_by: Person | None = None  # default: the technician

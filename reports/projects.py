@@ -7,8 +7,8 @@ owner decides on (file server, e-mail, remote access, ...), each rated and ranke
   place of one item.
 - Each place is rated on its asset (``reports.risk``); an item and a project take their highest
   rating; projects are ranked by it, never by how many places a finding was seen at.
-- A key activity the practice answered "not in place" in the interview is an item of its own
-  (decision subject ``interview:<key activity>``), grouped per Security Rule standard.
+- A key activity the practice answered "not in place" in the interview is a project of its own
+  (its id is the decision subject ``interview:<key activity>``).
 
 The decision sheet (report section, web sign-off page) has one row per project; a decision on a
 project applies to its findings' fingerprints. Pure functions, no I/O.
@@ -16,7 +16,6 @@ project applies to its findings' fingerprints. Pure functions, no I/O.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -29,8 +28,6 @@ from reports.risk import Rating, RiskInput, rate
 from reports.view import why
 from scanner.config.framework import Framework, citation_sort_key
 from scanner.models import CheckResult, ScanRun, Status
-
-INTERVIEW_PREFIX = "interview-"
 
 
 @dataclass(frozen=True)
@@ -216,34 +213,23 @@ def _interview_rating(note: InterviewNote, required: bool) -> Rating:
     return Rating(3, impact, inputs)
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-
-
 def _interview_projects(interview: Interview | None, framework: Framework) -> list[Project]:
-    by_standard: dict[str, list[InterviewNote]] = defaultdict(list)
-    for finding in interview_findings(interview):
-        by_standard[finding.note.standard].append(finding.note)
+    """One project per key activity answered "not in place" (its id is the decision subject)."""
     found = []
-    for standard, notes in by_standard.items():
-        items = []
-        for note in notes:
-            cites = _citations(note.citations, framework)
-            todo = f"Put in place what NIST SP 800-66r2 describes for “{note.activity}”."
-            if note.notes:
-                todo += f" Said in the interview: {note.notes}"
-            place = Place(f"interview of {note.answered_on}, answered by {note.answered_by}", None, (),
-                          _interview_rating(note, any(c.designation == "Required" for c in cites)))
-            items.append(Item(key=f"interview:{note.key_activity}", title=f"Not in place (interview): {note.activity}",
-                              check_ids=(), why=note.question or f"The interview found “{note.activity}” not in place.",
-                              remediation=todo, hipaa=note.citations, places=(place,), interview=note))
-        codes = {c for n in notes for c in n.citations}
-        found.append(Project(project_id=INTERVIEW_PREFIX + _slug(standard.split(" ")[0]),
-                             title=f"{standard}: safeguards the interview found not in place",
-                             what_to_do="Put in place the key activities listed below (NIST SP 800-66r2, section 5).",
-                             effort="depends on the activity: a written procedure, training or a contract",
-                             items=tuple(sorted(items, key=Item.sort_key)),
-                             citations=_citations(codes, framework), from_interview=True))
+    for finding in interview_findings(interview):
+        note = finding.note
+        cites = _citations(note.citations, framework)
+        todo = f"Put in place what NIST SP 800-66r2 describes for “{note.activity}” ({note.standard})."
+        if note.notes:
+            todo += f" Said in the interview: {note.notes}"
+        place = Place(f"interview of {note.answered_on}, answered by {note.answered_by}", None, (),
+                      _interview_rating(note, any(c.designation == "Required" for c in cites)))
+        item = Item(key=finding.subject, title=finding.title, check_ids=(),
+                    why=note.question or f"The interview found “{note.activity}” not in place.", remediation=todo,
+                    hipaa=note.citations, places=(place,), interview=note)
+        found.append(Project(project_id=finding.subject, title=finding.title, what_to_do=todo,
+                             effort="a written procedure, training or a contract", items=(item,), citations=cites,
+                             from_interview=True))
     return found
 
 
