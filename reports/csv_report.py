@@ -75,10 +75,12 @@ def render_tickets(run: ScanRun, path: Path, *, client: ClientFile | None = None
 
 
 def _by_host(project: Project) -> list[tuple[str, list[Place]]]:
+    """The project's places per device or domain (its address or name: what a PSA matches a
+    configuration item by), the riskiest host first."""
     hosts: dict[str, list[Place]] = {}
     for item in project.items:
         for place in item.places:
-            hosts.setdefault(place.host, []).append(place)
+            hosts.setdefault(place.asset.key if place.asset is not None else place.label, []).append(place)
     return sorted(hosts.items(), key=lambda kv: (-max(p.rating.level for p in kv[1]), kv[0]))
 
 
@@ -86,14 +88,14 @@ def _ticket(run: ScanRun, company: str, project: Project, host: str, places: lis
             decisions: Decisions | None) -> list[str]:
     level = max(p.rating.level for p in places)
     results = [r for p in places for r in p.results]
-    summary = f"{host}: {project.title}"
+    summary = f"{places[0].host}: {project.title}"
     if len(summary) > SUMMARY_MAX:
         summary = summary[: SUMMARY_MAX - 1] + "…"
     lines = [f"- {p.label}: {r.title}: {r.detail}" for p in places for r in p.results]
     lines += [f"- {p.label}: {p.results[0].title if p.results else 'interview finding'}" for p in places
               if not p.results]
     hipaa = sorted({h for r in results for h in r.hipaa} | {c.citation for c in project.citations if not results})
-    description = (f"{project.what_to_do}\n\nAt {host}:\n" + "\n".join(lines)
+    description = (f"{project.what_to_do}\n\nAt {places[0].host}:\n" + "\n".join(lines)
                    + f"\n\nGap against 45 CFR {', '.join(hipaa) or '(unmapped)'}. Found by gapscan {run.tool_version}, "
                    f"run {run.run_id}, {run.started_at.strftime('%Y-%m-%d %H:%M UTC')}.")
     due = (run.started_at.date() + timedelta(days=DUE_DAYS[level])).isoformat()
