@@ -21,7 +21,7 @@ class AssetView:
     key: str  # the address, or the domain
     kind: str  # "device" or "domain"
     asset: Asset | None  # the inventory line, None when unknown
-    learned: tuple[str, ...] = ()  # names discovery learned (reverse DNS, names given in the scope)
+    learned: tuple[str, ...] = ()  # names given in the scope, then those discovery learned (reverse DNS)
 
     @property
     def known(self) -> bool:
@@ -65,8 +65,11 @@ class AssetBook:
         self._views: dict[str, AssetView] = {}
 
     def host_names(self, address: str) -> tuple[str, ...]:
+        """The names given in the scope, then those discovery learned (reverse DNS, ...)."""
         host = self._hosts.get(address)
-        return host.hostnames if host else ()
+        if host is None:
+            return ()
+        return tuple(dict.fromkeys((*host.hostnames, *(n.name for n in host.learned_names))))
 
     def for_address(self, address: str) -> AssetView:
         view = self._views.get(address)

@@ -107,13 +107,29 @@ class Service(Frozen):
     identified_by: str | None = None  # port-map, banner, nmap
 
 
+class NameSource(StrEnum):
+    """How discovery learned a name of a host without credentials."""
+
+    REVERSE_DNS = "reverse-dns"  # a PTR record at the declared --nameserver
+    NETBIOS = "netbios"
+    MDNS = "mdns"
+
+
+class LearnedName(Frozen):
+    """A name a host answers to, learned by discovery (never from a logon)."""
+
+    name: str
+    source: NameSource
+
+
 class Host(Frozen):
     """A live host found by discovery."""
 
     address: str
-    hostnames: tuple[str, ...] = ()
+    hostnames: tuple[str, ...] = ()  # the names the technician gave in the scope for this address
     services: tuple[Service, ...] = ()
     discovered_by: str | None = None  # arp, tcp-ping, icmp, listed, nmap
+    learned_names: tuple[LearnedName, ...] = ()  # optional (scan.json 1.0 readers ignore it)
 
 
 class Target(Frozen):
