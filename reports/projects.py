@@ -165,14 +165,20 @@ def _citations(codes: set[str] | tuple[str, ...], framework: Framework) -> tuple
 
 def _items_from_results(run: ScanRun, data: ProjectData, book: AssetBook, client: ClientFile | None,
                         checks: Catalogue | None) -> dict[str, list[Item]]:
+    failed = [r for r in run.results if r.status is Status.FAIL]
+    # Checks on one setting are one item only where more than one of them fired at the same place.
+    fired: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for r in failed:
+        place = data.place_of(r.check_id)
+        if place is not None and place.setting:
+            fired[(place.setting, _place_key(r))].add(r.check_id)
     groups: dict[str, _Group] = {}
-    for r in run.results:
-        if r.status is not Status.FAIL:
-            continue
+    for r in failed:
         place = data.place_of(r.check_id)
         project = place.project if place is not None else OTHER
-        key = place.setting if place is not None and place.setting else r.check_id
-        if place is not None and place.setting:
+        key = r.check_id
+        if place is not None and place.setting and len(fired[(place.setting, _place_key(r))]) > 1:
+            key = place.setting
             owner = data.place_of(data.settings[place.setting].checks[0])
             project = owner.project if owner is not None else project
         group = groups.setdefault(key, _Group(project, data.settings[key].title if key in data.settings else r.title))
