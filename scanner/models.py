@@ -129,7 +129,10 @@ class Host(Frozen):
     hostnames: tuple[str, ...] = ()  # the names the technician gave in the scope for this address
     services: tuple[Service, ...] = ()
     discovered_by: str | None = None  # arp, tcp-ping, icmp, listed, nmap
-    learned_names: tuple[LearnedName, ...] = ()  # optional (scan.json 1.0 readers ignore it)
+    # Optional, and left out of scan.json when empty: a host with no learned name serialises exactly
+    # as before the field existed, so an older scan.json re-serialises byte for byte (the SHA-256 on
+    # a report's cover still matches the file).
+    learned_names: tuple[LearnedName, ...] = Field(default=(), exclude_if=lambda names: not names)
 
 
 class Target(Frozen):
