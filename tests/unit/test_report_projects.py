@@ -213,6 +213,7 @@ def test_interview_answers_reach_the_matrix_and_not_in_place_becomes_a_row() -> 
     html = html_text(demo_run(), demo_client(), checks=lab_catalogue(), interview=(note,))
     matrix = html.split('<section id="matrix">')[1].split("</section>")[0]
     assert "answered in interview: not in place (2026-12-02, Maria Lopez, office manager)" in matrix
+    assert '<span class="tag st-na">answered in interview</span>' in matrix
     projects = remediation_projects(demo_run(), load_framework(), interview=(note,))
     row = next(p for p in projects if p.project_id == "interview:164.308(a)(7)-6")
     assert row.required and row.fingerprints == ("interview:164.308(a)(7)-6",)
