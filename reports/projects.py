@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from reports.annotations import Catalogue, DecisionNote, Decisions, decision_for
 from reports.assets import AssetBook, AssetView
@@ -68,7 +69,7 @@ class Item:
     places: tuple[Place, ...]
     interview: InterviewNote | None = None
 
-    @property
+    @cached_property
     def rating(self) -> Rating:
         return max((p.rating for p in self.places), key=Rating.key)
 
@@ -77,16 +78,16 @@ class Item:
         worst = max((r.severity.rank for r in self.results), default=0)
         return -self.rating.level, -self.rating.score, -worst, -len(self.places), self.key
 
-    @property
+    @cached_property
     def results(self) -> list[CheckResult]:
         return [r for p in self.places for r in p.results]
 
-    @property
+    @cached_property
     def interview_evidence(self) -> dict[str, str]:
         """What an auditor asks to see of an interview finding (the NIST key activity, who said what)."""
         return InterviewFinding(self.interview).evidence if self.interview is not None else {}
 
-    @property
+    @cached_property
     def fingerprints(self) -> tuple[str, ...]:
         if self.interview is not None:
             return (f"interview:{self.interview.key_activity}",)
@@ -105,24 +106,24 @@ class Project:
     citations: tuple[Citation, ...]
     from_interview: bool = False
 
-    @property
+    @cached_property
     def rating(self) -> Rating:
         return max((i.rating for i in self.items), key=Rating.key)
 
-    @property
+    @cached_property
     def required(self) -> bool:
         """Cites a Required implementation specification (45 CFR 164.306(d)(2)): it must be implemented."""
         return any(c.designation == "Required" for c in self.citations)
 
-    @property
+    @cached_property
     def addressable(self) -> tuple[Citation, ...]:
         return tuple(c for c in self.citations if c.designation == "Addressable")
 
-    @property
+    @cached_property
     def fingerprints(self) -> tuple[str, ...]:
         return tuple(fp for i in self.items for fp in i.fingerprints)
 
-    @property
+    @cached_property
     def places(self) -> tuple[str, ...]:
         """Every device or domain the project touches, once each, in rating order."""
         seen: dict[str, None] = {}
@@ -131,7 +132,7 @@ class Project:
                 seen.setdefault(place.host, None)
         return tuple(seen)
 
-    @property
+    @cached_property
     def check_subjects(self) -> tuple[tuple[str, str], ...]:
         """(fingerprint, check id) of every finding: what a decision on the project applies to."""
         pairs = [(r.fingerprint, r.check_id) for i in self.items for r in i.results]
