@@ -242,3 +242,32 @@ def test_letter_pdf_is_one_page(tmp_path: Path) -> None:
     pdf = render_letter_pdf(demo_run(), tmp_path / "letter.pdf", client=demo_client(), checks=lab_catalogue())
     info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
     assert re.search(r"^Pages:\s+1$", info, re.M), info
+
+
+def test_hostile_inventory_and_override_text_renders_inert() -> None:
+    from reports.client_file import Asset, RiskOverride
+
+    evil = "<script>alert(1)</script>"
+    client = demo_client().model_copy(update={
+        "assets": (Asset(match="198.18.0.40", name=evil, role="<img src=x onerror=1>"),),
+        "risk_overrides": (RiskOverride(check="cleartext.vnc", impact="low", reason=f"{evil} reason"),)})
+    for html in (html_text(demo_run(), client, checks=lab_catalogue()),
+                 letter_html(demo_run(), client, checks=lab_catalogue())):
+        assert "<script>alert(1)" not in html and "<img src=x" not in html
+    html = html_text(demo_run(), client, checks=lab_catalogue())
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; (198.18.0.40)" in html
+
+
+def test_cli_writes_the_letter_and_refuses_an_unknown_format(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from scanner.cli import app
+    from tests.fixtures.report_data import DEMO_SCAN
+
+    result = CliRunner().invoke(app, ["report", str(DEMO_SCAN), "--client-file", str(DEMO_CLIENT_FILE),
+                                      "--format", "letter,tickets", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "Dear Dr. Robin Lee," in (tmp_path / "letter.html").read_text(encoding="utf-8")
+    assert (tmp_path / "tickets.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    refused = CliRunner().invoke(app, ["report", str(DEMO_SCAN), "--format", "memo", "--out", str(tmp_path)])
+    assert refused.exit_code == 2 and "letter" in refused.output
