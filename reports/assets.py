@@ -22,6 +22,7 @@ class AssetView:
     kind: str  # "device" or "domain"
     asset: Asset | None  # the inventory line, None when unknown
     learned: tuple[str, ...] = ()  # names given in the scope, then those discovery learned (reverse DNS)
+    mac_vendor: str | None = None  # the vendor of the MAC address ARP answered from, when known
 
     @property
     def known(self) -> bool:
@@ -76,7 +77,9 @@ class AssetBook:
         if view is None:
             names = self.host_names(address)
             asset = self._client.asset_for(address, names) if self._client else None
-            view = self._views[address] = AssetView(address, "device", asset, names)
+            host = self._hosts.get(address)
+            view = self._views[address] = AssetView(address, "device", asset, names,
+                                                    host.mac_vendor if host is not None else None)
         return view
 
     def for_domain(self, domain: str) -> AssetView:

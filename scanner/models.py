@@ -133,6 +133,8 @@ class Host(Frozen):
     # as before the field existed, so an older scan.json re-serialises byte for byte (the SHA-256 on
     # a report's cover still matches the file).
     learned_names: tuple[LearnedName, ...] = Field(default=(), exclude_if=lambda names: not names)
+    mac: str | None = Field(default=None, exclude_if=lambda v: v is None)  # from the ARP reply
+    mac_vendor: str | None = Field(default=None, exclude_if=lambda v: v is None)  # its OUI's owner
 
 
 class Target(Frozen):

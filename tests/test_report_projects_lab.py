@@ -59,6 +59,8 @@ def test_ranking_decision_sheet_letter_and_tickets_of_the_demo(demo_out: Path) -
     # The lab's reverse zone names each host <name>.lab.test (tests/lab/daemons/nsd.py).
     assert learned["198.18.0.40"] == ["ws.lab.test"], "reverse DNS at the lab nameserver"
     assert sum(1 for names in learned.values() if names) >= len(run.hosts) - 1
+    arp = [h for h in run.hosts if h.discovered_by == "arp"]
+    assert arp and all(h.mac and h.mac_vendor for h in arp), "ARP replies carry the MAC; veths are local ones"
 
     letter = (demo_out / "letter.html").read_text(encoding="utf-8")
     assert "Dear Dr. Robin Lee," in letter and "January 15, 2027" in letter

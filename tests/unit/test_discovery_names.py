@@ -1,6 +1,6 @@
-"""Reverse DNS of the live hosts at the declared nameserver only (scanner.discovery.names), against
-a real DNS server on loopback: dnsmasq is not needed, a small UDP responder built with dnspython
-answers PTR queries as an authoritative server would."""
+"""Names and vendors of hosts, learned without credentials: reverse DNS at the declared nameserver
+only (scanner.discovery.names), answered by a small UDP responder on loopback (dnspython builds
+its answers as an authoritative server would); the MAC of an ARP reply and its OUI vendor."""
 
 from __future__ import annotations
 
@@ -78,3 +78,24 @@ def test_a_silent_nameserver_costs_two_queries_not_one_per_host(monkeypatch: pyt
         silent.close()
     assert named == hosts
     assert note is not None and "stopped after 2" in note
+
+
+def test_arp_reply_sender_mac_and_its_vendor() -> None:
+    from scanner.discovery import oui
+    from scanner.discovery.hosts import arp_sender_mac, parse_arp_reply
+
+    ours, theirs = bytes([198, 18, 0, 100]), bytes([198, 18, 0, 40])
+    sender = bytes.fromhex("001b21aabbcc")
+    frame = (bytes.fromhex("020000000001") + sender + b"\x08\x06" + bytes.fromhex("0001080006040002") + sender
+             + theirs + bytes.fromhex("020000000001") + ours)
+    assert parse_arp_reply(frame, ours) == "198.18.0.40"
+    assert arp_sender_mac(frame) == "00:1b:21:aa:bb:cc"
+    assert oui.vendor_of("02:42:ac:11:00:02") == oui.LOCALLY_ADMINISTERED
+    assert oui.vendor_of(None) is None and oui.vendor_of("zz") is None
+    if oui._prefixes():  # nmap's IEEE table is installed here
+        assert oui.vendor_of("00:1b:21:aa:bb:cc") == "Intel Corporate"
+
+
+def test_hosts_without_mac_or_names_serialise_as_before() -> None:
+    assert Host(address="198.18.0.40").model_dump_json() == \
+        '{"address":"198.18.0.40","hostnames":[],"services":[],"discovered_by":null}'
