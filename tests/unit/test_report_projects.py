@@ -101,11 +101,11 @@ def test_checks_on_one_setting_at_one_port_are_one_item() -> None:
     email = next(p for p in _projects() if p.project_id == "email")
     versions = next(i for i in email.items if i.key == "tls-versions")
     assert set(versions.check_ids) == {"smtp.tls_weak", "tls.legacy_protocol"}
-    port25 = next(pl for pl in versions.places if pl.label.startswith("198.18.0.22 port 25"))
+    port25 = next(pl for pl in versions.places if pl.results[0].target.host_port() == "198.18.0.22:25")
     assert {r.check_id for r in port25.results} == {"smtp.tls_weak", "tls.legacy_protocol"}
     web = next(p for p in _projects() if p.project_id == "web-encryption")
     legacy = next(i for i in web.items if i.check_ids == ("tls.legacy_protocol",))
-    assert all(not pl.label.startswith("198.18.0.22 port 25 ") for pl in legacy.places), \
+    assert all(pl.results[0].target.host_port() != "198.18.0.22:25" for pl in legacy.places), \
         "alone on a port, tls.legacy_protocol stays in its own project"
 
 
@@ -156,6 +156,8 @@ def test_devices_are_named_and_unknown_ones_listed() -> None:
     unknown = [v.key for v in ctx["unknown_devices"]]
     assert "198.18.0.21" in unknown and "198.18.0.40" not in unknown
     assert "Devices to classify" in html
+    assert "pc-exam.lab.test (198.18.0.60)" in html, "an unclassified device is named by its reverse DNS name"
+    assert "locally administered" in html, "the MAC vendor column"
 
 
 def test_asset_mistakes_name_the_line(tmp_path: Path) -> None:
