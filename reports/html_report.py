@@ -21,7 +21,7 @@ from reports.annotations import Catalogue, Decisions, decision_for
 from reports.assets import AssetBook
 from reports.client_file import ClientFile
 from reports.interview_view import Interview, matrix_answer
-from reports.projects import project_decision, ranked_items, remediation_projects
+from reports.projects import decision_deadline, project_decision, ranked_items, remediation_projects
 from scanner.config.framework import Framework, load_framework
 from scanner.models import ScanRun, Status
 
@@ -83,6 +83,7 @@ def report_context(run: ScanRun, client: ClientFile | None = None, framework: Fr
         "projects": projects,
         "top_items": ranked_items(projects, 5),
         "project_decision": lambda project: project_decision(project, decisions),
+        "decide_by": decision_deadline(run, client),
         "risk_method": risk.METHOD,
         "risk_levels": risk.LEVELS,
         "risk_table": risk.RISK,

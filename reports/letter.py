@@ -14,12 +14,11 @@ from reports.annotations import Catalogue, Decisions
 from reports.client_file import ClientFile
 from reports.html_report import _ENV
 from reports.interview_view import Interview
-from reports.projects import ranked_items, remediation_projects
+from reports.projects import decision_deadline, ranked_items, remediation_projects
 from reports.view import scan_digest
 from scanner.config.framework import load_framework
 from scanner.models import ScanRun
 
-DECISION_DAYS = 30  # default time to decide, from the scan
 TOP_RISKS = 3
 MAX_PROJECTS = 5
 
@@ -29,8 +28,7 @@ def letter_context(run: ScanRun, client: ClientFile | None = None, logo: str | N
                    today: dt.date | None = None) -> dict[str, Any]:
     projects = remediation_projects(run, load_framework(), client=client, checks=checks, interview=interview)
     letter = client.letter if client else None
-    decide_by = (letter.decision_by if letter and letter.decision_by
-                 else run.started_at.date() + dt.timedelta(days=DECISION_DAYS))
+    decide_by = decision_deadline(run, client)
     recommended = [p for p in projects if p.rating.level >= 3][:MAX_PROJECTS] or projects[:MAX_PROJECTS]
     return {
         "run": run, "client": client, "logo": logo, "digest": scan_digest(run),

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from functools import cached_property
 
 from reports.annotations import Catalogue, DecisionNote, Decisions, decision_for
@@ -264,6 +265,15 @@ def ranked_items(projects: list[Project], limit: int | None = None) -> list[tupl
     pairs = [(item, p) for p in projects for item in p.items]
     pairs.sort(key=lambda pair: pair[0].sort_key())
     return pairs[:limit] if limit is not None else pairs
+
+
+DECISION_DAYS = 30  # the default time the practice is given to decide, from the scan
+
+
+def decision_deadline(run: ScanRun, client: ClientFile | None) -> date:
+    """The date the letter and the decision sheet ask for a decision by (client file ``letter.decision_by``)."""
+    chosen = client.letter.decision_by if client is not None else None
+    return chosen or run.started_at.date() + timedelta(days=DECISION_DAYS)
 
 
 @dataclass(frozen=True)

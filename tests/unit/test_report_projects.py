@@ -199,6 +199,7 @@ def test_decision_sheet_has_one_row_per_project_with_required_and_addressable_wo
     assert sheet.count("declining is not a lawful option") == len(required)
     assert sheet.count("is the documentation 45 CFR 164.306(d)(3) asks for") == len(addressable)
     assert "What signing means." in sheet and "does not state that the practice complies" in sheet
+    assert "decisions by <b>January 15, 2027</b>" in sheet, "the decision date of the letter"
 
 
 def test_web_signoff_rows_are_the_decision_sheet_rows() -> None:
