@@ -37,6 +37,7 @@ CONNECTWISE_PRIORITY = {5: "Priority 1 - Emergency Response", 4: "Priority 2 - Q
 AUTOTASK_PRIORITY = {5: "Critical", 4: "High", 3: "Medium", 2: "Low", 1: "Low"}
 DUE_DAYS = {5: 7, 4: 30, 3: 90, 2: 180, 1: 365}  # days after the scan a fix is due, by risk level
 TICKET_STATUS, TICKET_QUEUE, TICKET_TYPE = "New", "HIPAA remediation", "Security gap"
+PRACTICE_WIDE = "Practice-wide"  # the host of a ticket for a safeguard the interview found missing
 SUMMARY_MAX = 100  # PSA summary fields are short (ConnectWise: 100 characters)
 
 
@@ -80,7 +81,7 @@ def _by_host(project: Project) -> list[tuple[str, list[Place]]]:
     hosts: dict[str, list[Place]] = {}
     for item in project.items:
         for place in item.places:
-            hosts.setdefault(place.asset.key if place.asset is not None else place.label, []).append(place)
+            hosts.setdefault(place.asset.key if place.asset is not None else PRACTICE_WIDE, []).append(place)
     return sorted(hosts.items(), key=lambda kv: (-max(p.rating.level for p in kv[1]), kv[0]))
 
 
@@ -88,14 +89,15 @@ def _ticket(run: ScanRun, company: str, project: Project, host: str, places: lis
             decisions: Decisions | None) -> list[str]:
     level = max(p.rating.level for p in places)
     results = [r for p in places for r in p.results]
-    summary = f"{places[0].host}: {project.title}"
+    where = places[0].host if places[0].asset is not None else PRACTICE_WIDE
+    summary = f"{where}: {project.title}"
     if len(summary) > SUMMARY_MAX:
         summary = summary[: SUMMARY_MAX - 1] + "…"
     lines = [f"- {p.label}: {r.title}: {r.detail}" for p in places for r in p.results]
     lines += [f"- {p.label}: {p.results[0].title if p.results else 'interview finding'}" for p in places
               if not p.results]
     hipaa = sorted({h for r in results for h in r.hipaa} | {c.citation for c in project.citations if not results})
-    description = (f"{project.what_to_do}\n\nAt {places[0].host}:\n" + "\n".join(lines)
+    description = (f"{project.what_to_do}\n\nAt {where}:\n" + "\n".join(lines)
                    + f"\n\nGap against 45 CFR {', '.join(hipaa) or '(unmapped)'}. Found by gapscan {run.tool_version}, "
                    f"run {run.run_id}, {run.started_at.strftime('%Y-%m-%d %H:%M UTC')}.")
     due = (run.started_at.date() + timedelta(days=DUE_DAYS[level])).isoformat()

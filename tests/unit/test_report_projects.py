@@ -226,6 +226,21 @@ def test_interview_answers_reach_the_matrix_and_not_in_place_becomes_a_row() -> 
     assert [p.project_id for p in web] == [p.project_id for p in projects]
 
 
+def test_an_interview_finding_is_a_practice_wide_ticket(tmp_path: Path) -> None:
+    import csv
+
+    from reports.csv_report import render_tickets
+
+    note = InterviewNote(key_activity="164.308(a)(5)-1", activity="Security Awareness and Training Program",
+                         standard="164.308(a)(5)(i) Security Awareness and Training", citations=("164.308(a)(5)(i)",),
+                         answer="not-in-place", answered_by="Pat Doe, office manager", answered_on="2026-12-02")
+    path = render_tickets(demo_run(), tmp_path / "t.csv", client=demo_client(), interview=(note,))
+    rows = list(csv.DictReader(path.read_text(encoding="utf-8-sig").splitlines()))
+    row = next(r for r in rows if r["project"] == "interview:164.308(a)(5)-1")
+    assert row["host"] == "Practice-wide" and row["summary"].startswith("Practice-wide: Not in place (interview)")
+    assert "164.308(a)(5)(i)" in row["hipaa"]
+
+
 # ------------------------------------------------------------------ the letter
 
 
