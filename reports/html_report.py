@@ -16,9 +16,12 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from reports import view
+from reports import risk, view
 from reports.annotations import Catalogue, Decisions, decision_for
+from reports.assets import AssetBook
 from reports.client_file import ClientFile
+from reports.interview_view import Interview, matrix_answer
+from reports.projects import decision_deadline, project_decision, ranked_items, remediation_projects
 from scanner.config.framework import Framework, load_framework
 from scanner.models import ScanRun, Status
 
@@ -62,17 +65,35 @@ _ENV.filters["when"] = _when
 
 def report_context(run: ScanRun, client: ClientFile | None = None, framework: Framework | None = None,
                    logo: str | None = None, decisions: Decisions | None = None,
-                   checks: Catalogue | None = None, anchor: str | None = None) -> dict[str, Any]:
+                   checks: Catalogue | None = None, anchor: str | None = None,
+                   interview: Interview | None = None) -> dict[str, Any]:
     """Everything the template shows; also used by tests to check the numbers behind the words."""
     framework = framework or load_framework()
+    projects = remediation_projects(run, framework, client=client, checks=checks, interview=interview)
+    book = AssetBook(run, client)
+    hosts = {h.address: h for h in run.hosts}
     matrix = view.safeguard_matrix(run, framework)
     recs = view.recommendations(run)
     parties, register_unseen = view.third_parties(run, client.baa_register if client else ())
     status_counts = {s: sum(1 for r in matrix if r.status == s) for s in (view.GAP_FOUND, view.NO_GAP,
                                                                           view.NOT_ASSESSED)}
     groups = view.finding_groups(run, framework)
-    ordered = [r for g in groups for _, _, rs in g.safeguards for r in rs if r.evidence]
+    ordered = [r for p in projects for i in p.items for r in i.results if r.evidence]
     return {
+        "projects": projects,
+        "top_items": ranked_items(projects, 5),
+        "project_decision": lambda project: project_decision(project, decisions),
+        "decide_by": decision_deadline(run, client),
+        "risk_method": risk.METHOD,
+        "risk_levels": risk.LEVELS,
+        "risk_table": risk.RISK,
+        "overrides": client.risk_overrides if client else (),
+        "unknown_devices": book.unknown_devices(),
+        "device_label": lambda address: book.for_address(address).label,
+        "device_services": lambda address: ", ".join(
+            f"{s.port}/{s.transport.value} {s.service or '?'}" for s in hosts[address].services) or "—",
+        "matrix_answer": lambda citation: matrix_answer(citation, interview),
+        "ordered_evidence": ordered,
         "run": run,
         "evidence_no": {r.fingerprint: i for i, r in enumerate(ordered, 1)},
         "client": client,
@@ -107,13 +128,15 @@ def report_context(run: ScanRun, client: ClientFile | None = None, framework: Fr
 
 
 def html_text(run: ScanRun, client: ClientFile | None = None, logo: str | None = None,
-              decisions: Decisions | None = None, checks: Catalogue | None = None, anchor: str | None = None) -> str:
+              decisions: Decisions | None = None, checks: Catalogue | None = None, anchor: str | None = None,
+              interview: Interview | None = None) -> str:
     return _ENV.get_template("report.html.j2").render(**report_context(run, client, logo=logo, decisions=decisions,
-                                                                        checks=checks, anchor=anchor))
+                                                                        checks=checks, anchor=anchor,
+                                                                        interview=interview))
 
 
 def render_html(run: ScanRun, path: Path, *, client: ClientFile | None = None, logo: str | None = None,
                decisions: Decisions | None = None, checks: Catalogue | None = None,
-               anchor: str | None = None) -> Path:
-    path.write_text(html_text(run, client, logo, decisions, checks, anchor), encoding="utf-8")
+               anchor: str | None = None, interview: Interview | None = None) -> Path:
+    path.write_text(html_text(run, client, logo, decisions, checks, anchor, interview), encoding="utf-8")
     return path

@@ -13,6 +13,7 @@ from typing import Any
 from reports.annotations import Catalogue, Decisions
 from reports.client_file import ClientFile
 from reports.html_report import html_text
+from reports.interview_view import Interview
 from scanner.models import ScanRun
 
 INSTALL_HINT = "pip install 'hipaa-gapscan[pdf]'"
@@ -63,11 +64,11 @@ def pdf_available() -> bool:
 
 def render_pdf(run: ScanRun, path: Path, *, client: ClientFile | None = None, logo: str | None = None,
                decisions: Decisions | None = None, checks: Catalogue | None = None,
-               anchor: str | None = None) -> Path:
+               anchor: str | None = None, interview: Interview | None = None) -> Path:
     try:
         from weasyprint import HTML
     except (ImportError, OSError) as exc:
         raise PdfUnavailable(f"PDF output needs WeasyPrint: {INSTALL_HINT}") from exc
-    html = html_text(run, client, logo, decisions, checks, anchor)
+    html = html_text(run, client, logo, decisions, checks, anchor, interview)
     HTML(string=html, url_fetcher=data_only_fetcher(), base_url=None).write_pdf(path)
     return path

@@ -107,13 +107,34 @@ class Service(Frozen):
     identified_by: str | None = None  # port-map, banner, nmap
 
 
+class NameSource(StrEnum):
+    """How discovery learned a name of a host without credentials."""
+
+    REVERSE_DNS = "reverse-dns"  # a PTR record at the declared --nameserver
+    NETBIOS = "netbios"
+    MDNS = "mdns"
+
+
+class LearnedName(Frozen):
+    """A name a host answers to, learned by discovery (never from a logon)."""
+
+    name: str
+    source: NameSource
+
+
 class Host(Frozen):
     """A live host found by discovery."""
 
     address: str
-    hostnames: tuple[str, ...] = ()
+    hostnames: tuple[str, ...] = ()  # the names the technician gave in the scope for this address
     services: tuple[Service, ...] = ()
     discovered_by: str | None = None  # arp, tcp-ping, icmp, listed, nmap
+    # Optional, and left out of scan.json when empty: a host with no learned name serialises exactly
+    # as before the field existed, so an older scan.json re-serialises byte for byte (the SHA-256 on
+    # a report's cover still matches the file).
+    learned_names: tuple[LearnedName, ...] = Field(default=(), exclude_if=lambda names: not names)
+    mac: str | None = Field(default=None, exclude_if=lambda v: v is None)  # from the ARP reply
+    mac_vendor: str | None = Field(default=None, exclude_if=lambda v: v is None)  # its OUI's owner
 
 
 class Target(Frozen):

@@ -27,7 +27,7 @@ from scanner.web.auth import LocalToken
 from scanner.web.context import AppContext
 from scanner.web.server import bind_loopback, local_hosts, local_origins, serve_in_thread
 
-FIXTURE = Path(__file__).parent / "fixtures" / "lab-scan.json"
+FIXTURE = Path(__file__).parent / "fixtures" / "demo-scan.json"  # the recorded demo: projects of both kinds
 CLIENT = "Demo Dental (lab)"
 
 

@@ -8,7 +8,14 @@ from typing import Annotated
 import typer
 
 from scanner.cli.common import DB_HELP, EXIT_OK, _exit_with, _registry, err
-from scanner.cli.runs import _check_pdf, _load_client_file, _report_anchor, _report_decisions, _split_formats
+from scanner.cli.runs import (
+    _check_pdf,
+    _load_client_file,
+    _report_anchor,
+    _report_decisions,
+    _report_interview,
+    _split_formats,
+)
 from scanner.engine.output import load_scan_json, publish
 from scanner.errors import InputError
 
@@ -34,6 +41,7 @@ def report(
         client_info, logo = _load_client_file(client_file)
         run = load_scan_json(run_file)
         decisions = _report_decisions(run, client, db, strict=True) if client else None
+        interview = _report_interview(client, db) if client else None
         checks = _registry().catalogue()  # each check's title, why it matters, remediation
         anchor = _report_anchor(client, db)
         if out_path is not None and len(chosen) == 1 and out_path.suffix and not out_path.is_dir():
@@ -47,7 +55,8 @@ def report(
                 raise InputError("refusing to overwrite the input run", source=str(path))
             renderer = RENDERERS[fmt]
             publish(lambda staged, r=renderer: r(run, staged, client=client_info, logo=logo,  # type: ignore[misc]
-                                                 decisions=decisions, checks=checks, anchor=anchor), path)
+                                                 decisions=decisions, checks=checks, anchor=anchor,
+                                                 interview=interview), path)
             err.print(f"wrote {path}", highlight=False)
         return EXIT_OK
 

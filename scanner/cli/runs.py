@@ -26,9 +26,9 @@ def _split_formats(value: str) -> list[str]:
 
 def _check_pdf(formats: list[str]) -> None:
     """Refuse --format pdf before scanning when the optional WeasyPrint extra is missing."""
-    from reports import INSTALL_HINT, pdf_available
+    from reports import INSTALL_HINT, PDF_FORMATS, pdf_available
 
-    if "pdf" in formats and not pdf_available():
+    if PDF_FORMATS.intersection(formats) and not pdf_available():
         raise InputError(f"PDF output needs WeasyPrint, which is not installed: {INSTALL_HINT}",
                          source="--format")
 
@@ -70,9 +70,10 @@ def _load_client_file(path: Path | None) -> tuple[Any, str | None]:
 
 def _render(run: ScanRun, formats: list[str], out_dir: Path, client: Any = None,
             logo: str | None = None, decisions: Any = None, checks: Any = None,
-            anchor: str | None = None) -> list[Path]:
+            anchor: str | None = None, interview: Any = None) -> list[Path]:
     """``checks``: the registry's catalogue (what each check says about itself) for the report;
-    ``anchor``: the history heads the report is made from (printed on its cover)."""
+    ``anchor``: the history heads the report is made from (printed on its cover); ``interview``:
+    the client's standing interview answers (``_report_interview``)."""
     from reports import FILE_NAMES, RENDERERS
     from scanner.engine.output import publish
 
@@ -82,7 +83,8 @@ def _render(run: ScanRun, formats: list[str], out_dir: Path, client: Any = None,
             continue  # scan.json is always written by the sink
         renderer = RENDERERS[fmt]
         written.append(publish(lambda path, r=renderer: r(run, path, client=client, logo=logo,  # type: ignore[misc]
-                                                          decisions=decisions, checks=checks, anchor=anchor),
+                                                          decisions=decisions, checks=checks, anchor=anchor,
+                                                          interview=interview),
                                out_dir / FILE_NAMES[fmt]))
     return written
 
@@ -124,31 +126,27 @@ def _report_decisions(run: ScanRun, client: str, db: str | None, *, strict: bool
             for subject, d in recorded.items() if subject in subjects}
 
 
-def _report_interview(client: str, db: str | None) -> tuple[Any, ...]:
+def _report_interview(client: str, db: str | None, *, strict: bool = True) -> tuple[Any, ...]:
     """The client's standing interview answers as plain ``reports.interview_view.InterviewNote`` values
-    (renderers never see the store); none for a client the store does not know."""
-    from reports.interview_view import InterviewNote
-    from scanner.config.interview_guide import load_guide
+    (renderers never see the store); none for a client the store does not know. ``strict``: an
+    unusable store is an error, else a note on stderr and no answers."""
     from scanner.history.interviews import current_answers
-    from scanner.history.store import Store
+    from scanner.history.store import Store, StoreError
 
-    guide = load_guide()
-    with Store.open(db) as store:
-        if client not in store.clients():
-            return ()
-        standing = current_answers(store.interview_answers(client))
-    notes = []
-    for act_id, act in guide.activities().items():
-        given = standing.get(act_id)
-        std = guide.standard_of(act_id)
-        if given is None or std is None:
-            continue
-        notes.append(InterviewNote(key_activity=act_id, activity=act.name, standard=f"{std.citation} {std.title}",
-                                   citations=act.citations, answer=given.answer.value,
-                                   answered_by=given.answered_by, answered_on=given.answered_at[:10],
-                                   notes=given.notes, evidence_ref=given.evidence_ref,
-                                   question=act.questions[0] if act.questions else ""))
-    return tuple(notes)
+    try:
+        with Store.open(db) as store:
+            if client not in store.clients():
+                return ()
+            standing = current_answers(store.interview_answers(client))
+    except StoreError as exc:
+        if strict:
+            raise
+        err.print(f"note: interview answers not shown in the report: {escape(str(exc))}", highlight=False)
+        return ()
+    from scanner.config.interview_guide import load_guide
+    from scanner.web.local.projects import interview_notes
+
+    return interview_notes(standing, load_guide())
 
 
 def _signer(sign_key: Path | None) -> Any:

@@ -32,6 +32,7 @@ from scanner.cli.runs import (
     _render,
     _report_anchor,
     _report_decisions,
+    _report_interview,
     _signer,
     _split_formats,
     _store_or_keep,
@@ -179,8 +180,10 @@ def scan(
             raise _interrupted(sink) from exc
         stored, not_stored = _store_or_keep(run, client, db, sign_key, target_dir / "scan.json")
         decisions = _report_decisions(run, client, db) if client else None
+        interview = _report_interview(client, db, strict=False) if client else None
         anchor = _report_anchor(client, db, stored.anchor()) if stored is not None else None
-        written = _render(run, chosen_formats, target_dir, client_info, logo, decisions, registry.catalogue(), anchor)
+        written = _render(run, chosen_formats, target_dir, client_info, logo, decisions, registry.catalogue(), anchor,
+                          interview)
         if verbose:
             _print_results(run)
         if not quiet:

@@ -96,6 +96,8 @@ class HostDiscoveryResult:
     # Round-trip seconds measured while finding each host (ARP reply, ping handshake): the
     # sweep's first RTT sample of that host (scanner.discovery.rtt).
     rtt: dict[str, float] = field(default_factory=dict)
+    # The hardware address each ARP reply came from (aa:bb:cc:dd:ee:ff): the MAC vendor of the report.
+    macs: dict[str, str] = field(default_factory=dict)
 
 
 def is_root() -> bool:
@@ -284,13 +286,20 @@ def parse_arp_reply(frame: bytes, our_ip: bytes) -> str | None:
     return socket.inet_ntoa(frame[28:32])
 
 
-def arp_sweep(iface: str, addresses: Sequence[str], *, rounds: int, wait: float) -> dict[str, float]:
+def arp_sender_mac(frame: bytes) -> str:
+    """The sender hardware address of an ARP frame (RFC 826: after the 8-byte header), as text."""
+    return ":".join(f"{b:02x}" for b in frame[22:28])
+
+
+def arp_sweep(iface: str, addresses: Sequence[str], *, rounds: int, wait: float,
+              macs: dict[str, str] | None = None) -> dict[str, float]:
     """ARP who-has for every address on ``iface``; returns {address: rtt} for each answer.
 
     Blocking. One AF_PACKET socket: every request is sent at once, then re-sent each round to
     the addresses still silent (a NIC in power save answers a later round). Raises
     ``OutOfScopeError`` before sending if any address is outside the scope,
-    ``ProbePermissionError`` without raw-socket rights, ``ProbeError`` otherwise.
+    ``ProbePermissionError`` without raw-socket rights, ``ProbeError`` otherwise. ``macs``, when
+    given, receives the hardware address each answer came from.
     """
     for address in addresses:
         require_in_scope(address)  # raw frames bypass the audit hook: check every one
@@ -335,6 +344,8 @@ def arp_sweep(iface: str, addresses: Sequence[str], *, rounds: int, wait: float)
                     # send gratuitous replies), and the first one.
                     if source in sent_at and source not in live:
                         live[source] = max(0.0, time.monotonic() - sent_at[source])
+                        if macs is not None:
+                            macs[source] = arp_sender_mac(frame)
             if len(live) == len(wanted):
                 break
     return live
@@ -494,7 +505,8 @@ async def discover_hosts(
     for iface, group in arp_groups.items():
         start = time.monotonic()
         try:
-            answers = await asyncio.to_thread(arp_sweep, iface, group, rounds=rounds, wait=ARP_ROUND_WAIT)
+            answers = await asyncio.to_thread(arp_sweep, iface, group, rounds=rounds, wait=ARP_ROUND_WAIT,
+                                              macs=result.macs)
         except ProbeError as exc:
             result.notes.append(f"ARP sweep on {iface} failed ({exc}): TCP ping used instead")
             tcp_targets.extend(group)

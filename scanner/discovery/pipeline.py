@@ -48,6 +48,7 @@ from scanner.config.settings import ConcurrencyConfig, DiscoveryConfig
 from scanner.discovery.hosts import PING_PORTS, discover_hosts
 from scanner.discovery.identify import IdentifyStream, IdentifyTimeouts, identify_all
 from scanner.discovery.nmap_engine import nmap_path, run_nmap
+from scanner.discovery.oui import vendor_of
 from scanner.discovery.portmap import map_only
 from scanner.discovery.tcp_sweep import SweepResult, sweep
 from scanner.discovery.udp_sweep import udp_scan
@@ -246,7 +247,7 @@ async def _discover_builtin(
         run.notes.append(f"host discovery ({method}): {len(live)} of {len(addresses)} address(es) live")
     hosts = [
         Host(address=a, hostnames=names.get(a, ()), services=tuple(sorted(services.get(a, ()), key=_service_key)),
-             discovered_by=found.live.get(a))
+             discovered_by=found.live.get(a), mac=found.macs.get(a), mac_vendor=vendor_of(found.macs.get(a)))
         for a in live
     ]
     return hosts, method

@@ -28,6 +28,7 @@ from scanner import __version__
 from scanner.check import Probe, ProbeContext, ScopeView
 from scanner.config.profiles import LoadedProfile
 from scanner.credentials import CredentialStore
+from scanner.discovery.names import reverse_names
 from scanner.engine.output import ResultSink
 from scanner.engine.passive import PassiveListening, start_passive_listening
 from scanner.engine.planner import NETWORK_TARGET, Plan, PlannedCheck, plan_checks
@@ -447,11 +448,12 @@ def run_scan(request: ScanRequest, registry: Registry, sink: ResultSink, *,
                 discover_fn = discover or _default_discover()
                 found = discover_fn(scope, prof.discovery, prof.concurrency,
                                     on_progress=DiscoveryProgress(progress))
-                hosts = tuple(found.hosts)
+                # Names for the report (issue 17): PTR queries to the declared nameservers only.
+                hosts, named = reverse_names(tuple(found.hosts), request.nameservers)
                 discovery = DiscoveryRecord(
                     engine=found.engine, host_discovery=found.host_discovery,
                     duration_s=round(found.duration_s, 3), addresses_in_scope=scope_record.resolved_addresses,
-                    notes=tuple(found.notes),
+                    notes=tuple(found.notes) + ((named,) if named else ()),
                 )
             plan = plan_checks(registry, request.profile.check_ids, hosts, request.domains)
             finished = asyncio.run(execute_plan(plan, request.profile, state, sink.write, progress,

@@ -239,6 +239,16 @@ def test_docs_rows_are_read_from_the_family_pages(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- the framework file itself
 
 
+def test_every_check_has_its_own_why_it_matters() -> None:
+    """Issue 17: a report prints each finding's "why it matters"; two checks sharing one text would
+    mean one of them says something generic. Every installed check's CheckMeta.why is its own."""
+    by_text: dict[str, list[str]] = {}
+    for check in load_registry(load_framework()):
+        by_text.setdefault(" ".join(check.meta.why.split()).lower(), []).append(check.id)
+    shared = [ids for ids in by_text.values() if len(ids) > 1]
+    assert not shared, f"checks sharing one 'why it matters' text: {shared}"
+
+
 def test_framework_links_only_installed_checks() -> None:
     framework = load_framework()
     unknown = (framework.mapped_check_ids() | set(framework.unmapped)) - set(load_registry(framework).ids())

@@ -1,5 +1,6 @@
-"""Recorded client decisions in the reports: beside each finding, in section 5 (filled in, expired
-ones open again), with the 164.306(d)(3) note for addressable specifications, and in tickets.csv.
+"""Recorded client decisions in the reports: beside each finding, on the decision sheet's project
+rows (filled in when every finding of the project carries the same decision, expired ones open
+again), with the 164.306(d)(3) note for addressable specifications, and in tickets.csv.
 The renderers get plain DecisionNote values, never the store."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 from reports.annotations import DecisionNote, decision_for
 from reports.csv_report import render_tickets
 from reports.html_report import render_html
+from reports.projects import project_decision, remediation_projects
 from scanner.config.framework import load_framework
 from scanner.history.decisions import Decision, DecisionKind, latest
 from scanner.models import CheckResult, Status
@@ -70,17 +72,19 @@ def test_html_shows_the_decision_beside_the_finding_and_fills_section_5(tmp_path
     assert "<b>Client decision:</b> declined by Dr. Lee, owner, on 2026-11-23: cost" in findings
     assert "164.306(d)(3)" in findings
     section5 = html.split('<section id="decisions">')[1].split("</section>")[0]
-    assert "declined by Dr. Lee, owner, on 2026-11-23: cost" in section5
+    assert "finding(s) already decided: see section 3" in section5  # one finding of a larger project
     assert "Decisions already recorded with the practice are filled in below" in section5
 
 
-def test_check_wide_decision_ticks_the_recommendation(tmp_path: Path) -> None:
-    target = _failed()[0]
-    html = render_html(lab_run(), tmp_path / "r.html",
-                       decisions={target.check_id: _note(target.check_id, decision="accepted", note=None)}
-                       ).read_text(encoding="utf-8")
+def test_decisions_on_every_check_of_a_project_fill_its_row(tmp_path: Path) -> None:
+    project = next(p for p in remediation_projects(lab_run(), load_framework()) if p.project_id == "dns-domain")
+    checks = {check for _fp, check in project.check_subjects}
+    decisions = {c: _note(c, decision="accepted", note=None) for c in checks}
+    standing = project_decision(project, decisions).standing
+    assert standing is not None and standing.decision == "accepted"
+    html = render_html(lab_run(), tmp_path / "r.html", decisions=decisions).read_text(encoding="utf-8")
     section5 = html.split('<section id="decisions">')[1].split("</section>")[0]
-    assert '<td class="choice recorded"><b>accepted</b></td>' in section5
+    assert section5.count('<td class="choice recorded"><b>accepted</b>') == 1
 
 
 def test_expired_decision_shows_the_finding_open_again(tmp_path: Path) -> None:
@@ -113,23 +117,23 @@ def test_tickets_csv_has_a_decision_column(tmp_path: Path) -> None:
     decisions = {decided.fingerprint: _note(decided.fingerprint, note="=cmd|' /C calc'!A0"),
                  expired.fingerprint: _note(expired.fingerprint, expired=True, until="2020-01-01")}
     path = render_tickets(lab_run(), tmp_path / "t.csv", decisions=decisions)
-    rows = {r["fingerprint"]: r for r in csv.DictReader(path.open(encoding="utf-8"))}
-    assert rows[decided.fingerprint]["decision"].startswith("declined by Dr. Lee, owner, on 2026-11-23: =cmd")
-    assert rows[expired.fingerprint]["decision"].startswith("open again (expired: declined")
-    assert all(r["decision"] == "" for fp, r in rows.items() if fp not in decisions)
+    rows = list(csv.DictReader(path.open(encoding="utf-8-sig")))
+    row_of = {fp: r for r in rows for fp in r["fingerprints"].split()}
+    assert "declined by Dr. Lee, owner, on 2026-11-23: =cmd" in row_of[decided.fingerprint]["decision"]
+    assert "open again (expired: declined" in row_of[expired.fingerprint]["decision"]
+    assert all(r["decision"] == "" for r in rows if not set(r["fingerprints"].split()) & set(decisions))
 
 
-def test_recommendation_decided_differently_per_place_lists_each(tmp_path: Path) -> None:
-    from reports import view
-
+def test_project_decided_differently_per_finding_points_to_each(tmp_path: Path) -> None:
     run = lab_run()
-    rec = next(r for r in view.recommendations(run) if len(r.fingerprints) > 1)
-    one, two = rec.fingerprints[:2]
-    decisions = {rec.check_id: _note(rec.check_id, decision="accepted", note=None), one: _note(one)}
-    assert view.recommendation_decision(rec, decisions) is None
-    assert view.recommendation_decision(rec, {rec.check_id: decisions[rec.check_id]}) is decisions[rec.check_id]
+    project = next(p for p in remediation_projects(run, load_framework()) if len(p.fingerprints) > 1)
+    (one, check_one), (two, _check_two) = project.check_subjects[:2]
+    decisions = {check_one: _note(check_one, decision="accepted", note=None), one: _note(one)}
+    found = project_decision(project, decisions)
+    assert found.standing is None and found.partial and found.decided >= 1
     html = render_html(run, tmp_path / "r.html", decisions=decisions).read_text(encoding="utf-8")
     section5 = html.split('<section id="decisions">')[1].split("</section>")[0]
-    assert f"{rec.targets[0]}: declined by Dr. Lee, owner, on 2026-11-23: cost" in section5
-    assert f"{rec.targets[1]}: accepted by Dr. Lee, owner, on 2026-11-23" in section5
-    assert two in rec.fingerprints
+    assert f"{found.decided} of {found.total} finding(s) already decided: see section 3" in section5
+    findings = html.split('<section id="findings">')[1].split("</section>")[0]
+    assert "<b>Client decision:</b> declined by Dr. Lee, owner, on 2026-11-23: cost" in findings
+    assert two in project.fingerprints

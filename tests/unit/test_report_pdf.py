@@ -17,8 +17,9 @@ from typer.testing import CliRunner
 
 import reports
 from reports.pdf_report import FetchRefused, pdf_available, refuse_fetch, render_pdf
+from reports.projects import remediation_projects
 from scanner.cli import app
-from scanner.models import Status
+from scanner.config.framework import load_framework
 from tests.fixtures.report_data import LAB_SCAN, lab_client, lab_run
 
 REQUIRED = os.environ.get("GAPSCAN_REQUIRE_LAB") == "1"
@@ -52,8 +53,9 @@ def test_pdf_pages_and_text(pdf: Path) -> None:
     pages = _pages(pdf)
     assert 10 < pages < 120, pages
     text = _text(pdf)
-    for heading in ("1. Executive summary", "2. Safeguard matrix", "3. Findings", "4. Third parties seen",
-                    "5. Recommendations and client decisions", "6. Method and limits", "Appendix A. Evidence"):
+    for heading in ("1. Executive summary", "2. Safeguard matrix", "3. Findings by remediation project",
+                    "4. Third parties seen", "5. The owner's decision sheet", "6. Method, risk rating and limits",
+                    "Appendix A. Evidence"):
         assert heading in text, heading
     assert "Demo Dental (lab)" in _text(pdf, 1)
     assert f"Page 1 of {pages}" in _text(pdf, 1)
@@ -63,16 +65,17 @@ def test_pdf_pages_and_text(pdf: Path) -> None:
 @needs_pdf
 def test_sign_off_appendix_starts_on_its_own_page(pdf: Path) -> None:
     pages = _pages(pdf)
-    starts = [p for p in range(1, pages + 1) if "5. Recommendations and client decisions" in _text(pdf, p)]
+    starts = [p for p in range(1, pages + 1) if "5. The owner's decision sheet" in _text(pdf, p)]
     assert len(starts) == 1
     first = _text(pdf, starts[0]).strip()
-    assert first.startswith("5. Recommendations and client decisions"), first[:200]
+    assert first.startswith("5. The owner's decision sheet"), first[:200]
     before = _text(pdf, starts[0] - 1)
-    assert "5. Recommendations" not in before
-    failed_checks = {r.check_id for r in lab_run().results if r.status is Status.FAIL}
+    assert "5. The owner's decision sheet" not in before
+    projects = remediation_projects(lab_run(), load_framework())
     tail = "".join(_text(pdf, p) for p in range(starts[0], pages + 1))
-    assert tail.count("Accept") >= len(failed_checks)
-    assert "6. Method and limits" in tail
+    assert tail.count("Accept") >= len(projects)
+    assert "What signing means." in tail
+    assert "6. Method, risk rating and limits" in tail
 
 
 def test_url_fetcher_refuses_everything_but_data_uris() -> None:

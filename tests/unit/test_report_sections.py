@@ -28,8 +28,9 @@ def html(tmp_path_factory: pytest.TempPathFactory) -> str:
 def test_every_section_is_present(html: str) -> None:
     for section in SECTIONS:
         assert f'<section id="{section}"' in html, section
-    for heading in ("1. Executive summary", "2. Safeguard matrix", "3. Findings", "4. Third parties seen",
-                    "5. Recommendations and client decisions", "6. Method and limits", "Appendix A. Evidence"):
+    for heading in ("1. Executive summary", "2. Safeguard matrix", "3. Findings by remediation project",
+                    "4. Third parties seen", "5. The owner's decision sheet", "6. Method, risk rating and limits",
+                    "Appendix A. Evidence"):
         assert heading in html
 
 
@@ -58,8 +59,9 @@ def test_findings_say_why_and_gap_against_never_compliant(html: str) -> None:
     assert NO_WHY not in html
     assert "Gap against 164.312(e)(1)" in html
     assert not re.search(r"\bis compliant\b|\bare compliant\b", html)
-    assert html.count('<details class="screen-evidence">') == sum(
-        1 for r in lab_run().results if r.status is Status.FAIL and r.evidence)
+    items = [i for p in report_context(lab_run(), lab_client())["projects"] for i in p.items]
+    assert html.count('<details class="screen-evidence">') == sum(1 for i in items if any(r.evidence
+                                                                                          for r in i.results))
 
 
 def test_third_parties_beside_baa_register(html: str) -> None:
@@ -71,13 +73,13 @@ def test_third_parties_beside_baa_register(html: str) -> None:
     assert [e.vendor for e in ctx["register_unseen"]] == ["Dropbox", "Acme Billing"]
 
 
-def test_decisions_one_row_per_failed_check_with_boxes(html: str) -> None:
-    run = lab_run()
-    failed_checks = {r.check_id for r in run.results if r.status is Status.FAIL}
+def test_decisions_one_row_per_project_with_boxes(html: str) -> None:
+    projects = report_context(lab_run(), lab_client())["projects"]
     decisions = html.split('<section id="decisions"', 1)[1].split("</section>", 1)[0]
-    assert decisions.count("Accept<br>") == len(failed_checks)
-    assert decisions.count("Decline<br>") == len(failed_checks)
-    assert decisions.count("</span>Defer</td>") == len(failed_checks)
+    assert decisions.count("Accept<br>") == len(projects)
+    assert decisions.count("Decline, because:") == sum(1 for p in projects if not p.required)
+    assert decisions.count("Decline: not possible (Required)") == sum(1 for p in projects if p.required)
+    assert decisions.count("Defer until:") == len(projects) == decisions.count("Compensating control:")
     assert "Signature — Dr. Robin Lee, Owner" in decisions and "Signature — Sam Tech, Northside IT" in decisions
 
 

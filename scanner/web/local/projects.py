@@ -1,86 +1,44 @@
-"""The rows of the owner's decision sheet: the remediation projects of a run.
-
-Issue 17 (``reports/projects.py``, being built beside this) groups findings into plain-language
-remediation projects. Until it lands, this adapter gives the same shape from what main has: one
-project per failed check (``reports.view.recommendations``), with the HIPAA citations and their
-designations from the catalogue. The sign-off page and the decision record use only this shape.
+"""The rows of the owner's sign-off page: the remediation projects of a run, from the report's own
+``reports.projects`` (issue 17), so the web sign-off rows are the report's decision-sheet rows.
 
 A key activity the practice answered "not in place" in the interview is a finding of its own
-and a row of its own (``interview_projects``): its decisions use the subject
-``interview:<key activity id>`` in the decision chain.
+(decision subject ``interview:<key activity id>``), grouped with the others of its standard.
+``interview_notes`` turns the store's standing answers into the plain values the report reads;
+the CLI uses it too, so the report and this page see the same answers.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
 
-from reports import view
+from reports.client_file import ClientFile
+from reports.interview_view import InterviewNote
+from reports.projects import Citation, Project, remediation_projects
 from scanner.config.framework import Framework
 from scanner.config.interview_guide import InterviewGuide
-from scanner.history.interviews import InterviewAnswer, interview_subject
-from scanner.models import ScanRun, Severity
+from scanner.history.interviews import InterviewAnswer
+from scanner.models import ScanRun
+
+__all__ = ["Citation", "Project", "interview_notes", "projects"]
 
 
-@dataclass(frozen=True)
-class Citation:
-    citation: str
-    title: str
-    designation: str  # Required / Addressable / Standard
-
-    def label(self) -> str:
-        return f"{self.citation} {self.title} ({self.designation})"
-
-
-@dataclass(frozen=True)
-class Project:
-    """One remediation project: what to do about a group of findings."""
-
-    project_id: str
-    title: str
-    what_to_do: str
-    risk: Severity
-    citations: tuple[Citation, ...]
-    fingerprints: tuple[str, ...]
-    places: tuple[str, ...]
-
-    @property
-    def required(self) -> bool:
-        """Cites a Required implementation specification (45 CFR 164.306(d)(2)): it must be implemented."""
-        return any(c.designation == "Required" for c in self.citations)
-
-
-def projects(run: ScanRun, framework: Framework) -> list[Project]:
-    found = []
-    for rec in view.recommendations(run):
-        cites = []
-        for cite in rec.hipaa:
-            req = framework.requirement(cite)
-            if req is not None:
-                cites.append(Citation(cite, req.title, req.designation))
-        found.append(Project(project_id=rec.check_id, title=rec.title, what_to_do=rec.remediation,
-                             risk=rec.severity, citations=tuple(cites), fingerprints=tuple(rec.fingerprints),
-                             places=tuple(rec.targets)))
-    return found
-
-
-def interview_projects(open_answers: dict[str, InterviewAnswer], guide: InterviewGuide,
-                       framework: Framework) -> list[Project]:
-    """One row per key activity answered "not in place", in the guide's order. Risk: high where it
-    carries out a Required specification, else medium (the report's risk analysis rates it)."""
-    found = []
+def interview_notes(standing: Mapping[str, InterviewAnswer], guide: InterviewGuide) -> tuple[InterviewNote, ...]:
+    """Standing answers (key activity id -> answer) as ``InterviewNote`` values, in the guide's order."""
+    notes = []
     for act_id, act in guide.activities().items():
-        answer = open_answers.get(act_id)
-        if answer is None:
+        given = standing.get(act_id)
+        std = guide.standard_of(act_id)
+        if given is None or std is None:
             continue
-        cites = tuple(Citation(c, r.title, r.designation) for c in act.citations
-                      if (r := framework.requirement(c)) is not None)
-        todo = f"Put in place what NIST SP 800-66r2 describes for “{act.name}”"
-        todo += f" ({act.specification})." if act.specification else "."
-        if answer.notes:
-            todo += f" Said in the interview: {answer.notes}"
-        project = Project(project_id=interview_subject(act_id), title=f"Not in place (interview): {act.name}",
-                          what_to_do=todo, risk=Severity.MEDIUM, citations=cites,
-                          fingerprints=(interview_subject(act_id),),
-                          places=(f"interview of {answer.answered_at[:10]}, answered by {answer.answered_by}",))
-        found.append(replace(project, risk=Severity.HIGH) if project.required else project)
-    return found
+        notes.append(InterviewNote(key_activity=act_id, activity=act.name, standard=f"{std.citation} {std.title}",
+                                   citations=act.citations, answer=given.answer.value,
+                                   answered_by=given.answered_by, answered_on=given.answered_at[:10],
+                                   notes=given.notes, evidence_ref=given.evidence_ref,
+                                   question=act.questions[0] if act.questions else ""))
+    return tuple(notes)
+
+
+def projects(run: ScanRun, framework: Framework, interview: tuple[InterviewNote, ...] | None = None,
+             client: ClientFile | None = None) -> list[Project]:
+    """The sheet's rows, highest risk first: exactly the decision sheet of the report."""
+    return remediation_projects(run, framework, client=client, interview=interview)

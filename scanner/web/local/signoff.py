@@ -15,7 +15,7 @@ from starlette.responses import RedirectResponse, Response
 from reports.decision_record import SheetLine, SignedSheet, record_pdf
 from reports.view import scan_digest
 from scanner.history.decisions import DecisionKind, latest
-from scanner.history.interviews import open_findings
+from scanner.history.interviews import current_answers
 from scanner.history.signoffs import Signoff, SignoffInput, signing_statement
 from scanner.history.store import Store
 from scanner.models import ScanRun
@@ -23,7 +23,7 @@ from scanner.web.context import AppContext, context_of, in_store
 from scanner.web.errors import PageError
 from scanner.web.forms import verified_form
 from scanner.web.local.clients import client_param, known_run
-from scanner.web.local.projects import Project, interview_projects, projects
+from scanner.web.local.projects import Project, interview_notes, projects
 from scanner.web.local.signoff_form import CHOICE_OF, SheetForm, field_name, parse_sheet
 from scanner.web.rendering import page, path
 
@@ -89,8 +89,8 @@ async def _load(request: Request) -> tuple[str, ScanRun, list[Project], list[Sig
     client = client_param(request)
     info = await known_run(request, client)
     run = await in_store(request, lambda s: s.load_run(info.run_id))
-    open_answers = open_findings(await in_store(request, lambda s: s.interview_answers(client)))
-    sheet_projects = projects(run, ctx.framework) + interview_projects(open_answers, ctx.guide, ctx.framework)
+    standing = current_answers(await in_store(request, lambda s: s.interview_answers(client)))
+    sheet_projects = projects(run, ctx.framework, interview=interview_notes(standing, ctx.guide))
     signed = await in_store(request, lambda s: s.signoffs(client, info.run_id))
     return client, run, sheet_projects, signed
 
