@@ -46,6 +46,16 @@ def _compact_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str, separators=(", ", ": "))
 
 
+# The printed appendix lists each evidence item's summary, method and time; the raw answers are in
+# scan.json (attached to the PDF, digest on the cover). Printing every raw answer in full took 27
+# of the demo practice's 95 pages.
+
+
+def _evidence_size(value: Any) -> str:
+    """How much raw data scan.json holds for an evidence item, so a reader knows what to open."""
+    return f"{len(_compact_json(value)):,} characters of raw data in scan.json"
+
+
 def _when(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M UTC") -> str:
     return value.strftime(fmt) if value else "—"
 
@@ -61,12 +71,13 @@ _ENV = Environment(
 _ENV.filters["pretty_json"] = _pretty_json
 _ENV.filters["compact_json"] = _compact_json
 _ENV.filters["when"] = _when
+_ENV.filters["evidence_size"] = _evidence_size
 
 
 def report_context(run: ScanRun, client: ClientFile | None = None, framework: Framework | None = None,
                    logo: str | None = None, decisions: Decisions | None = None,
                    checks: Catalogue | None = None, anchor: str | None = None,
-                   interview: Interview | None = None) -> dict[str, Any]:
+                   interview: Interview | None = None, attached_scan: bool = False) -> dict[str, Any]:
     """Everything the template shows; also used by tests to check the numbers behind the words."""
     framework = framework or load_framework()
     projects = remediation_projects(run, framework, client=client, checks=checks, interview=interview)
@@ -124,15 +135,17 @@ def report_context(run: ScanRun, client: ClientFile | None = None, framework: Fr
         "addressable": lambda cites: view.addressable(cites, framework),
         "has_decisions": bool(decisions),
         "anchor": anchor,  # the history chain heads the report was made from (gapscan verify --anchor)
+        "attached_scan": attached_scan,  # the PDF carries scan.json as an embedded file (PDF/A-3)
     }
 
 
 def html_text(run: ScanRun, client: ClientFile | None = None, logo: str | None = None,
               decisions: Decisions | None = None, checks: Catalogue | None = None, anchor: str | None = None,
-              interview: Interview | None = None) -> str:
+              interview: Interview | None = None, *, attached_scan: bool = False) -> str:
     return _ENV.get_template("report.html.j2").render(**report_context(run, client, logo=logo, decisions=decisions,
                                                                         checks=checks, anchor=anchor,
-                                                                        interview=interview))
+                                                                        interview=interview,
+                                                                        attached_scan=attached_scan))
 
 
 def render_html(run: ScanRun, path: Path, *, client: ClientFile | None = None, logo: str | None = None,

@@ -69,6 +69,28 @@ def render_pdf(run: ScanRun, path: Path, *, client: ClientFile | None = None, lo
         from weasyprint import HTML
     except (ImportError, OSError) as exc:
         raise PdfUnavailable(f"PDF output needs WeasyPrint: {INSTALL_HINT}") from exc
-    html = html_text(run, client, logo, decisions, checks, anchor, interview)
-    HTML(string=html, url_fetcher=data_only_fetcher(), base_url=None).write_pdf(path)
+    html = html_text(run, client, logo, decisions, checks, anchor, interview, attached_scan=True)
+    HTML(string=html, url_fetcher=data_only_fetcher(), base_url=None).write_pdf(
+        path, pdf_variant=PDF_VARIANT, attachments=[scan_attachment(run)])
     return path
+
+
+# PDF/A-3 (ISO 19005-3) is the archival PDF that may carry embedded files of any kind: the report
+# carries its own evidence, scan.json, byte for byte the file whose SHA-256 is on the cover.
+# Level B ("basic") is what WeasyPrint produces: reproducible appearance, fonts embedded.
+PDF_VARIANT = "pdf/a-3b"
+SCAN_ATTACHMENT_NAME = "scan.json"
+
+
+def scan_json_bytes(run: ScanRun) -> bytes:
+    """scan.json as the scanner writes it (the bytes the cover's digest is computed over)."""
+    return (run.model_dump_json(indent=2) + "\n").encode("utf-8")
+
+
+def scan_attachment(run: ScanRun) -> Any:
+    from weasyprint import Attachment
+
+    # relationship "Source": scan.json is what the report was rendered from (PDF/A-3, 6.8 AFRelationship).
+    return Attachment(string=scan_json_bytes(run), name=SCAN_ATTACHMENT_NAME,
+                      description=f"gapscan run {run.run_id}: the machine-readable record this report describes",
+                      relationship="Source")

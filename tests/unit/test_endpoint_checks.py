@@ -246,8 +246,9 @@ def test_report_groups_identical_skips_and_says_which_hosts_were_logged_on_to() 
     extra += [result("192.0.2.9", Status.FAIL, None, "192.0.2.9: host firewall OFF"),
               result("192.0.2.8", Status.ERROR, "auth_failed", "SSH logon failed")]
     run = base.model_copy(update={"results": (*base.results, *extra)})
-    groups = [g for g in view.grouped_skips(run) if g.check_id == "endpoint.firewall_off"]
+    groups = [g for g in view.grouped_skips(run) if "endpoint.firewall_off" in g.check_ids]
     assert len(groups) == 1 and groups[0].targets == ("192.0.2.1", "192.0.2.2", "192.0.2.3")
+    assert groups[0].check_ids == ("endpoint.firewall_off",)
     assert groups[0].detail == "no credential set in c.yaml covers this host"
     assert view.credentialed_hosts(run) == ["192.0.2.9"]
     assert view.credentialed_hosts(base) == []

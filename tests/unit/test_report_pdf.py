@@ -97,3 +97,29 @@ def test_cli_writes_pdf(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["report", str(LAB_SCAN), "--format", "pdf", "--out", str(tmp_path / "r.pdf")])
     assert result.exit_code == 0, result.output
     assert (tmp_path / "r.pdf").read_bytes().startswith(b"%PDF")
+
+
+@needs_pdf
+def test_pdf_is_pdf_a_3b_and_carries_scan_json_byte_for_byte(pdf: Path, tmp_path: Path) -> None:
+    """The report carries its own evidence (PDF/A-3 embedded file): the attachment is the exact
+    scan.json whose SHA-256 the cover prints, and the XMP metadata declares PDF/A-3 level B."""
+    import hashlib
+
+    meta = subprocess.run(["pdfinfo", "-meta", str(pdf)], capture_output=True, text=True, check=True).stdout
+    assert 'pdfaid:part="3"' in meta and 'pdfaid:conformance="B"' in meta, meta[:400]
+    listing = subprocess.run(["pdfdetach", "-list", str(pdf)], capture_output=True, text=True, check=True).stdout
+    assert listing.splitlines()[0] == "1 embedded files" and "1: scan.json" in listing, listing
+    out = tmp_path / "attached.json"
+    subprocess.run(["pdfdetach", "-save", "1", "-o", str(out), str(pdf)], check=True, capture_output=True)
+    digest = hashlib.sha256(out.read_bytes()).hexdigest()
+    assert out.read_bytes() == (lab_run().model_dump_json(indent=2) + "\n").encode()
+    cover = re.sub(r"\s+", "", _text(pdf, 1))
+    assert digest in cover, "the cover's digest is the attachment's"
+
+
+@needs_pdf
+def test_printed_appendix_summarises_and_points_to_the_attachment(pdf: Path) -> None:
+    text = _text(pdf)
+    appendix = text[text.index("Appendix A. Evidence"):]
+    assert "attached to this PDF" in appendix
+    assert "characters of raw data in scan.json" in appendix
