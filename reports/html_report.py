@@ -46,14 +46,6 @@ def _compact_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str, separators=(", ", ": "))
 
 
-# The printed appendix lists each evidence item's summary, method and time; the raw answers are in
-# scan.json (attached to the PDF, digest on the cover). Printing every raw answer in full took 27
-# of the demo practice's 95 pages.
-
-
-def _evidence_size(value: Any) -> str:
-    """How much raw data scan.json holds for an evidence item, so a reader knows what to open."""
-    return f"{len(_compact_json(value)):,} characters of raw data in scan.json"
 
 
 def _when(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M UTC") -> str:
@@ -71,7 +63,6 @@ _ENV = Environment(
 _ENV.filters["pretty_json"] = _pretty_json
 _ENV.filters["compact_json"] = _compact_json
 _ENV.filters["when"] = _when
-_ENV.filters["evidence_size"] = _evidence_size
 
 
 def report_context(run: ScanRun, client: ClientFile | None = None, framework: Framework | None = None,

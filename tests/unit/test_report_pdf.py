@@ -122,4 +122,4 @@ def test_printed_appendix_summarises_and_points_to_the_attachment(pdf: Path) -> 
     text = _text(pdf)
     appendix = text[text.index("Appendix A. Evidence"):]
     assert "attached to this PDF" in appendix
-    assert "characters of raw data in scan.json" in appendix
+    assert "raw answers are in scan.json" in appendix
