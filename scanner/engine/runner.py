@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from scanner import __version__
-from scanner.check import Probe, ProbeContext, ScopeView
+from scanner.check import CheckSettings, Probe, ProbeContext, ScopeView
 from scanner.config.profiles import LoadedProfile
 from scanner.credentials import CredentialStore
 from scanner.engine.output import ResultSink
@@ -154,10 +154,12 @@ def skip_result(planned: PlannedCheck, reason: SkipReason, detail: str) -> Check
     return result_from_finding(planned, Skip(target=planned.target, reason=reason, detail=detail), utcnow())
 
 
-def evaluate(planned: PlannedCheck, facts: dict[type[Probe[Any]], Any], started: datetime) -> list[CheckResult]:
-    """Run the pure check; a crash or an empty answer is an ``error`` (reason bug)."""
+def evaluate(planned: PlannedCheck, facts: dict[type[Probe[Any]], Any], started: datetime,
+             settings: CheckSettings | None = None) -> list[CheckResult]:
+    """Run the pure check with its validated profile settings (None: its declared defaults); a
+    crash or an empty answer is an ``error`` (reason bug)."""
     try:
-        items = list(planned.check.cls().evaluate(planned.target, facts))
+        items = list(planned.check.cls(settings).evaluate(planned.target, facts))
     except Exception as exc:
         return [error_result(planned, ErrorReason.BUG,
                              f"check crashed: {exc.__class__.__name__}: {exc}", started)]
@@ -289,12 +291,13 @@ class ProbeExecutor:
 def probe_context(profile: LoadedProfile, settings: dict[str, Any], nameservers: tuple[str, ...] = (),
                   credentials: CredentialStore | None = None, scope: ScopeView | None = None,
                   run_id: str = "") -> ProbeContext:
-    """The run's ProbeContext (each probe call gets a copy with its own deadline)."""
+    """The run's ProbeContext (each probe call gets a copy with its own deadline).
+
+    ``settings`` are the run's own (dkim_selectors from the command line). A profile's per-check
+    settings are not here: they are validated against each check's declared schema and handed to
+    the check itself (``LoadedProfile.check_settings``, see ``evaluate``)."""
     prof = profile.profile
-    # Profile settings (per check id, e.g. endpoint.screen_lock_missing: {max_minutes: 15}) under the
-    # run's own (dkim_selectors from the command line).
-    merged: dict[str, Any] = {**prof.settings, **settings}
-    return ProbeContext(timeouts=prof.timeouts, intrusive_allowed=prof.intrusive, settings=merged,
+    return ProbeContext(timeouts=prof.timeouts, intrusive_allowed=prof.intrusive, settings=dict(settings),
                         nameservers=nameservers, listen_seconds=prof.listen_seconds, credentials=credentials,
                         scope=scope, run_id=run_id)
 
@@ -341,7 +344,7 @@ async def execute_plan(plan: Plan, profile: LoadedProfile, state: _RunState,
                 record(index, [error_result(planned, outcome.reason, str(outcome), started)])
                 return
             facts[probe] = outcome
-        record(index, evaluate(planned, facts, started))
+        record(index, evaluate(planned, facts, started, profile.check_settings.get(meta.id)))
 
     progress.phase("checks", len(plan.checks))
     work = asyncio.gather(*(one(i, p) for i, p in enumerate(plan.checks)))
