@@ -28,6 +28,7 @@ from scanner import __version__
 from scanner.check import CheckSettings, Probe, ProbeContext, ScopeView
 from scanner.config.profiles import LoadedProfile
 from scanner.credentials import CredentialStore
+from scanner.discovery.found import FoundSoFar
 from scanner.engine.output import ResultSink
 from scanner.engine.passive import PassiveListening, start_passive_listening
 from scanner.engine.planner import NETWORK_TARGET, Plan, PlannedCheck, plan_checks
@@ -401,6 +402,7 @@ def run_scan(request: ScanRequest, registry: Registry, sink: ResultSink, *,
 
     run_deadline = time.monotonic() + prof.timeouts.run
     warnings = list(request.profile.warnings)
+    so_far: FoundSoFar | None = None  # set while discovery runs: what an interrupt must still save
 
     def build(complete: bool, unfinished: tuple[ErrorReason, str] = (
             ErrorReason.INTERRUPTED, "scan interrupted before this check ran")) -> ScanRun:
@@ -423,8 +425,10 @@ def run_scan(request: ScanRequest, registry: Registry, sink: ResultSink, *,
             listening = _listen_from_the_start(request, registry, ctx)
             if request.targets:
                 discover_fn = discover or _default_discover()
+                so_far = FoundSoFar()
                 found = discover_fn(scope, prof.discovery, prof.concurrency,
-                                    on_progress=DiscoveryProgress(progress))
+                                    on_progress=DiscoveryProgress(progress), found=so_far)
+                so_far = None
                 hosts = tuple(found.hosts)
                 discovery = DiscoveryRecord(
                     engine=found.engine, host_discovery=found.host_discovery,
@@ -436,6 +440,14 @@ def run_scan(request: ScanRequest, registry: Registry, sink: ResultSink, *,
                                                 request.settings, request.nameservers, request.credentials,
                                                 scope, run_id, run_deadline, ctx=ctx, prestarted=listening))
     except KeyboardInterrupt:
+        if so_far is not None:  # interrupted during discovery: keep the hosts and services found
+            hosts = so_far.hosts()
+            discovery = DiscoveryRecord(
+                engine=so_far.engine, host_discovery=so_far.host_discovery(),
+                addresses_in_scope=scope_record.resolved_addresses, notes=(so_far.note(),))
+            warnings.append("the scan was interrupted during discovery: no check ran; every check planned "
+                            "for the hosts found so far is error/interrupted")
+            plan = plan_checks(registry, request.profile.check_ids, hosts, request.domains)
         sink.finish(build(complete=False))
         raise
     if not finished:
