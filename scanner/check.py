@@ -142,6 +142,8 @@ class ProbeContext:
 
     timeouts: TimeoutConfig
     intrusive_allowed: bool = False
+    # The run's own settings (``dkim_selectors`` from the command line). A profile's per-check
+    # settings are not here: they go, validated, to the check (``Check.settings_as``).
     settings: Mapping[str, Any] | None = None
     nameservers: tuple[str, ...] = ()
     listen_seconds: float = 0.0  # the profile's passive listening window (0: do not listen)
