@@ -160,7 +160,8 @@ def evaluate(planned: PlannedCheck, facts: dict[type[Probe[Any]], Any], started:
     """Run the pure check with its validated profile settings (None: its declared defaults); a
     crash or an empty answer is an ``error`` (reason bug)."""
     try:
-        items = list(planned.check.cls(settings).evaluate(planned.target, facts))
+        check = planned.check.cls(settings) if settings is not None else planned.check.cls()
+        items = list(check.evaluate(planned.target, facts))
     except Exception as exc:
         return [error_result(planned, ErrorReason.BUG,
                              f"check crashed: {exc.__class__.__name__}: {exc}", started)]

@@ -358,6 +358,7 @@ EXAMPLES = settings(max_examples=60, deadline=None, derandomize=True, phases=PHA
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                            HealthCheck.filter_too_much])
 EXAMPLES_RUN: dict[str, int] = {}
+PROBE_ERRORS_RUN: list[str] = []
 
 
 @pytest.mark.parametrize("check_id", [_checked(c) for c in CHECK_IDS])
@@ -409,6 +410,7 @@ def test_a_probe_error_is_never_a_pass(check_id: str, monkeypatch: pytest.Monkey
     @given(st.sampled_from(targets_for(check)), st.sampled_from(list(ErrorReason)))
     def judged(target: Target, why: ErrorReason) -> None:
         reason[0] = why
+        PROBE_ERRORS_RUN.append(check_id)
         state = _RunState()
         plan = Plan((PlannedCheck(check, target),))
         asyncio.run(execute_plan(plan, profile, state, lambda r: None, NullProgress(), {}))
@@ -419,4 +421,5 @@ def test_a_probe_error_is_never_a_pass(check_id: str, monkeypatch: pytest.Monkey
 
 def test_zz_report_examples_run() -> None:
     """Prints the number of examples judged (a figure for the issue), never asserts time."""
-    print(f"\nproperty examples judged: {sum(EXAMPLES_RUN.values())} over {len(EXAMPLES_RUN)} checks")
+    print(f"\nproperty examples judged: {sum(EXAMPLES_RUN.values())} facts over {len(EXAMPLES_RUN)} checks, "
+          f"{len(PROBE_ERRORS_RUN)} probe errors through the runner over {len(set(PROBE_ERRORS_RUN))} checks")
