@@ -35,6 +35,7 @@ from scanner.models import (
 )
 
 FactsT = TypeVar("FactsT")
+SettingsT = TypeVar("SettingsT", bound="CheckSettings")
 
 CHECK_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$")
 
@@ -77,6 +78,16 @@ class Applies(BaseModel):
         return frozenset(value) if isinstance(value, set | list | tuple) else value
 
 
+class CheckSettings(BaseModel):
+    """The base of a check's declared settings: what a profile may set under
+    ``settings: {<check id>: {...}}``. Subclass it with typed fields, each with a default (a profile
+    that says nothing gets the defaults) and bounds where a value can be nonsense, and name the
+    subclass in ``CheckMeta.settings_model``. The profile loader validates against it: an unknown
+    key or a wrong type is an input error naming the file, the line and the key."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
 class CheckMeta(BaseModel):
     """Everything a person reads about a check, in one place, validated by the registry.
 
@@ -97,8 +108,9 @@ class CheckMeta(BaseModel):
     why: str = Field(min_length=60, max_length=600)
     remediation: str = Field(min_length=10)
     description: str = ""
-    # Per-check settings (a schema of the profile's ``settings: {<check id>: ...}``) belong here
-    # too when a check declares them (issue 15).
+    # The schema of the profile's ``settings: {<check id>: ...}`` for this check (a CheckSettings
+    # subclass), or None: the check takes no settings and a profile that gives some is refused.
+    settings_model: type[CheckSettings] | None = None
 
     @field_validator("why")
     @classmethod
@@ -130,6 +142,8 @@ class ProbeContext:
 
     timeouts: TimeoutConfig
     intrusive_allowed: bool = False
+    # The run's own settings (``dkim_selectors`` from the command line). A profile's per-check
+    # settings are not here: they go, validated, to the check (``Check.settings_as``).
     settings: Mapping[str, Any] | None = None
     nameservers: tuple[str, ...] = ()
     listen_seconds: float = 0.0  # the profile's passive listening window (0: do not listen)
@@ -185,6 +199,22 @@ class Check(ABC):
 
     meta: ClassVar[CheckMeta]
     probes: ClassVar[tuple[type[Probe[Any]], ...]] = ()
+
+    def __init__(self, settings: CheckSettings | None = None) -> None:
+        """``settings``: the profile's validated settings for this check (an instance of
+        ``meta.settings_model``); None means the declared defaults."""
+        model = self.meta.settings_model
+        if settings is not None and (model is None or not isinstance(settings, model)):
+            raise TypeError(f"{self.meta.id} takes {model.__name__ if model else 'no settings'}, "
+                            f"not {type(settings).__name__}")
+        self._settings = settings
+
+    def settings_as(self, model: type[SettingsT]) -> SettingsT:
+        """This check's settings, typed: the profile's values, or ``model``'s defaults when the
+        profile gives none. ``model`` must be the check's ``meta.settings_model``."""
+        if self.meta.settings_model is not model:
+            raise TypeError(f"{self.meta.id} declares {self.meta.settings_model!r} as its settings, not {model!r}")
+        return self._settings if isinstance(self._settings, model) else model()
 
     @abstractmethod
     def evaluate(

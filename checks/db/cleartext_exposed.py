@@ -76,12 +76,15 @@ class DbCleartextExposed(SingleProbeCheck[DbFacts]):
             passed = True
         yield self.finding(target, passed=passed, detail=detail, evidence=[pg.evidence()])
 
-    def _mysql(self, target: Target, my: MysqlFacts) -> Iterator[Finding | Skip]:
+    def _mysql(self, target: Target, my: MysqlFacts) -> Iterator[Finding | Skip | Undetermined]:
         g = my.greeting
         where = f"{g.product if g else 'MySQL'} {target.host_port()}"
         if g is None:
             err = my.refused
-            assert err is not None
+            if err is None:
+                yield self.undetermined(target, ErrorReason.PROTOCOL, f"{where}: neither a greeting nor an error "
+                                        "was recorded", evidence=[my.evidence()])
+                return
             yield self.skip(target, SkipReason.PERMISSION,
                             f"{where}: refused this scanner before the handshake (ERR {err.code}: "
                             f"{sanitize(err.message, 120)}); TLS not judged")

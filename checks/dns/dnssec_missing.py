@@ -52,4 +52,7 @@ class DnsDnssecMissing(SingleProbeCheck[DomainDnsFacts]):
                 detail += "; the resolver also validated the chain (AD flag)"
         evidence = dns.evidence("dnssec", f"DNSSEC of {sec.zone}", sec.answers,
                                 problems=[sanitize(p, 200) for p in sec.problems[:10]])
-        yield self.finding(target, passed=sec.chain_valid, detail=detail, evidence=[evidence])
+        # A PASS only down the whole chain (DNSKEY, DS, a DS matching a key, validated signatures):
+        # contradictory facts (validated flags on a zone with no DNSKEY) are never a PASS.
+        passed = sec.signed and bool(sec.ds) and bool(sec.ds_matched_tags) and sec.chain_valid
+        yield self.finding(target, passed=passed, detail=detail, evidence=[evidence])

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from checks.dns.probe import DomainDns, DomainDnsFacts
 from checks.dns.spf_eval import MAX_DNS_TERMS, MAX_VOID_LOOKUPS, SpfResult
 from scanner.check import Applies, CheckMeta, SingleProbeCheck
-from scanner.models import Finding, Severity, Skip, SkipReason, Target
+from scanner.models import ErrorReason, Finding, Severity, Skip, SkipReason, Target, Undetermined
 from scanner.net.text import sanitize
 
 
@@ -35,15 +35,21 @@ class DnsSpfInvalid(SingleProbeCheck[DomainDnsFacts]):
     )
     probe = DomainDns
 
-    def judge(self, target: Target, dns: DomainDnsFacts) -> Iterator[Finding | Skip]:
+    def judge(self, target: Target, dns: DomainDnsFacts) -> Iterator[Finding | Skip | Undetermined]:
         spf = dns.spf
-        if spf.result is SpfResult.NONE:
+        if spf.result is SpfResult.NONE or not spf.records:
             yield self.skip(target, SkipReason.NOT_APPLICABLE, "no SPF record to validate (see dns.spf_missing)")
             return
         if spf.result is SpfResult.TEMPERROR:
             raise RuntimeError(f"SPF temperror in collected facts: {spf.problem}")  # the probe raises instead
         counts = (f"{spf.dns_terms} DNS-querying term(s) (limit {MAX_DNS_TERMS}), {spf.void_lookups} void "
                   f"lookup(s) (limit {MAX_VOID_LOOKUPS})")
+        if spf.result is not SpfResult.PERMERROR and len(spf.records) > 1:
+            # RFC 7208 §4.5: more than one record is a permerror; an evaluation that says otherwise
+            # did not judge the records it was given.
+            yield self.undetermined(target, ErrorReason.PROTOCOL, f"{len(spf.records)} SPF records but the "
+                                    f"evaluation says {spf.result.value}, not permerror: not judged")
+            return
         if spf.result is SpfResult.PERMERROR:
             detail = f"SPF permerror, so receivers ignore the policy: {sanitize(spf.problem, 300)}; counted {counts}"
         else:

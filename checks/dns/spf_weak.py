@@ -37,7 +37,7 @@ class DnsSpfWeak(SingleProbeCheck[DomainDnsFacts]):
 
     def judge(self, target: Target, dns: DomainDnsFacts) -> Iterator[Finding | Skip]:
         spf = dns.spf
-        if not spf.valid:
+        if not spf.valid or len(spf.records) != 1:
             yield self.skip(target, SkipReason.NOT_APPLICABLE,
                             f"no valid SPF policy to judge ({spf.problem}; see dns.spf_missing / dns.spf_invalid)")
             return

@@ -14,12 +14,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from scanner.check import Applies, CheckMeta
+from pydantic import Field
+
+from scanner.check import Applies, CheckMeta, CheckSettings
 from scanner.models import Severity, Skip, SkipReason, Target
 
 from .base import EndpointCheck, Item, reason_for
 from .inventory import Accounts, EndpointInventory, evidence_of
 from .probe import EndpointFacts
+
+
+class AccountSettings(CheckSettings):
+    """``settings: {endpoint.accounts_weak: {min_password_length: N, max_failed_logons: N}}``."""
+
+    min_password_length: int = Field(default=8, ge=1, le=256)
+    max_failed_logons: int = Field(default=10, ge=1, le=1000)
 
 
 class AccountsWeak(EndpointCheck[Accounts]):
@@ -40,6 +49,7 @@ class AccountsWeak(EndpointCheck[Accounts]):
         ),
         description="Reads UID 0 and passwordless accounts, PAM lockout/length (Linux) or the SAM policy over "
                     "MS-SAMR (Windows, Samba).",
+        settings_model=AccountSettings,
     )
     section = "accounts"
 
@@ -54,6 +64,7 @@ class AccountsWeak(EndpointCheck[Accounts]):
         age = "" if acc.max_age_days is None else \
             f"; maximum password age {'never' if acc.max_age_days == 0 else f'{acc.max_age_days} days'} (not judged)"
         host = ep.host
+        limits = self.settings_as(AccountSettings)
         unread = dict(acc.unread)
         if acc.uid0 is not None:
             extra = [a for a in acc.uid0 if a != "root"]
@@ -77,19 +88,19 @@ class AccountsWeak(EndpointCheck[Accounts]):
             yield self.undetermined(target, reason_for(unread["guest"]), f"{host}: Guest account not read: "
                                     f"{unread['guest']}", evidence=ev, discriminator="guest")
         if acc.lockout_threshold is not None:
-            ok = 0 < acc.lockout_threshold <= ep.accounts_max_failed_logons
+            ok = 0 < acc.lockout_threshold <= limits.max_failed_logons
             words = ("never locks" if acc.lockout_threshold == 0
                      else f"locks after {acc.lockout_threshold} failed logons")
             yield self.finding(target, passed=ok, evidence=ev, discriminator="lockout",
-                               detail=f"{host}: {words} ({acc.lockout_where}; limit {ep.accounts_max_failed_logons})")
+                               detail=f"{host}: {words} ({acc.lockout_where}; limit {limits.max_failed_logons})")
         elif "lockout" in unread:
             yield self.undetermined(target, reason_for(unread["lockout"]), f"{host}: lockout policy not read: "
                                     f"{unread['lockout']}", evidence=ev, discriminator="lockout")
         if acc.min_length is not None:
-            ok = acc.min_length >= ep.accounts_min_password_length
+            ok = acc.min_length >= limits.min_password_length
             yield self.finding(target, passed=ok, evidence=ev, discriminator="min_length",
                                detail=f"{host}: minimum password length {acc.min_length} ({acc.min_length_where}; "
-                                      f"required {ep.accounts_min_password_length}){age}")
+                                      f"required {limits.min_password_length}){age}")
         elif "min_length" in unread:
             yield self.undetermined(target, reason_for(unread["min_length"]), f"{host}: password length policy not "
                                     f"read: {unread['min_length']}", evidence=ev, discriminator="min_length")

@@ -11,13 +11,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from scanner.check import Applies, CheckMeta
+from pydantic import Field
+
+from scanner.check import Applies, CheckMeta, CheckSettings
 from scanner.models import ErrorReason, Severity, Skip, SkipReason, Target
 
 from .backup_checks import age_hours, job_evidence, job_label, third_parties
 from .base import EndpointCheck, Item
 from .inventory import Backups, EndpointInventory
 from .probe import EndpointFacts
+
+
+class BackupAgeSettings(CheckSettings):
+    """``settings: {endpoint.backup_stale: {max_age_hours: N}}``."""
+
+    max_age_hours: float = Field(default=48.0, gt=0, le=24 * 366)
 
 
 class BackupStale(EndpointCheck[Backups]):
@@ -35,6 +43,7 @@ class BackupStale(EndpointCheck[Backups]):
             "Veeam: the last session's error), run it now, and alert on failed runs; keep copies under 48 hours old."
         ),
         description="Compares each backup job's newest successful copy with the time of collection.",
+        settings_model=BackupAgeSettings,
     )
     section = "backup"
 
@@ -44,7 +53,7 @@ class BackupStale(EndpointCheck[Backups]):
             yield Skip(target=target, reason=SkipReason.NOT_APPLICABLE,
                        detail=f"{ep.host}: no backup configured (endpoint.backup_missing reports it)")
             return
-        limit = ep.backup_max_age_hours
+        limit = self.settings_as(BackupAgeSettings).max_age_hours
         for job in backups.jobs:
             ev = job_evidence(backups, job, inv.collected_by)
             label = f"{ep.host}: {job_label(job)}"

@@ -48,6 +48,11 @@ class DiskEncryptionOff(EndpointCheck[DiskEncryption]):
 
     def judge_section(self, target: Target, ep: EndpointFacts, inv: EndpointInventory,
                       disk: DiskEncryption) -> Iterator[Item]:
+        if not disk.volumes:  # every computer has a disk: an empty list is a collection that read none
+            yield self.undetermined(target, ErrorReason.PROTOCOL, f"{ep.host}: no volume was reported",
+                                    evidence=[evidence_of("endpoint-disk", "no volume", disk.observations,
+                                                          inv.collected_by)])
+            return
         for vol in disk.volumes:
             where = vol.mountpoint or vol.name
             ev = evidence_of("endpoint-disk", f"{where}: {vol.state.value}", disk.observations,

@@ -16,7 +16,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import datetime
 
-from scanner.check import Applies, CheckMeta
+from pydantic import Field
+
+from scanner.check import Applies, CheckMeta, CheckSettings
 from scanner.models import ErrorReason, Severity, Target
 
 from .base import EndpointCheck, Item
@@ -28,8 +30,16 @@ def _days(later: datetime, earlier: datetime) -> float:
     return (later - earlier).total_seconds() / 86400
 
 
-def _limit(update: PendingUpdate, ep: EndpointFacts) -> float:
-    return ep.patch_critical_days if (update.severity or "").lower() == "critical" else ep.patch_other_days
+class PatchSettings(CheckSettings):
+    """``settings: {endpoint.patches_pending: {critical_days, other_days, max_days_without_update}}``."""
+
+    critical_days: float = Field(default=15.0, gt=0, le=3650)
+    other_days: float = Field(default=30.0, gt=0, le=3650)
+    max_days_without_update: float = Field(default=30.0, gt=0, le=3650)
+
+
+def _limit(update: PendingUpdate, limits: PatchSettings) -> float:
+    return limits.critical_days if (update.severity or "").lower() == "critical" else limits.other_days
 
 
 class PatchesPending(EndpointCheck[Patches]):
@@ -48,12 +58,14 @@ class PatchesPending(EndpointCheck[Patches]):
             "Windows Update for Business or the RMM's patch policy with a 15-day deadline for critical fixes."
         ),
         description="Lists pending updates from the local package lists and when updates were last installed.",
+        settings_model=PatchSettings,
     )
     section = "patches"
 
     def judge_section(self, target: Target, ep: EndpointFacts, inv: EndpointInventory,
                       patches: Patches) -> Iterator[Item]:
         now = inv.collected_at
+        limits = self.settings_as(PatchSettings)
         security = [u for u in patches.pending if u.security]
         ev = evidence_of("endpoint-patches", f"{patches.source}: {len(patches.pending)} pending "
                          f"({len(security)} security); last install "
@@ -61,19 +73,19 @@ class PatchesPending(EndpointCheck[Patches]):
                          patches.observations, inv.collected_by)
         reasons: list[str] = []
         for update in security:
-            if update.published is not None and _days(now, update.published) > _limit(update, ep):
+            if update.published is not None and _days(now, update.published) > _limit(update, limits):
                 reasons.append(f"{update.package} {update.available} ({update.origin}, "
                                f"{update.severity or 'unrated'}) issued {update.published.date()}, pending "
-                               f"{_days(now, update.published):.0f} days (limit {_limit(update, ep):.0f})")
+                               f"{_days(now, update.published):.0f} days (limit {_limit(update, limits):.0f})")
         since = _days(now, patches.last_install) if patches.last_install else None
         undated = [u for u in security if u.published is None]
-        if undated and since is not None and since > ep.patch_critical_days:
+        if undated and since is not None and since > limits.critical_days:
             names = ", ".join(f"{u.package} {u.available}" for u in undated[:5])
             reasons.append(f"{len(undated)} security update(s) pending ({names}{', …' if len(undated) > 5 else ''}; "
                            f"from {undated[0].origin}) and nothing installed for {since:.0f} days "
-                           f"(limit {ep.patch_critical_days:.0f})")
-        if since is not None and since > ep.patch_max_days_without_update:
-            reasons.append(f"no update installed for {since:.0f} days (limit {ep.patch_max_days_without_update:.0f})")
+                           f"(limit {limits.critical_days:.0f})")
+        if since is not None and since > limits.max_days_without_update:
+            reasons.append(f"no update installed for {since:.0f} days (limit {limits.max_days_without_update:.0f})")
         head = f"{ep.host} ({patches.source})"
         if reasons:
             yield self.finding(target, passed=False, evidence=[ev], detail=f"{head}: " + "; ".join(reasons))

@@ -30,7 +30,6 @@ from .hostkeys import HostKeyCheck
 from .inventory import EndpointInventory, Unknown
 from .ssh import HostKeyRefused, SessionLimits, SshSession
 
-DEFAULT_SCREEN_LOCK_MAX_MINUTES = 15.0
 COMMAND_TIMEOUT = 20.0
 UNAME = Command("uname", ("uname", "-s"))
 HOME = Command("home", ("printenv", "HOME"))
@@ -41,48 +40,13 @@ SECTIONS = ("os", "disk", "screen_lock", "firewall", "antimalware", "sync_client
 @dataclass(frozen=True)
 class EndpointFacts:
     host: str
-    screen_lock_max_seconds: int
     credential: str | None = None  # Credential.describe(): name, kind, user — never the secret
     inventory: EndpointInventory | None = None
     host_key: HostKeyCheck | None = None
     no_credentials: str | None = None  # why no collection was attempted
     refused: str | None = None  # the host-key refusal, in words
-    # The profile's limits for the backup, patch and account checks (defaults: DEFAULT_LIMITS).
-    backup_max_age_hours: float = 48.0
-    patch_critical_days: float = 15.0
-    patch_other_days: float = 30.0
-    patch_max_days_without_update: float = 30.0
-    accounts_min_password_length: int = 8
-    accounts_max_failed_logons: int = 10
-
-
-# (check id, setting, EndpointFacts field): the profile's ``settings: {<check id>: {<setting>: N}}``.
-LIMIT_SETTINGS = (
-    ("endpoint.backup_stale", "max_age_hours", "backup_max_age_hours"),
-    ("endpoint.patches_pending", "critical_days", "patch_critical_days"),
-    ("endpoint.patches_pending", "other_days", "patch_other_days"),
-    ("endpoint.patches_pending", "max_days_without_update", "patch_max_days_without_update"),
-    ("endpoint.accounts_weak", "min_password_length", "accounts_min_password_length"),
-    ("endpoint.accounts_weak", "max_failed_logons", "accounts_max_failed_logons"),
-)
-
-
-def limits_from(ctx: ProbeContext) -> dict[str, Any]:
-    """The profile's limits as EndpointFacts fields; a missing or non-positive value keeps the default."""
-    out: dict[str, Any] = {}
-    for check_id, key, field_name in LIMIT_SETTINGS:
-        value = ((ctx.settings or {}).get(check_id) or {})
-        number = value.get(key) if isinstance(value, dict) else None
-        if isinstance(number, int | float) and not isinstance(number, bool) and number > 0:
-            out[field_name] = int(number) if field_name.startswith("accounts_") else float(number)
-    return out
-
-
-def _screen_lock_minutes(ctx: ProbeContext) -> float:
-    """The profile's ``settings: {endpoint.screen_lock_missing: {max_minutes: N}}`` (default 15)."""
-    value = (ctx.settings or {}).get("endpoint.screen_lock_missing") or {}
-    minutes = value.get("max_minutes", DEFAULT_SCREEN_LOCK_MAX_MINUTES) if isinstance(value, dict) else None
-    return float(minutes) if isinstance(minutes, int | float) and minutes > 0 else DEFAULT_SCREEN_LOCK_MAX_MINUTES
+    # The limits (screen lock, backup age, patch delays, account policy) are not facts: each check
+    # declares them as its settings (CheckMeta.settings_model) and judges these facts against them.
 
 
 def assemble(module: ModuleType, results: dict[str, CommandResult], *, collector: str,
@@ -132,8 +96,7 @@ class EndpointCollector(Probe[EndpointFacts]):
 
     def collect(self, target: Target, ctx: ProbeContext) -> EndpointFacts:
         assert target.host is not None
-        base = EndpointFacts(host=target.host, screen_lock_max_seconds=int(_screen_lock_minutes(ctx) * 60),
-                             **limits_from(ctx))
+        base = EndpointFacts(host=target.host)
         store = ctx.credentials
         if store is None:
             return _replace(base, no_credentials="no --credentials file was given for this scan")

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from scanner.check import Applies, CheckMeta
+from pydantic import Field
+
+from scanner.check import Applies, CheckMeta, CheckSettings
 from scanner.models import ErrorReason, Severity, SkipReason, Target
 
 from .base import EndpointCheck, Item
@@ -19,6 +21,13 @@ from .probe import EndpointFacts
 
 def _minutes(seconds: int) -> str:
     return f"{seconds // 60} min" + (f" {seconds % 60} s" if seconds % 60 else "")
+
+
+class ScreenLockSettings(CheckSettings):
+    """``settings: {endpoint.screen_lock_missing: {max_minutes: N}}``."""
+
+    # 15 minutes: the common reading of automatic logoff for a workstation in a clinic.
+    max_minutes: float = Field(default=15.0, gt=0, le=24 * 60)
 
 
 class ScreenLockMissing(EndpointCheck[ScreenLock]):
@@ -38,6 +47,7 @@ class ScreenLockMissing(EndpointCheck[ScreenLock]):
             "GNOME dconf lock (org/gnome/desktop/session idle-delay, org/gnome/desktop/screensaver lock-enabled)."
         ),
         description="Reads the lock setting and idle timeout (gsettings, sysadminctl, registry policy).",
+        settings_model=ScreenLockSettings,
     )
     section = "screen_lock"
 
@@ -46,7 +56,7 @@ class ScreenLockMissing(EndpointCheck[ScreenLock]):
         if lock.not_applicable:
             yield self.skip(target, SkipReason.NOT_APPLICABLE, f"{ep.host}: {lock.not_applicable}")
             return
-        limit = ep.screen_lock_max_seconds
+        limit = int(self.settings_as(ScreenLockSettings).max_minutes * 60)
         ev = evidence_of("endpoint-screen-lock", f"lock_enabled={lock.lock_enabled} idle_seconds={lock.idle_seconds}",
                          lock.observations, inv.collected_by)
         source = f" (source: {lock.source})" if lock.source else ""

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from checks.ftp.probe import FtpAnonymous, FtpAnonymousFacts
 from scanner.check import Applies, CheckMeta, SingleProbeCheck
-from scanner.models import Finding, Severity, Skip, Target
+from scanner.models import ErrorReason, Finding, Severity, Skip, Target, Undetermined
 from scanner.net.text import sanitize
 
 
@@ -38,11 +38,18 @@ class FtpAnonymousLogin(SingleProbeCheck[FtpAnonymousFacts]):
     )
     probe = FtpAnonymous
 
-    def judge(self, target: Target, ftp: FtpAnonymousFacts) -> Iterator[Finding | Skip]:
+    def judge(self, target: Target, ftp: FtpAnonymousFacts) -> Iterator[Finding | Skip | Undetermined]:
         where = target.host_port()
         if not ftp.logged_in:
-            replies = "; ".join(f"{sent} -> {reply.code} {reply.text()}" for sent, reply in ftp.dialogue
-                                if sent.startswith(("USER", "PASS")))
+            logon = [(sent, reply) for sent, reply in ftp.dialogue if sent.startswith(("USER", "PASS"))]
+            replies = "; ".join(f"{sent} -> {reply.code} {reply.text()}" for sent, reply in logon)
+            if not any(400 <= reply.code < 600 for _, reply in logon):
+                # "Refused" needs the server's own refusal (RFC 959 §4.2: a 4yz or 5yz reply).
+                yield self.undetermined(target, ErrorReason.PROTOCOL,
+                                        f"{where}: no refusal of the anonymous logon was recorded "
+                                        f"({replies or 'no USER/PASS reply'})",
+                                        evidence=[ftp.evidence()])
+                return
             yield self.finding(target, passed=True, detail=f"{where}: anonymous logon refused ({replies})",
                                evidence=[ftp.evidence()])
             return

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from checks.mail.sasl import cleartext_mechanisms
 from checks.mail.smtp_probe import SmtpEhlo, SmtpEhloFacts
 from scanner.check import Applies, CheckMeta, SingleProbeCheck
-from scanner.models import Finding, Severity, Skip, Target
+from scanner.models import ErrorReason, Finding, Severity, Skip, Target, Undetermined
 from scanner.net.text import sanitize
 
 
@@ -34,7 +34,12 @@ class SmtpCleartextAuth(SingleProbeCheck[SmtpEhloFacts]):
     )
     probe = SmtpEhlo
 
-    def judge(self, target: Target, ehlo: SmtpEhloFacts) -> Iterator[Finding | Skip]:
+    def judge(self, target: Target, ehlo: SmtpEhloFacts) -> Iterator[Finding | Skip | Undetermined]:
+        if not 200 <= ehlo.ehlo_code <= 599:
+            # No SMTP reply to EHLO was recorded (RFC 5321 §4.2: a three-digit code): nothing to judge.
+            yield self.undetermined(target, ErrorReason.PROTOCOL, f"no SMTP reply code to EHLO recorded "
+                                    f"(got {ehlo.ehlo_code})", evidence=[ehlo.evidence()])
+            return
         mechanisms = ehlo.auth_mechanisms
         exposed = cleartext_mechanisms(mechanisms)
         tls = "STARTTLS is offered but not required for AUTH" if ehlo.starttls_offered else "no STARTTLS at all"

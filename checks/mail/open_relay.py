@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from checks.mail.smtp_relay_probe import SmtpRelay, SmtpRelayFacts
 from scanner.check import Applies, CheckMeta, SingleProbeCheck
-from scanner.models import Finding, Severity, Skip, Target
+from scanner.models import ErrorReason, Finding, Severity, Skip, Target, Undetermined
 from scanner.net.text import sanitize
 
 
@@ -34,9 +34,17 @@ class SmtpOpenRelay(SingleProbeCheck[SmtpRelayFacts]):
     )
     probe = SmtpRelay
 
-    def judge(self, target: Target, relay: SmtpRelayFacts) -> Iterator[Finding | Skip]:
+    def judge(self, target: Target, relay: SmtpRelayFacts) -> Iterator[Finding | Skip | Undetermined]:
         accepted = relay.accepted
         tried = len(relay.attempts)
+        unanswered = [a.variant for a in relay.attempts if not a.accepted
+                      and (a.rcpt_reply or a.mail_reply)[:1] not in ("4", "5")]
+        if not accepted and unanswered:
+            # "Refused" needs the server's 4yz/5yz reply (RFC 5321 §4.2.1) to each attempt.
+            yield self.undetermined(target, ErrorReason.PROTOCOL, f"no refusal recorded for {len(unanswered)} of "
+                                    f"{tried} relay attempt(s) ({', '.join(sanitize(v, 40) for v in unanswered)})",
+                                    evidence=[relay.evidence()])
+            return
         if accepted:
             forms = ", ".join(f"{a.variant} ({sanitize(a.rcpt_reply, 40)})" for a in accepted)
             detail = f"accepted {len(accepted)} of {tried} outside recipients from an outside sender: {forms}"

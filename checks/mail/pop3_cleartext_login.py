@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from checks.mail.pop3_probe import Pop3Capa, Pop3Facts
 from checks.mail.sasl import cleartext_mechanisms
 from scanner.check import Applies, CheckMeta, SingleProbeCheck
-from scanner.models import Finding, Severity, Skip, Target
+from scanner.models import ErrorReason, Finding, Severity, Skip, Target, Undetermined
 from scanner.net.text import sanitize
 
 
@@ -33,7 +33,12 @@ class Pop3CleartextLogin(SingleProbeCheck[Pop3Facts]):
     )
     probe = Pop3Capa
 
-    def judge(self, target: Target, pop3: Pop3Facts) -> Iterator[Finding | Skip]:
+    def judge(self, target: Target, pop3: Pop3Facts) -> Iterator[Finding | Skip | Undetermined]:
+        if not pop3.greeting.startswith("+OK"):
+            # RFC 1939 §4: a POP3 server greets with +OK; without it nothing below was said by one.
+            yield self.undetermined(target, ErrorReason.PROTOCOL, f"no POP3 greeting (+OK) recorded "
+                                    f"({sanitize(pop3.greeting, 60)!r})", evidence=[pop3.evidence()])
+            return
         tls = "STLS offered but not required" if pop3.stls else "no STLS"
         if not pop3.capa_supported:
             passed = False

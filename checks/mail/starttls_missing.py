@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from checks.mail.smtp_probe import SmtpEhlo, SmtpEhloFacts
 from scanner.check import Applies, CheckMeta, SingleProbeCheck
-from scanner.models import Finding, Severity, Skip, Target
+from scanner.models import ErrorReason, Finding, Severity, Skip, Target, Undetermined
 
 
 class SmtpStarttlsMissing(SingleProbeCheck[SmtpEhloFacts]):
@@ -35,7 +35,12 @@ class SmtpStarttlsMissing(SingleProbeCheck[SmtpEhloFacts]):
     )
     probe = SmtpEhlo
 
-    def judge(self, target: Target, ehlo: SmtpEhloFacts) -> Iterator[Finding | Skip]:
+    def judge(self, target: Target, ehlo: SmtpEhloFacts) -> Iterator[Finding | Skip | Undetermined]:
+        if not 200 <= ehlo.ehlo_code <= 599:
+            # No SMTP reply to EHLO was recorded (RFC 5321 §4.2: a three-digit code): nothing to judge.
+            yield self.undetermined(target, ErrorReason.PROTOCOL, f"no SMTP reply code to EHLO recorded "
+                                    f"(got {ehlo.ehlo_code})", evidence=[ehlo.evidence()])
+            return
         if not ehlo.esmtp:
             detail = f"server refused EHLO ({ehlo.ehlo_code}) and speaks only HELO: no STARTTLS possible"
         elif ehlo.starttls_offered:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 from checks.smb.shares_probe import ShareAccess, SmbAnonymousAccess, SmbAnonymousFacts
 from scanner.check import Applies, CheckMeta, SingleProbeCheck
-from scanner.models import Finding, Severity, Skip, Target
+from scanner.models import ErrorReason, Finding, Severity, Skip, Target, Undetermined
 from scanner.net.text import sanitize
 
 
@@ -54,7 +54,16 @@ class SmbOpenShare(SingleProbeCheck[SmbAnonymousFacts]):
     )
     probe = SmbAnonymousAccess
 
-    def judge(self, target: Target, anon: SmbAnonymousFacts) -> Iterator[Finding | Skip]:
+    def judge(self, target: Target, anon: SmbAnonymousFacts) -> Iterator[Finding | Skip | Undetermined]:
+        unproven = [s.identity for s in anon.sessions if not s.logged_on and not s.logon_status]
+        if not anon.sessions or unproven:
+            # A PASS says the null session and guest logons were refused: that needs each attempt's
+            # outcome (a logon, or the server's status), not an empty record.
+            yield self.undetermined(target, ErrorReason.PROTOCOL,
+                                    f"{target.host_port()}: no outcome recorded for the "
+                                    f"{'anonymous logons' if not anon.sessions else ', '.join(unproven)}",
+                                    evidence=[anon.evidence()])
+            return
         evidence = [anon.evidence()]
         disks = [s for s in anon.shares if s.disk]
         if not disks:

@@ -65,7 +65,8 @@ class SmbNegotiateFacts:
         policy = self.smb2_policy
         summary = f"dialects accepted: {', '.join(self.accepted_dialects) or 'none'}"
         if policy is not None:
-            summary += f"; SMB {policy.dialect} SecurityMode {policy.security_mode:#04x} " \
+            mode = "not read" if policy.security_mode is None else f"{policy.security_mode:#04x}"
+            summary += f"; SMB {policy.dialect} SecurityMode {mode} " \
                        f"(signing {'required' if policy.signing_required else 'not required'})"
         if self.smb1_accepted:
             summary += f"; SMB1 signing {'required' if self.smb1.signing_required else 'not required'}"

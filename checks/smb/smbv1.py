@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 from checks.smb.probe import SmbNegotiate, SmbNegotiateFacts
 from scanner.check import Applies, CheckMeta, SingleProbeCheck
-from scanner.models import Finding, Severity, Skip, Target
+from scanner.models import ErrorReason, Finding, Severity, Skip, Target, Undetermined
 
 
 class SmbV1Enabled(SingleProbeCheck[SmbNegotiateFacts]):
@@ -35,10 +35,17 @@ class SmbV1Enabled(SingleProbeCheck[SmbNegotiateFacts]):
     )
     probe = SmbNegotiate
 
-    def judge(self, target: Target, neg: SmbNegotiateFacts) -> Iterator[Finding | Skip]:
+    def judge(self, target: Target, neg: SmbNegotiateFacts) -> Iterator[Finding | Skip | Undetermined]:
         where = target.host_port()
         if neg.smb1_accepted:
-            detail = f"{where}: SMB1 dialect NT LM 0.12 accepted (SecurityMode {neg.smb1.security_mode:#04x})"
+            mode = f"{neg.smb1.security_mode:#04x}" if neg.smb1.security_mode is not None else "not read"
+            detail = f"{where}: SMB1 dialect NT LM 0.12 accepted (SecurityMode {mode})"
+        elif not neg.smb1.refusal or not neg.accepted_dialects:
+            # "SMB1 refused" needs the server's refusal of it, from a server that speaks SMB at all.
+            yield self.undetermined(target, ErrorReason.PROTOCOL,
+                                    f"{where}: neither an SMB1 acceptance nor a refusal by an SMB server was recorded",
+                                    evidence=[neg.evidence()])
+            return
         else:
             detail = f"{where}: SMB1 refused ({neg.smb1.refusal}); accepts {', '.join(neg.accepted_dialects)}"
         yield self.finding(target, passed=not neg.smb1_accepted, detail=detail, evidence=[neg.evidence()])

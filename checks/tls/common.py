@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from checks.tls.probe import TLS_SERVICES, TlsFacts, TlsProbe
 from scanner.check import Applies, SingleProbeCheck
-from scanner.models import Finding, Skip, SkipReason, Target
+from scanner.models import Finding, Skip, SkipReason, Target, Undetermined
 
 APPLIES = Applies(services=TLS_SERVICES)
 
@@ -18,7 +18,7 @@ class TlsCheck(SingleProbeCheck[TlsFacts]):
 
     probe = TlsProbe
 
-    def judge(self, target: Target, tls: TlsFacts) -> Iterator[Finding | Skip]:
+    def judge(self, target: Target, tls: TlsFacts) -> Iterator[Finding | Skip | Undetermined]:
         if not tls.available:
             yield self.skip(target, SkipReason.NOT_APPLICABLE,
                             f"{target.host_port()} {tls.mode}: TLS not available ({tls.unavailable})")
@@ -26,5 +26,5 @@ class TlsCheck(SingleProbeCheck[TlsFacts]):
         yield from self.judge_tls(target, tls, f"{target.host_port()} ({tls.mode})")
 
     @abstractmethod
-    def judge_tls(self, target: Target, tls: TlsFacts, where: str) -> Iterator[Finding | Skip]:
+    def judge_tls(self, target: Target, tls: TlsFacts, where: str) -> Iterator[Finding | Skip | Undetermined]:
         """``where`` names the service as every detail does: "198.18.0.30:443 (implicit)"."""

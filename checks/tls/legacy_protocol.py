@@ -13,7 +13,7 @@ from checks.tls.common import APPLIES, TlsCheck
 from checks.tls.hello import LEGACY
 from checks.tls.probe import TlsFacts
 from scanner.check import CheckMeta
-from scanner.models import Finding, Severity, Skip, Target
+from scanner.models import ErrorReason, Finding, Severity, Skip, Target, Undetermined
 
 
 class TlsLegacyProtocol(TlsCheck):
@@ -35,8 +35,18 @@ class TlsLegacyProtocol(TlsCheck):
                     "records which the server accepts.",
     )
 
-    def judge_tls(self, target: Target, tls: TlsFacts, where: str) -> Iterator[Finding | Skip]:
+    def judge_tls(self, target: Target, tls: TlsFacts, where: str) -> Iterator[Finding | Skip | Undetermined]:
         legacy = [v for v in tls.accepted if v in LEGACY]
+        refused = {v.version for v in tls.versions if not v.accepted}
+        untested = [v for v in LEGACY if v not in refused]
+        if not legacy and (untested or not tls.accepted):
+            # "Refuses TLS 1.0 and 1.1" needs both refusals recorded, from a server that accepts
+            # some version (an empty record is not a refusal).
+            yield self.undetermined(target, ErrorReason.PROTOCOL,
+                                    f"{where}: not established: " + (f"no answer recorded for {', '.join(untested)}"
+                                                                     if untested else "no version accepted"),
+                                    evidence=[tls.evidence()])
+            return
         if legacy:
             detail = f"{where} accepts {', '.join(legacy)}; all accepted: {', '.join(tls.accepted)}"
         else:

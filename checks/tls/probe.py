@@ -77,7 +77,7 @@ class CertFacts:
             return "match" if ok else "mismatch"
         if not self.ip_addresses:
             return "no name to match"
-        return "match" if any(ipaddress.ip_address(a) == address for a in self.ip_addresses) else "mismatch"
+        return "match" if any(_same_address(a, address) for a in self.ip_addresses) else "mismatch"
 
     def as_data(self) -> dict[str, Any]:
         return {"subject": sanitize(self.subject, 200), "issuer": sanitize(self.issuer, 200),
@@ -86,6 +86,13 @@ class CertFacts:
                 "signature_hash": self.signature_hash, "dns_names": [sanitize(n, 100) for n in self.dns_names[:20]],
                 "ip_addresses": list(self.ip_addresses[:20]), "chain_verified": self.verified,
                 "verify_error": sanitize(self.verify_error, 200), "fetched_with": self.fetched_with}
+
+
+def _same_address(text: str, address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    try:
+        return ipaddress.ip_address(text) == address
+    except ValueError:  # not an address: it matches nothing
+        return False
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from checks.tls.common import APPLIES, TlsCheck
 from checks.tls.hello import NO_FORWARD_SECRECY, WEAK_CATEGORIES
 from checks.tls.probe import TlsFacts
 from scanner.check import CheckMeta
-from scanner.models import Finding, Severity, Skip, Target
+from scanner.models import ErrorReason, Finding, Severity, Skip, Target, Undetermined
 
 # No confidentiality or no authentication at all: anyone on the path reads or impersonates.
 _BROKEN = {"NULL", "EXPORT", "anonymous"}
@@ -39,8 +39,13 @@ class TlsWeakCipher(TlsCheck):
                     "ClientHellos until the server refuses them all.",
     )
 
-    def judge_tls(self, target: Target, tls: TlsFacts, where: str) -> Iterator[Finding | Skip]:
+    def judge_tls(self, target: Target, tls: TlsFacts, where: str) -> Iterator[Finding | Skip | Undetermined]:
         weak = [w for w in tls.weak_suites if w.category in WEAK_CATEGORIES]
+        if not weak and not tls.accepted:
+            # Suites are tried on the versions the server accepts: with none accepted nothing was tried.
+            yield self.undetermined(target, ErrorReason.PROTOCOL, f"{where}: no TLS version was accepted, so no "
+                                    "cipher suite could be tried", evidence=[tls.evidence()])
+            return
         no_fs = sorted({w.version for w in tls.weak_suites if w.category == NO_FORWARD_SECRECY})
         note = f"; static-RSA key exchange (no forward secrecy) accepted on {', '.join(no_fs)}" if no_fs else ""
         if weak:

@@ -2,7 +2,8 @@
 
 Shipped profiles live in ``profiles/*.yaml``; a user may pass a file path instead of a name.
 Every profile is validated on load: an unknown key, a wrong type or an unknown check id is an
-``InputError`` naming the file, the line and key, and what was expected.
+``InputError`` naming the file, the line and key, and what was expected. That includes each
+check's ``settings``, validated against the schema the check declares (``CheckMeta.settings_model``).
 """
 
 from __future__ import annotations
@@ -13,11 +14,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from scanner.check import TimeoutConfig
+from scanner.check import CheckSettings, TimeoutConfig
 from scanner.config.settings import ConcurrencyConfig, DiscoveryConfig
-from scanner.config.userfiles import key_line, node_at, read_yaml, validate_model
+from scanner.config.userfiles import describe_validation_error, key_line, node_at, read_yaml, validate_model
 from scanner.errors import InputError
 
 
@@ -26,6 +27,7 @@ class CheckCatalog(Protocol):
     A protocol, so that configuration does not import the engine above it."""
 
     def ids(self) -> list[str]: ...
+    def settings_model(self, check_id: str) -> type[CheckSettings] | None: ...
     def select(self, patterns: Iterable[str]) -> set[str]: ...
     def __contains__(self, check_id: object) -> bool: ...
 
@@ -69,6 +71,9 @@ class LoadedProfile(BaseModel):
     source: str
     check_ids: frozenset[str]
     warnings: tuple[str, ...] = ()
+    # The profile's ``settings``, validated against each check's declared ``settings_model``:
+    # what the runner hands each check (a check the profile says nothing about gets its defaults).
+    check_settings: dict[str, CheckSettings] = Field(default_factory=dict)
 
 
 def profiles_dir() -> Path:
@@ -133,7 +138,16 @@ def select_checks(profile: Profile, registry: CheckCatalog, source: str,
         return ids
 
     enabled = resolve(profile.checks.include, "include") - resolve(profile.checks.exclude, "exclude")
-    for check_id in profile.settings:
+    check_settings: dict[str, CheckSettings] = {}
+    for check_id, values in profile.settings.items():
         if check_id not in registry:
             raise InputError(f"{at('settings', check_id)}: unknown check id", source=source)
-    return LoadedProfile(profile=profile, source=source, check_ids=frozenset(enabled), warnings=tuple(warnings))
+        model = registry.settings_model(check_id)
+        if model is None:
+            raise InputError(f"{at('settings', check_id)}: check {check_id} takes no settings", source=source)
+        try:
+            check_settings[check_id] = model.model_validate(values)
+        except ValidationError as exc:
+            raise describe_validation_error(exc, source, root, prefix=("settings", check_id)) from exc
+    return LoadedProfile(profile=profile, source=source, check_ids=frozenset(enabled), warnings=tuple(warnings),
+                         check_settings=check_settings)

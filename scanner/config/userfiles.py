@@ -85,12 +85,14 @@ def key_line(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
 
 
 def describe_validation_error(exc: ValidationError, source: str, root: yaml.Node | None, *,
-                              show_values: bool = True) -> InputError:
+                              show_values: bool = True, prefix: tuple[int | str, ...] = ()) -> InputError:
     """One readable paragraph for every problem pydantic found. ``show_values=False`` for files
-    that may hold secrets: the offending value is then never echoed."""
+    that may hold secrets: the offending value is then never echoed. ``prefix``: where in the file
+    the validated value sits (a check's settings are validated on their own, at
+    ``settings.<check id>``)."""
     problems = []
     for err in exc.errors():
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        loc = prefix + tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
         key = ".".join(str(p) for p in loc) or "(top level)"
         line = key_line(root, loc) if err["type"] == "extra_forbidden" else None
         if line is None:

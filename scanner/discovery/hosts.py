@@ -413,6 +413,7 @@ async def tcp_ping(
     on_progress: ProgressFn | None = None,
     found: dict[str, tuple[int, bool]] | None = None,
     rtts: dict[str, float] | None = None,
+    on_answer: Callable[[str, tuple[int, bool]], None] | None = None,
 ) -> dict[str, tuple[int, bool]]:
     """TCP connect "ping": {address: (port, open)} for every address that completed a
     handshake or refused one on any of ``ports`` (filled into ``found`` as answers come, when
@@ -442,6 +443,8 @@ async def tcp_ping(
                                       per_host=max(1, per_host), stagger=stagger, global_sem=global_sem, rtt=rtt)
             if answer is not None:
                 live[address] = answer[:2]
+                if on_answer is not None:
+                    on_answer(address, answer[:2])
                 if rtts is not None and answer[2] is not None:
                     rtts[address] = answer[2]
             finished += 1
@@ -461,8 +464,13 @@ async def discover_hosts(
     global_limit: int,
     per_host: int,
     on_progress: ProgressFn | None = None,
+    on_live: Callable[[str, str], None] | None = None,
 ) -> HostDiscoveryResult:
     """Find the live hosts among ``addresses`` with the requested method.
+
+    ``on_live(address, how)`` is called as each ARP or TCP ping answer comes (so that an
+    interrupted discovery keeps them, ``scanner.discovery.found``); ICMP echoes and ``none``'s
+    listed addresses are known only in the result.
 
     ``auto``: ARP for on-link IPv4 addresses when running as root, TCP ping for the rest.
     ``arp``: the same, but say so in the notes when some addresses cannot be ARPed.
@@ -514,6 +522,8 @@ async def discover_hosts(
         for address, seconds in answers.items():
             result.live[address] = "arp"
             result.rtt[address] = seconds
+            if on_live is not None:
+                on_live(address, "arp")
         if "arp" not in result.methods:
             result.methods.append("arp")
         bump(len(group))
@@ -541,7 +551,8 @@ async def discover_hosts(
             skip=pinged)) if use_icmp else None)
         try:
             await tcp_ping(tcp_targets, connect_timeout=connect_timeout, retries=retries, global_limit=global_limit,
-                           per_host=per_host, on_progress=ping_progress, found=pinged, rtts=result.rtt)
+                           per_host=per_host, on_progress=ping_progress, found=pinged, rtts=result.rtt,
+                           on_answer=None if on_live is None else lambda address, _answer: on_live(address, "tcp-ping"))
         except BaseException:
             stop_icmp.set()  # the thread sees it within one select() wait
             raise

@@ -460,8 +460,11 @@ class IdentifyStream:
     ``add_threadsafe`` may be called from the sweep's thread; ``finish`` returns the services."""
 
     def __init__(self, *, global_limit: int, per_host: int, timeouts: IdentifyTimeouts | None = None,
-                 retries: int = 2) -> None:
+                 retries: int = 2, on_service: Callable[[str, Service], None] | None = None) -> None:
+        """``on_service(address, service)``: called as each port is named (an interrupted
+        discovery keeps what was named, ``scanner.discovery.found``)."""
         self._loop = asyncio.get_running_loop()
+        self._on_service = on_service
         self._queue: asyncio.Queue[tuple[str, int] | None] = asyncio.Queue()
         self._per_host: dict[str, asyncio.Semaphore] = {}
         self._limit = max(1, per_host)
@@ -485,6 +488,8 @@ class IdentifyStream:
             async with semaphore:
                 service = await identify(address, port, timeouts=self._timeouts, retries=self._retries)
             self.results.setdefault(address, []).append(service)
+            if self._on_service is not None:
+                self._on_service(address, service)
 
     async def finish(self) -> dict[str, list[Service]]:
         """Wait for every port added so far (the sweep is over), then stop the workers."""

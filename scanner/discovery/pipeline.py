@@ -45,6 +45,7 @@ from typing import Any
 
 from scanner.config.ports import default_ports
 from scanner.config.settings import ConcurrencyConfig, DiscoveryConfig
+from scanner.discovery.found import FoundSoFar
 from scanner.discovery.hosts import PING_PORTS, discover_hosts
 from scanner.discovery.identify import IdentifyStream, IdentifyTimeouts, identify_all
 from scanner.discovery.nmap_engine import nmap_path, run_nmap
@@ -82,6 +83,7 @@ class _Run:
     notes: list[str] = field(default_factory=list)
     timings: list[tuple[str, float]] = field(default_factory=list)
     on_progress: ProgressCallback | None = None
+    found: FoundSoFar = field(default_factory=FoundSoFar)  # what an interrupt must not lose
 
     def progress(self, phase: str) -> Callable[[int, int], None] | None:
         callback = self.on_progress
@@ -129,19 +131,23 @@ def discover(
     concurrency: ConcurrencyConfig,
     *,
     on_progress: ProgressCallback | None = None,
+    found: FoundSoFar | None = None,
 ) -> DiscoveryResult:
     """Find the live hosts of ``scope`` and their open services.
 
     Synchronous: runs its own asyncio loop (the caller must not be inside one). Must be called
     inside ``scanner.scope.guard.enforce(scope)``. Raises ``OutOfScopeError`` if anything would be
     sent outside the scope; network conditions (timeouts, refusals) are results, not errors.
+    ``found``: filled as hosts and services are found, for a caller whose discovery is
+    interrupted (KeyboardInterrupt): it then saves what ``found`` holds.
     """
     if active_scope() is None:
         raise RuntimeError("discover() must run inside scanner.scope.guard.enforce(scope)")
     started = time.monotonic()
-    run = _Run(on_progress=on_progress)
+    run = _Run(on_progress=on_progress, found=found or FoundSoFar())
     addresses = list(scope.addresses())
     names = _scope_hostnames(scope)
+    run.found.hostnames(names)
     engine = "builtin"
     hosts: list[Host] | None = None
     host_method = ""
@@ -150,9 +156,11 @@ def discover(
             run.notes.append("nmap not installed: built-in scanner used")
         else:
             try:
+                run.found.engine = "nmap"
                 hosts = _discover_with_nmap(addresses, config, concurrency, run)
                 engine, host_method = "nmap", "none" if config.host_discovery == "none" else "nmap"
             except (MissingDependency, ProbeError) as exc:
+                run.found.engine = "builtin"
                 run.notes.append(f"nmap failed ({exc}): built-in scanner used")
     if hosts is None:
         hosts, host_method = asyncio.run(_discover_builtin(addresses, names, config, concurrency, run))
@@ -181,13 +189,31 @@ async def _discover_builtin(
     per_host = concurrency.per_host
 
     t = time.monotonic()
+    so_far = run.found
+    so_far.entered("host discovery")
+    # With host_discovery "none" every address is listed live; only those that answer a port
+    # are hosts, so an interrupted discovery keeps an address only once a port of it answered.
+    listing = config.host_discovery == "none"
     found = await discover_hosts(
         addresses, config.host_discovery, connect_timeout=config.connect_timeout, retries=config.retries,
         global_limit=sweep_limit, per_host=per_host, on_progress=run.progress("hosts"),
+        on_live=None if listing else so_far.host,
     )
     run.timed("hosts", t)
     run.notes.extend(found.notes)
     live = [a for a in addresses if a in found.live]
+    for address in live:
+        if not listing:
+            so_far.host(address, found.live[address])
+        port, is_open = found.answered.get(address, (0, False))
+        if is_open:
+            so_far.open_port(address, port)
+    so_far.entered("TCP port sweep")
+
+    def port_open(address: str, port: int) -> None:  # from the sweep's worker thread
+        so_far.open_port(address, port)
+        if stream is not None:
+            stream.add_threadsafe(address, port)
 
     # UDP needs nothing the TCP phases learn: its probes (a datagram or two per port, answered
     # in milliseconds or never) run alongside the sweep, which runs in a worker thread.
@@ -200,7 +226,8 @@ async def _discover_builtin(
                          f"{len(defaults.ports) - defaults.top} the checks need)")
     # Banner identification starts on each port as soon as the sweep finds it open.
     stream = IdentifyStream(global_limit=probe_limit, per_host=per_host, retries=config.retries,
-                            timeouts=IdentifyTimeouts(connect=config.connect_timeout)) \
+                            timeouts=IdentifyTimeouts(connect=config.connect_timeout),
+                            on_service=so_far.service) \
         if config.service_detection == "banner" else None
     try:
         if stream is not None:
@@ -211,10 +238,11 @@ async def _discover_builtin(
             live, config.tcp_ports, global_limit=sweep_limit, per_host=per_host, max_window=config.sweep_window,
             connect_timeout=config.connect_timeout, retries=config.retries, mode=config.sweep,
             known=found.answered, seeds=found.rtt, on_progress=run.progress("ports"),
-            on_open=stream.add_threadsafe if stream is not None else None,
+            on_open=port_open,
         )
         run.timed("ports", t)
         run.notes.append(_sweep_summary(swept, len(live)))
+        so_far.entered("service identification")
         if stream is not None:
             t = time.monotonic()
             services = await stream.finish()
@@ -224,6 +252,9 @@ async def _discover_builtin(
                 progress(stream.added, stream.added)
         else:
             services = await _identify(swept.open_ports, config, probe_limit, per_host, run)
+            for address, named in services.items():
+                for service in named:
+                    so_far.service(address, service)
     except BaseException:
         if stream is not None:
             stream.cancel()
@@ -232,8 +263,11 @@ async def _discover_builtin(
         raise
 
     if udp_task is not None:
+        so_far.entered("UDP probes")
         for host, extra in (await udp_task).items():
             services.setdefault(host, []).extend(extra)
+            for service in extra:
+                so_far.service(host, service)
 
     if config.host_discovery == "none":
         keep = [a for a in live if a in swept.responded or a in services]

@@ -37,6 +37,7 @@ import heapq
 import math
 import select
 import socket
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -161,8 +162,9 @@ class _Engine:
     def __init__(self, hosts: list[_Host], *, total: int, global_limit: int, max_window: int,
                  initial_window: float, timeouts: TimeoutPolicy, retries: int, syn: PacketTransport | None,
                  on_progress: ProgressFn | None, result: SweepResult, seeds: Mapping[str, float],
-                 on_open: Callable[[str, int], None] | None = None) -> None:
+                 on_open: Callable[[str, int], None] | None = None, stop: threading.Event | None = None) -> None:
         self.on_open = on_open
+        self.stop = stop  # set when the caller gives up (an interrupt): the loop ends within one poll
         self.hosts = hosts
         self.pending = deque(hosts)  # not yet started
         self.ready: deque[_Host] = deque()
@@ -515,7 +517,7 @@ class _Engine:
 
     def run(self) -> None:
         try:
-            while True:
+            while self.stop is None or not self.stop.is_set():
                 now = time.monotonic()
                 self._expire(now)
                 if self.loss_seen and self.parked:
@@ -575,9 +577,11 @@ def run_sweep(
     on_progress: ProgressFn | None = None,
     packets: PacketTransport | None = None,
     on_open: Callable[[str, int], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> SweepResult:
     """The sweep, synchronously (see ``sweep``). ``packets``: a packet transport to use instead
-    of opening a ``SynTransport`` (tests)."""
+    of opening a ``SynTransport`` (tests). ``stop``: once set, the sweep ends within one poll
+    (half a second at most) and returns what it found so far."""
     hosts_in = list(dict.fromkeys(addresses))
     for address in hosts_in:
         require_in_scope(address)
@@ -611,7 +615,7 @@ def run_sweep(
     engine = _Engine(hosts, total=len(hosts) * len(port_list), global_limit=global_limit, max_window=max_window,
                      initial_window=float(per_host), timeouts=TimeoutPolicy(ceiling=connect_timeout),
                      retries=retries, syn=syn, on_progress=on_progress, result=result, seeds=seeds or {},
-                     on_open=on_open)
+                     on_open=on_open, stop=stop)
     engine.done_pairs = done_known
     try:
         engine.run()
@@ -654,7 +658,13 @@ async def sweep(
     Refuses the whole batch with ``OutOfScopeError`` before sending anything if one address is
     outside the active scope. ``ProbePermissionError`` when ``mode="syn"`` without raw sockets.
     """
-    return await asyncio.to_thread(
-        run_sweep, addresses, ports, global_limit=global_limit, per_host=per_host, connect_timeout=connect_timeout,
-        retries=retries, mode=mode, max_window=max_window, known=known, seeds=seeds, on_progress=on_progress,
-        on_open=on_open)
+    # Cancelled (an interrupt ends discovery's event loop), the worker thread is told to stop:
+    # asyncio.run waits for its threads on the way out, and must not wait for a whole sweep.
+    stop = threading.Event()
+    try:
+        return await asyncio.to_thread(
+            run_sweep, addresses, ports, global_limit=global_limit, per_host=per_host,
+            connect_timeout=connect_timeout, retries=retries, mode=mode, max_window=max_window, known=known,
+            seeds=seeds, on_progress=on_progress, on_open=on_open, stop=stop)
+    finally:
+        stop.set()

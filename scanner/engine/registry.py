@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from scanner.check import Check, CheckMeta, Probe
+from scanner.check import Check, CheckMeta, CheckSettings, Probe
 from scanner.config.framework import Framework
 from scanner.errors import GapscanError
 from scanner.models import CheckText
@@ -73,6 +73,10 @@ class Registry:
     def ids(self) -> list[str]:
         return sorted(self._checks)
 
+    def settings_model(self, check_id: str) -> type[CheckSettings] | None:
+        """The schema of the check's profile settings (``CheckMeta.settings_model``), or None."""
+        return self._checks[check_id].meta.settings_model
+
     def catalogue(self) -> dict[str, CheckText]:
         """What a person reads about each check (title, why it matters, remediation), as plain
         values for the renderers, which may not import the checks."""
@@ -106,10 +110,28 @@ def validate_check_class(obj: Any, source: str) -> type[Check]:
     applies = meta.applies_to
     if not (applies.services or applies.domains or applies.hosts or applies.network):
         raise RegistryError(f"{source}: check {meta.id!r} applies to nothing (services, domains, hosts or network)")
+    _validate_settings_model(meta, source)
     for probe in obj.probes:
         if not isinstance(probe, type) or not issubclass(probe, Probe):
             raise RegistryError(f"{source}: check {meta.id!r} lists {probe!r} among its probes, not a Probe")
     return obj
+
+
+def _validate_settings_model(meta: CheckMeta, source: str) -> None:
+    """A declared settings schema must refuse unknown keys (a typo must never be ignored) and give
+    every field a default (a profile that says nothing about the check gets them)."""
+    model = meta.settings_model
+    if model is None:
+        return
+    if model.model_config.get("extra") != "forbid":
+        raise RegistryError(f"{source}: settings of {meta.id!r} ({model.__name__}) must forbid unknown keys "
+                            "(subclass scanner.check.CheckSettings)")
+    try:
+        model()
+    except ValidationError as exc:
+        missing = ", ".join(".".join(map(str, e["loc"])) for e in exc.errors())
+        raise RegistryError(f"{source}: settings of {meta.id!r} ({model.__name__}) "
+                            f"need defaults for {missing}") from exc
 
 
 def installed_check_ids() -> frozenset[str]:

@@ -25,9 +25,10 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from scanner import __version__
-from scanner.check import Probe, ProbeContext, ScopeView
+from scanner.check import CheckSettings, Probe, ProbeContext, ScopeView
 from scanner.config.profiles import LoadedProfile
 from scanner.credentials import CredentialStore
+from scanner.discovery.found import FoundSoFar
 from scanner.discovery.names import reverse_names
 from scanner.engine.output import ResultSink
 from scanner.engine.passive import PassiveListening, start_passive_listening
@@ -156,10 +157,13 @@ def skip_result(planned: PlannedCheck, reason: SkipReason, detail: str) -> Check
     return result_from_finding(planned, Skip(target=planned.target, reason=reason, detail=detail), utcnow())
 
 
-def evaluate(planned: PlannedCheck, facts: dict[type[Probe[Any]], Any], started: datetime) -> list[CheckResult]:
-    """Run the pure check; a crash or an empty answer is an ``error`` (reason bug)."""
+def evaluate(planned: PlannedCheck, facts: dict[type[Probe[Any]], Any], started: datetime,
+             settings: CheckSettings | None = None) -> list[CheckResult]:
+    """Run the pure check with its validated profile settings (None: its declared defaults); a
+    crash or an empty answer is an ``error`` (reason bug)."""
     try:
-        items = list(planned.check.cls().evaluate(planned.target, facts))
+        check = planned.check.cls(settings) if settings is not None else planned.check.cls()
+        items = list(check.evaluate(planned.target, facts))
     except Exception as exc:
         return [error_result(planned, ErrorReason.BUG,
                              f"check crashed: {exc.__class__.__name__}: {exc}", started)]
@@ -315,12 +319,13 @@ class ProbeExecutor:
 def probe_context(profile: LoadedProfile, settings: dict[str, Any], nameservers: tuple[str, ...] = (),
                   credentials: CredentialStore | None = None, scope: ScopeView | None = None,
                   run_id: str = "") -> ProbeContext:
-    """The run's ProbeContext (each probe call gets a copy with its own deadline)."""
+    """The run's ProbeContext (each probe call gets a copy with its own deadline).
+
+    ``settings`` are the run's own (dkim_selectors from the command line). A profile's per-check
+    settings are not here: they are validated against each check's declared schema and handed to
+    the check itself (``LoadedProfile.check_settings``, see ``evaluate``)."""
     prof = profile.profile
-    # Profile settings (per check id, e.g. endpoint.screen_lock_missing: {max_minutes: 15}) under the
-    # run's own (dkim_selectors from the command line).
-    merged: dict[str, Any] = {**prof.settings, **settings}
-    return ProbeContext(timeouts=prof.timeouts, intrusive_allowed=prof.intrusive, settings=merged,
+    return ProbeContext(timeouts=prof.timeouts, intrusive_allowed=prof.intrusive, settings=dict(settings),
                         nameservers=nameservers, listen_seconds=prof.listen_seconds, credentials=credentials,
                         scope=scope, run_id=run_id)
 
@@ -367,7 +372,7 @@ async def execute_plan(plan: Plan, profile: LoadedProfile, state: _RunState,
                 record(index, [error_result(planned, outcome.reason, str(outcome), started)])
                 return
             facts[probe] = outcome
-        record(index, evaluate(planned, facts, started))
+        record(index, evaluate(planned, facts, started, profile.check_settings.get(meta.id)))
 
     progress.phase("checks", len(plan.checks))
     work = asyncio.gather(*(one(i, p) for i, p in enumerate(plan.checks)))
@@ -424,6 +429,7 @@ def run_scan(request: ScanRequest, registry: Registry, sink: ResultSink, *,
 
     run_deadline = time.monotonic() + prof.timeouts.run
     warnings = list(request.profile.warnings)
+    so_far: FoundSoFar | None = None  # set while discovery runs: what an interrupt must still save
 
     def build(complete: bool, unfinished: tuple[ErrorReason, str] = (
             ErrorReason.INTERRUPTED, "scan interrupted before this check ran")) -> ScanRun:
@@ -446,20 +452,31 @@ def run_scan(request: ScanRequest, registry: Registry, sink: ResultSink, *,
             listening = _listen_from_the_start(request, registry, ctx)
             if request.targets:
                 discover_fn = discover or _default_discover()
+                so_far = FoundSoFar()
                 found = discover_fn(scope, prof.discovery, prof.concurrency,
-                                    on_progress=DiscoveryProgress(progress))
+                                    on_progress=DiscoveryProgress(progress), found=so_far)
                 # Names for the report (issue 17): PTR queries to the declared nameservers only.
+                # An interrupt during them still saves what discovery found (so_far is kept until here).
                 hosts, named = reverse_names(tuple(found.hosts), request.nameservers)
                 discovery = DiscoveryRecord(
                     engine=found.engine, host_discovery=found.host_discovery,
                     duration_s=round(found.duration_s, 3), addresses_in_scope=scope_record.resolved_addresses,
                     notes=tuple(found.notes) + ((named,) if named else ()),
                 )
+                so_far = None
             plan = plan_checks(registry, request.profile.check_ids, hosts, request.domains)
             finished = asyncio.run(execute_plan(plan, request.profile, state, sink.write, progress,
                                                 request.settings, request.nameservers, request.credentials,
                                                 scope, run_id, run_deadline, ctx=ctx, prestarted=listening))
     except KeyboardInterrupt:
+        if so_far is not None:  # interrupted during discovery: keep the hosts and services found
+            hosts = so_far.hosts()
+            discovery = DiscoveryRecord(
+                engine=so_far.engine, host_discovery=so_far.host_discovery(),
+                addresses_in_scope=scope_record.resolved_addresses, notes=(so_far.note(),))
+            warnings.append("the scan was interrupted during discovery: no check ran; every check planned "
+                            "for the hosts found so far is error/interrupted")
+            plan = plan_checks(registry, request.profile.check_ids, hosts, request.domains)
         sink.finish(build(complete=False))
         raise
     if not finished:

@@ -23,7 +23,8 @@ runner = CliRunner()
 @pytest.fixture
 def smtp_without_tls(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, int]]:
     with tcp_server(smtp_handler(["PIPELINING", "SIZE 1000", "<script>alert(1)</script>"])) as (host, port, _):
-        def discover(scope: Any, config: Any, concurrency: Any, *, on_progress: Any = None) -> FakeDiscovery:
+        def discover(scope: Any, config: Any, concurrency: Any, *, on_progress: Any = None,
+                     found: Any = None) -> FakeDiscovery:
             assert scope.contains(host)
             return FakeDiscovery(hosts=(Host(address=host, services=(Service(port=port, service="smtp"),)),))
 

@@ -51,7 +51,7 @@ def inventory(**sections: Any) -> EndpointInventory:
 
 
 def facts(inv: EndpointInventory | None = None, **kw: Any) -> dict[Any, Any]:
-    ep = EndpointFacts(host=TARGET.host or "", screen_lock_max_seconds=900, credential="credential 'x'",
+    ep = EndpointFacts(host=TARGET.host or "", credential="credential 'x'",
                        inventory=inv, **kw)
     return {EndpointCollector: ep}
 
@@ -215,17 +215,22 @@ def test_an_installed_client_names_its_vendor_and_a_pass_names_none() -> None:
     assert ok.passed and ok.third_parties == ()
 
 
-def test_probe_takes_the_profile_limit_and_says_when_no_credential_covers_a_host() -> None:
+def test_the_profile_limit_reaches_the_check_and_the_probe_says_when_no_credential_covers_a_host() -> None:
+    from checks.endpoint.screen_lock import ScreenLockSettings
     from scanner.check import ProbeContext, TimeoutConfig
     from scanner.credentials import CredentialStore
 
-    ctx = ProbeContext(timeouts=TimeoutConfig(), settings={"endpoint.screen_lock_missing": {"max_minutes": 5}},
-                       credentials=CredentialStore(credentials=(), source="creds.yaml"))
+    sl = ScreenLock(OBS, lock_enabled=True, idle_seconds=600, source="test")
+    (strict,) = run(ScreenLockMissing(ScreenLockSettings(max_minutes=5)), facts(inventory(screen_lock=sl)))
+    (default,) = run(ScreenLockMissing(), facts(inventory(screen_lock=sl)))
+    assert isinstance(strict, Finding) and not strict.passed and "5 min limit" in strict.detail
+    assert isinstance(default, Finding) and default.passed and "15 min limit" in default.detail
+    ctx = ProbeContext(timeouts=TimeoutConfig(), credentials=CredentialStore(credentials=(), source="creds.yaml"))
     got = EndpointCollector().collect(TARGET, ctx)
-    assert got.screen_lock_max_seconds == 300 and got.inventory is None
+    assert got.inventory is None
     assert got.no_credentials == "no credential set in creds.yaml covers 192.0.2.40"
     bare = EndpointCollector().collect(TARGET, ProbeContext(timeouts=TimeoutConfig()))
-    assert bare.screen_lock_max_seconds == 900 and "no --credentials" in (bare.no_credentials or "")
+    assert "no --credentials" in (bare.no_credentials or "")
 
 
 def test_report_groups_identical_skips_and_says_which_hosts_were_logged_on_to() -> None:

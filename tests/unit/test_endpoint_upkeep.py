@@ -34,7 +34,7 @@ def result(key: str, stdout: str = "", status: int = 0, stderr: str = "") -> Com
 def facts(**sections: Any) -> dict[Any, Any]:
     inv = EndpointInventory(collector="ssh", os=None, disk=None, screen_lock=None, firewall=None, antimalware=None,
                             sync_clients=None, account="tech", collected_at=NOW, **sections)
-    return {EndpointCollector: EndpointFacts(host="192.0.2.41", screen_lock_max_seconds=900, inventory=inv,
+    return {EndpointCollector: EndpointFacts(host="192.0.2.41", inventory=inv,
                                              credential="credential 'x'")}
 
 

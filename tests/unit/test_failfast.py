@@ -29,7 +29,8 @@ def _watch_discovery(monkeypatch: pytest.MonkeyPatch, during: Callable[[], None]
     """Discovery is the scan's first packet: record whether it ever started."""
     started: list[str] = []
 
-    def discover(scope: Any, config: Any, concurrency: Any, *, on_progress: Any = None) -> FakeDiscovery:
+    def discover(scope: Any, config: Any, concurrency: Any, *, on_progress: Any = None,
+                found: Any = None) -> FakeDiscovery:
         started.append("discovery")
         if during is not None:
             during()

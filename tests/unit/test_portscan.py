@@ -366,3 +366,46 @@ def test_fast_syn_segments_are_the_reference_ones() -> None:
                     assert seq & 0x0F == attempt  # the attempt rides in the sequence number
     finally:
         transport.close()
+
+
+def test_a_stopped_sweep_returns_what_it_found_without_finishing() -> None:
+    """An interrupt ends discovery's event loop, which waits for its worker threads: the sweep
+    must stop when told (issue 15), not run on to the end of a large, silent network."""
+    stop = threading.Event()
+    found: list[tuple[str, int]] = []
+
+    def opened(address: str, port: int) -> None:
+        found.append((address, port))
+        stop.set()  # the interrupt comes right after the first open port
+
+    result, packets = scripted_sweep([SERVER], lambda a, p, n: "open" if p == 1 else None, on_open=opened, stop=stop)
+    assert found == [(SERVER, 1)] and result.open_ports == {SERVER: [1]}
+    # Every other port is silent: a full sweep asks each of them at least once and retries some.
+    assert len(packets.sent) < len(PORTS)
+
+
+def test_a_cancelled_sweep_tells_its_thread_to_stop() -> None:
+    stopped: list[bool] = []
+    original = portscan.run_sweep
+
+    def spy(*args: object, **kw: object) -> portscan.SweepResult:
+        stop = kw["stop"]
+        assert isinstance(stop, threading.Event)
+        stopped.append(stop.wait(10))  # set when the awaiting task is cancelled
+        return portscan.SweepResult()
+
+    async def cancel_it() -> None:
+        task = asyncio.create_task(sweep(["127.0.0.1"], [1], global_limit=1, per_host=1, connect_timeout=1.0,
+                                         retries=0))
+        await asyncio.sleep(0.1)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    portscan.run_sweep = spy  # type: ignore[assignment]
+    try:
+        with enforce(build_scope(["127.0.0.1"])):
+            asyncio.run(cancel_it())
+    finally:
+        portscan.run_sweep = original  # type: ignore[assignment]
+    assert stopped == [True]

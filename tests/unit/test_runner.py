@@ -96,7 +96,8 @@ class FakeDiscovery:
 
 
 def _discover(ports: list[int]) -> Any:
-    def discover(scope: Any, config: Any, concurrency: Any, *, on_progress: Any = None) -> FakeDiscovery:
+    def discover(scope: Any, config: Any, concurrency: Any, *, on_progress: Any = None,
+                found: Any = None) -> FakeDiscovery:
         services = tuple(Service(port=p, service="svc") for p in ports)
         return FakeDiscovery(hosts=(Host(address="198.18.0.50", services=services),))
 
@@ -250,7 +251,8 @@ def test_passive_listening_runs_from_the_first_second(tmp_path: Path) -> None:
     request = ScanRequest(profile=select_checks(profile, registry, "test"), targets=("198.18.0.50",))
     STARTS.clear()
 
-    def slow_discovery(scope: Any, config: Any, concurrency: Any, *, on_progress: Any = None) -> FakeDiscovery:
+    def slow_discovery(scope: Any, config: Any, concurrency: Any, *, on_progress: Any = None,
+                found: Any = None) -> FakeDiscovery:
         STARTS["discovery"] = time.monotonic()
         time.sleep(0.8)
         STARTS["discovered"] = time.monotonic()
@@ -272,7 +274,8 @@ def test_no_early_listening_without_a_window(tmp_path: Path) -> None:
     request = ScanRequest(profile=select_checks(profile, registry, "test"), targets=("198.18.0.50",))
     STARTS.clear()
 
-    def discovery(scope: Any, config: Any, concurrency: Any, *, on_progress: Any = None) -> FakeDiscovery:
+    def discovery(scope: Any, config: Any, concurrency: Any, *, on_progress: Any = None,
+                found: Any = None) -> FakeDiscovery:
         STARTS["discovered"] = time.monotonic()
         return FakeDiscovery(hosts=(Host(address="198.18.0.50"),))
 

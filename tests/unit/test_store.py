@@ -174,7 +174,8 @@ def test_history_cli_lists_runs_as_json(db: str) -> None:
 @pytest.fixture
 def smtp_lan(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     with tcp_server(smtp_handler(["PIPELINING"])) as (host, port, _):
-        def discover(scope: Any, config: Any, concurrency: Any, *, on_progress: Any = None) -> FakeDiscovery:
+        def discover(scope: Any, config: Any, concurrency: Any, *, on_progress: Any = None,
+                     found: Any = None) -> FakeDiscovery:
             return FakeDiscovery(hosts=(Host(address=host, services=(Service(port=port, service="smtp"),)),))
 
         monkeypatch.setattr(scanner.engine.runner, "_default_discover", lambda: discover)
