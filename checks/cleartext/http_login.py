@@ -44,6 +44,10 @@ class CleartextHttpLogin(SingleProbeCheck[HttpPageFacts]):
 
     def judge(self, target: Target, page: HttpPageFacts) -> Iterator[Finding | Undetermined]:
         where = f"http://{target.host_port()}/"
+        if not page.chain:  # no HTTP answer recorded: nothing was judged
+            yield self.undetermined(target, ErrorReason.PROTOCOL,
+                                    detail=f"{where}: no HTTP response was recorded; the page was not judged")
+            return
         status = page.final_status
         evidence = [page.evidence()]
         if page.password_field or page.form_posts_to_http:

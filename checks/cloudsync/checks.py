@@ -19,8 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
-from scanner.check import Applies, Check, CheckMeta, Probe
-from scanner.models import Finding, Severity, Skip, SkipReason, Target, ThirdParty, ThirdPartyKind
+from scanner.check import Applies, Check, CheckMeta, Probe, Undetermined
+from scanner.models import ErrorReason, Finding, Severity, Skip, SkipReason, Target, ThirdParty, ThirdPartyKind
 
 from .listen import ANNOUNCE_INTERVAL, RESILIO_GROUP, RESILIO_PORT, LanSyncAnnouncements, LanSyncFacts
 from .listener import ListenerFacts, SyncListener
@@ -40,7 +40,8 @@ class _LanSyncCheck(Check):
     def describe(self, summary: Mapping[str, Any]) -> str:
         raise NotImplementedError
 
-    def evaluate(self, target: Target, facts: Mapping[type[Probe[Any]], Any]) -> Iterator[Finding | Skip]:
+    def evaluate(self, target: Target,
+                 facts: Mapping[type[Probe[Any]], Any]) -> Iterator[Finding | Skip | Undetermined]:
         lan: LanSyncFacts = facts[LanSyncAnnouncements]
         listener: ListenerFacts | None = facts.get(SyncListener)
         if target.host is not None:
@@ -73,9 +74,14 @@ class _LanSyncCheck(Check):
                                       "of passive listening" + self.silence_note)
 
     def judge_listener(self, target: Target, lan: LanSyncFacts,
-                       listener: ListenerFacts | None) -> Iterator[Finding | Skip]:
+                       listener: ListenerFacts | None) -> Iterator[Finding | Skip | Undetermined]:
         if listener is None:  # planned only for sync ports; kept total for a re-judged run
             yield self.skip(target, SkipReason.NOT_APPLICABLE, "no TCP sync port on this target")
+            return
+        if self.kind == "syncthing" and not listener.verified and not listener.note:
+            # No recorded answer says what the port is: neither Syncthing nor "not Syncthing".
+            yield self.undetermined(target, ErrorReason.PROTOCOL, evidence=[listener.evidence()],
+                                    detail=f"{target.host}:{listener.port}: no answer identifies the service")
             return
         if self.kind == "syncthing" and not listener.verified:
             yield self.finding(target, passed=True, evidence=[listener.evidence()],

@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from checks.snmp.probe import SnmpCommunityFacts, SnmpDefaultCommunities
-from scanner.check import Applies, CheckMeta, SingleProbeCheck
-from scanner.models import Finding, Severity, Target
+from scanner.check import Applies, CheckMeta, SingleProbeCheck, Undetermined
+from scanner.models import ErrorReason, Finding, Severity, Target
 
 
 class SnmpDefaultCommunity(SingleProbeCheck[SnmpCommunityFacts]):
@@ -37,13 +37,17 @@ class SnmpDefaultCommunity(SingleProbeCheck[SnmpCommunityFacts]):
     )
     probe = SnmpDefaultCommunities
 
-    def judge(self, target: Target, snmp: SnmpCommunityFacts) -> Iterator[Finding]:
+    def judge(self, target: Target, snmp: SnmpCommunityFacts) -> Iterator[Finding | Undetermined]:
         where = f"{target.host_port()}/udp"
         if snmp.answered:
             first = snmp.answered[0]
             detail = (f"{where} answers community " + ", ".join(f"{c!r} ({v})" for c, v, _ in snmp.answered)
                       + (f"; sysDescr {first[2][:80]!r}" if first[2] else ""))
             yield self.finding(target, passed=False, detail=detail, evidence=[snmp.evidence()])
+        elif snmp.rounds < 1 or not snmp.refused:
+            # Nothing was asked, or no community met silence: no observation a PASS could rest on.
+            yield self.undetermined(target, ErrorReason.PROTOCOL, evidence=[snmp.evidence()],
+                                    detail=f"{where}: no community was tested ({snmp.rounds} rounds); not judged")
         else:
             yield self.finding(target, passed=True, evidence=[snmp.evidence()],
                                detail=f"{where} answered neither 'public' nor 'private' ({snmp.rounds} rounds of "
