@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from reports import view
 from reports.annotations import Catalogue, Decisions, decision_for
 from reports.client_file import ClientFile
+from reports.pictures.context import picture_context
 from scanner.config.framework import Framework, load_framework
 from scanner.models import ScanRun, Status
 
@@ -28,7 +31,8 @@ _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
 
 def _visible(value: Any) -> Any:
-    if isinstance(value, str):
+    # Markup is built by the report itself (the pictures: every text in it already escaped)
+    if isinstance(value, str) and not isinstance(value, Markup):
         return _INVISIBLE.sub(lambda m: f"\\u{ord(m.group()):04x}", value)
     return value
 
@@ -62,8 +66,10 @@ _ENV.filters["when"] = _when
 
 def report_context(run: ScanRun, client: ClientFile | None = None, framework: Framework | None = None,
                    logo: str | None = None, decisions: Decisions | None = None,
-                   checks: Catalogue | None = None, anchor: str | None = None) -> dict[str, Any]:
-    """Everything the template shows; also used by tests to check the numbers behind the words."""
+                   checks: Catalogue | None = None, anchor: str | None = None,
+                   trend: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+    """Everything the template shows; also used by tests to check the numbers behind the words.
+    ``trend``: the client's open gaps per run (``scanner.history.drift.trend`` rows), for the trend picture."""
     framework = framework or load_framework()
     matrix = view.safeguard_matrix(run, framework)
     recs = view.recommendations(run)
@@ -103,6 +109,7 @@ def report_context(run: ScanRun, client: ClientFile | None = None, framework: Fr
         "addressable": lambda cites: view.addressable(cites, framework),
         "has_decisions": bool(decisions),
         "anchor": anchor,  # the history chain heads the report was made from (gapscan verify --anchor)
+        **picture_context(run, matrix, trend),
     }
 
 

@@ -127,7 +127,7 @@ def _subnet(address: str) -> str:
 def _service_label(r: CheckResult) -> str:
     t = r.target
     if t.port is None:
-        return "host"
+        return "the machine itself"
     return f"{t.port}/{(t.transport.value if t.transport else 'tcp')} {t.service or '?'}"
 
 

@@ -3,10 +3,19 @@ that came off the network can never become markup. The result is ``Markup`` for 
 
 from __future__ import annotations
 
-from markupsafe import Markup, escape
+import re
+
+from markupsafe import Markup
+from markupsafe import escape as _escape
 
 SVG_NS = "http://www.w3.org/2000/svg"
 FONT = "DejaVu Sans, sans-serif"
+# Zero-width and bidi characters (CVE-2021-42574) shown as visible escapes, as in the rest of the report.
+_INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+
+
+def escape(value: str) -> Markup:
+    return _escape(_INVISIBLE.sub(lambda m: f"\\u{ord(m.group()):04x}", value))
 
 
 def _attrs(attrs: dict[str, object]) -> str:
