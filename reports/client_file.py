@@ -66,6 +66,8 @@ class ClientFile(_Strict):
     msp: Msp
     technician: Person
     baa_register: tuple[BaaEntry, ...] = ()
+    # 45 CFR 164.314(b) applies only to group health plans: off unless the client is one.
+    group_health_plan: bool = False
 
     def logo_data_uri(self, base_dir: Path | None = None) -> str | None:
         """The MSP logo as a data: URI, or None when the file names no logo."""

@@ -21,6 +21,8 @@ from markupsafe import Markup
 from reports import view
 from reports.annotations import Catalogue, Decisions, decision_for
 from reports.client_file import ClientFile
+from reports.finding_cards import finding_cards, printed_evidence
+from reports.hipaa_view import applicable_framework, assessment_checklist
 from reports.pictures.context import picture_context
 from scanner.config.framework import Framework, load_framework
 from scanner.models import ScanRun, Status
@@ -51,6 +53,14 @@ def _when(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M UTC") -> str:
     return value.strftime(fmt) if value else "—"
 
 
+def _failed_titles(results: Sequence[Any]) -> list[tuple[str, int]]:
+    """A matrix row's problems: each title once, with how many places it was found."""
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.title] = counts.get(r.title, 0) + 1
+    return list(counts.items())
+
+
 _ENV = Environment(
     loader=PackageLoader("reports", "templates"),
     autoescape=select_autoescape(default=True, default_for_string=True),
@@ -70,14 +80,16 @@ def report_context(run: ScanRun, client: ClientFile | None = None, framework: Fr
                    trend: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
     """Everything the template shows; also used by tests to check the numbers behind the words.
     ``trend``: the client's open gaps per run (``scanner.history.drift.trend`` rows), for the trend picture."""
-    framework = framework or load_framework()
+    group_health_plan = bool(client and client.group_health_plan)
+    framework = applicable_framework(framework or load_framework(), group_health_plan)
     matrix = view.safeguard_matrix(run, framework)
+    cards = finding_cards(run, framework)
     recs = view.recommendations(run)
     parties, register_unseen = view.third_parties(run, client.baa_register if client else ())
     status_counts = {s: sum(1 for r in matrix if r.status == s) for s in (view.GAP_FOUND, view.NO_GAP,
                                                                           view.NOT_ASSESSED)}
     groups = view.finding_groups(run, framework)
-    ordered = [r for g in groups for _, _, rs in g.safeguards for r in rs if r.evidence]
+    ordered = [r for c in cards for r in c.results if r.evidence]
     return {
         "run": run,
         "evidence_no": {r.fingerprint: i for i, r in enumerate(ordered, 1)},
@@ -109,6 +121,11 @@ def report_context(run: ScanRun, client: ClientFile | None = None, framework: Fr
         "addressable": lambda cites: view.addressable(cites, framework),
         "has_decisions": bool(decisions),
         "anchor": anchor,  # the history chain heads the report was made from (gapscan verify --anchor)
+        "cards": cards,
+        "checklist": assessment_checklist(matrix, framework),
+        "group_health_plan": group_health_plan,
+        "failed_titles": _failed_titles,
+        "printed_evidence": printed_evidence,
         **picture_context(run, matrix, trend),
     }
 
