@@ -15,7 +15,7 @@ from reports.pictures.inputs import MatrixItem, RiskFrom, check_groups, matrix_i
 from scanner.config.framework import Framework
 from scanner.models import CheckResult, ScanRun, Severity
 
-EVIDENCE_PRINT_CHARS = 700  # per evidence record in the printed appendix; scan.json (attached) has it all
+EVIDENCE_PRINT_CHARS = 360  # per evidence record in the printed appendix; scan.json (attached) has it all
 
 
 @dataclass(frozen=True)
