@@ -7,6 +7,7 @@ string that somehow became a URL could not make the PDF step touch the network o
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
@@ -69,5 +70,26 @@ def render_pdf(run: ScanRun, path: Path, *, client: ClientFile | None = None, lo
     except (ImportError, OSError) as exc:
         raise PdfUnavailable(f"PDF output needs WeasyPrint: {INSTALL_HINT}") from exc
     html = html_text(run, client, logo, decisions, checks, anchor)
-    HTML(string=html, url_fetcher=data_only_fetcher(), base_url=None).write_pdf(path)
+    fetcher = data_only_fetcher()
+    HTML(string=html, url_fetcher=fetcher, base_url=None).write_pdf(
+        path, pdf_variant=PDF_VARIANT, attachments=[scan_attachment(run, fetcher)])
     return path
+
+
+# PDF/A-3 (ISO 19005-3), level B: an archivable PDF that may carry embedded files; the report
+# carries its own evidence, scan.json, byte for byte as the scanner wrote it (its SHA-256 is on the cover).
+PDF_VARIANT = "pdf/a-3b"
+ATTACHMENT_NAME = "scan.json"
+
+
+def scan_json_bytes(run: ScanRun) -> bytes:
+    """scan.json exactly as ``scanner.engine.output.write_scan_json`` writes it (``view.scan_digest`` hashes it)."""
+    return (run.model_dump_json(indent=2) + "\n").encode("utf-8")
+
+
+def scan_attachment(run: ScanRun, fetcher: Any) -> Any:
+    from weasyprint import Attachment
+
+    return Attachment(file_obj=io.BytesIO(scan_json_bytes(run)), name=ATTACHMENT_NAME, url_fetcher=fetcher,
+                      description="The machine-readable record of this scan (gapscan scan.json)",
+                      relationship="Source")
