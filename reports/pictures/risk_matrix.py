@@ -11,10 +11,11 @@ from markupsafe import Markup
 from reports.pictures.inputs import LEVEL_COLOURS, SCALE, SCALE_WORDS, MatrixItem, RiskLevel
 from reports.pictures.svg import document, el, text, title
 
-CELL_W, CELL_H = 190, 96
+CELL_W, CELL_H = 190, 100
 LEFT, TOP = 70, 10
-PER_ROW = 7
-DISC_R = 11
+PER_ROW = 8
+ROWS = 4
+DISC_R = 9.5
 
 
 def _cell_fill(likelihood: int, impact: int) -> str:
@@ -45,18 +46,18 @@ def risk_matrix(items: Sequence[MatrixItem]) -> Markup:
     for (likelihood, impact), members in in_cell.items():
         x0, y0 = LEFT + (likelihood - 1) * CELL_W, TOP + (3 - impact) * CELL_H
         for i, item in enumerate(members):
-            if i >= PER_ROW * 3:
+            if i >= PER_ROW * ROWS:
                 body.append(text(x0 + CELL_W - 6, y0 + CELL_H - 6, f"+{len(members) - i}", 10, text_anchor="end",
                                  fill="#1d2329"))
                 break
-            cx = x0 + 16 + (i % PER_ROW) * 26
-            cy = y0 + 18 + (i // PER_ROW) * 28
+            cx = x0 + 14 + (i % PER_ROW) * 23
+            cy = y0 + 15 + (i // PER_ROW) * 23
             colour = LEVEL_COLOURS[item.risk.level]
             dark = item.risk.level == "high"
             body.append(el("g", title(f"{item.number}. {item.label} ({item.places} place(s)); risk {item.risk.level}: "
                                       f"likelihood {item.risk.likelihood}, impact {item.risk.impact}"),
                            el("circle", cx=cx, cy=cy, r=DISC_R, fill=colour, stroke="#1d2329", stroke_width=0.8),
-                           text(cx, cy + 4, str(item.number), 10, text_anchor="middle", font_weight="bold",
+                           text(cx, cy + 3.5, str(item.number), 9, text_anchor="middle", font_weight="bold",
                                 fill="#ffffff" if dark else "#1d2329"),
                            class_="item"))
     return document(width, height, "Risk matrix: likelihood by impact, each numbered item placed in its cell",
