@@ -54,7 +54,8 @@ def key_activity(citation: str, guide: InterviewGuide) -> KeyActivity | None:
     return chosen[0] if chosen else None
 
 
-def citation_notes(result: CheckResult, framework: Framework, guide: InterviewGuide | None = None) -> list[CitationNote]:
+def citation_notes(result: CheckResult, framework: Framework,
+                   guide: InterviewGuide | None = None) -> list[CitationNote]:
     guide = guide or load_guide()
     notes = []
     for cite in result.hipaa:

@@ -47,8 +47,8 @@ def test_pictures_render_with_the_expected_nodes(browser: DevTools, tmp_path: Pa
     browser.call("Page.navigate", session, url=page.as_uri())
     browser.wait_for("Page.loadEventFired", session)
 
-    sizes = _eval(browser, session, "Array.from(document.querySelectorAll('svg.picture')).map(s => "
-                                    "[s.classList[1], s.getBoundingClientRect().width, s.getBoundingClientRect().height])")
+    sizes = _eval(browser, session, "Array.from(document.querySelectorAll('svg.picture')).map(s => [s.classList[1], "
+                                    "s.getBoundingClientRect().width, s.getBoundingClientRect().height])")
     assert isinstance(sizes, list)
     drawn = {name: (w, h) for name, w, h in sizes}
     assert set(drawn) == {"heat-map", "network-map", "risk-matrix", "severity-grid"}  # no history: no trend
@@ -61,11 +61,12 @@ def test_pictures_render_with_the_expected_nodes(browser: DevTools, tmp_path: Pa
                                      " rows: document.querySelectorAll('svg.severity-grid g.row').length,"
                                      " safeguards: document.querySelectorAll('svg.heat-map g.safeguard').length})")
     failed_checks = {r.check_id for r in run.results if r.status is Status.FAIL}
+    safeguards = len(applicable_framework(load_framework()).requirements)
     assert counts == {"devices": len(run.hosts), "domains": len(domains), "discs": len(failed_checks),
-                      "rows": len(run.hosts) + len(domains), "safeguards": len(applicable_framework(load_framework()).requirements)}, counts
+                      "rows": len(run.hosts) + len(domains), "safeguards": safeguards}, counts
 
-    box = _eval(browser, session, "(() => { const r = document.querySelector('svg.network-map')"
-                                  ".getBoundingClientRect(); return [r.x, r.y + window.scrollY, r.width, r.height]; })()")
+    box = _eval(browser, session, "(() => { const r = document.querySelector('svg.network-map')."
+                                  "getBoundingClientRect(); return [r.x, r.y + scrollY, r.width, r.height]; })()")
     assert isinstance(box, list)
     x, y, w, h = box
     shot = browser.call("Page.captureScreenshot", session, format="png", captureBeyondViewport=True,
