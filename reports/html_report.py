@@ -131,13 +131,14 @@ def report_context(run: ScanRun, client: ClientFile | None = None, framework: Fr
 
 
 def html_text(run: ScanRun, client: ClientFile | None = None, logo: str | None = None,
-              decisions: Decisions | None = None, checks: Catalogue | None = None, anchor: str | None = None) -> str:
+              decisions: Decisions | None = None, checks: Catalogue | None = None, anchor: str | None = None,
+              trend: Sequence[Mapping[str, Any]] = ()) -> str:
     return _ENV.get_template("report.html.j2").render(**report_context(run, client, logo=logo, decisions=decisions,
-                                                                        checks=checks, anchor=anchor))
+                                                                        checks=checks, anchor=anchor, trend=trend))
 
 
 def render_html(run: ScanRun, path: Path, *, client: ClientFile | None = None, logo: str | None = None,
                decisions: Decisions | None = None, checks: Catalogue | None = None,
-               anchor: str | None = None) -> Path:
-    path.write_text(html_text(run, client, logo, decisions, checks, anchor), encoding="utf-8")
+               anchor: str | None = None, trend: Sequence[Mapping[str, Any]] = ()) -> Path:
+    path.write_text(html_text(run, client, logo, decisions, checks, anchor, trend), encoding="utf-8")
     return path

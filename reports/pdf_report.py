@@ -8,6 +8,7 @@ string that somehow became a URL could not make the PDF step touch the network o
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -64,12 +65,13 @@ def pdf_available() -> bool:
 
 def render_pdf(run: ScanRun, path: Path, *, client: ClientFile | None = None, logo: str | None = None,
                decisions: Decisions | None = None, checks: Catalogue | None = None,
-               anchor: str | None = None) -> Path:
+               anchor: str | None = None, trend: Sequence[Mapping[str, Any]] = ()) -> Path:
+    """``trend``: the client's open gaps per run (rows of ``scanner.history.drift.trend``), drawn when two or more."""
     try:
         from weasyprint import HTML
     except (ImportError, OSError) as exc:
         raise PdfUnavailable(f"PDF output needs WeasyPrint: {INSTALL_HINT}") from exc
-    html = html_text(run, client, logo, decisions, checks, anchor)
+    html = html_text(run, client, logo, decisions, checks, anchor, trend)
     fetcher = data_only_fetcher()
     HTML(string=html, url_fetcher=fetcher, base_url=None).write_pdf(
         path, pdf_variant=PDF_VARIANT, attachments=[scan_attachment(run, fetcher)])

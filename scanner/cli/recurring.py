@@ -93,7 +93,7 @@ def rescan(
         stored, not_stored = _store_or_keep(run, client, db, sign_key, target_dir / "scan.json")
         anchor = _report_anchor(client, db, stored.anchor()) if stored is not None else None
         written = _render(run, chosen_formats, target_dir, decisions=_report_decisions(run, client, db),
-                          checks=registry.catalogue(), anchor=anchor)
+                          checks=registry.catalogue(), anchor=anchor, trend_rows=trend([*history_runs, run]))
         err.print(f"wrote {target_dir / 'scan.json'}" + "".join(f", {p}" for p in written), highlight=False)
         if not_stored is not None:
             raise not_stored

@@ -32,6 +32,7 @@ from scanner.cli.runs import (
     _render,
     _report_anchor,
     _report_decisions,
+    _report_trend,
     _signer,
     _split_formats,
     _store_or_keep,
@@ -180,7 +181,9 @@ def scan(
         stored, not_stored = _store_or_keep(run, client, db, sign_key, target_dir / "scan.json")
         decisions = _report_decisions(run, client, db) if client else None
         anchor = _report_anchor(client, db, stored.anchor()) if stored is not None else None
-        written = _render(run, chosen_formats, target_dir, client_info, logo, decisions, registry.catalogue(), anchor)
+        trend_rows = _report_trend(run, client, db) if client and stored is not None else None
+        written = _render(run, chosen_formats, target_dir, client_info, logo, decisions, registry.catalogue(), anchor,
+                          trend_rows)
         if verbose:
             _print_results(run)
         if not quiet:

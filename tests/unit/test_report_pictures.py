@@ -123,3 +123,15 @@ def test_each_citation_shows_its_rationale_and_key_activity() -> None:
     assert key_activity("164.308(a)(1)(ii)(A)", load_guide()).id == "164.308(a)(1)-2"  # type: ignore[union-attr]
     html = html_text(demo_run(), lab_client())
     assert link.rationale.replace("'", "&#39;") in html and "key activity 164.312(a)-" in html
+
+
+def test_trend_is_drawn_with_history_only() -> None:
+    run = demo_run()
+    assert report_context(run, lab_client())["pictures"]["trend"] is None
+    rows = [{"run_id": "a", "started_at": "2026-11-01T00:00:00", "open_by_severity": {"high": 50, "low": 30}},
+            {"run_id": "b", "started_at": "2026-12-02T00:00:00", "open_by_severity": dict(run.summary.by_severity)}]
+    html = html_text(run, lab_client(), trend=rows)
+    svg = _svg(report_context(run, lab_client(), trend=rows)["pictures"]["trend"])
+    series = [g for g in svg.iter(f"{NS}g") if g.get("class") == "series"]
+    assert {g.get("data-severity") for g in series} == {"critical", "high", "medium", "low"}
+    assert "Open gaps over time" in html and "2026-11-01" in html
