@@ -152,6 +152,8 @@ class ClientFile(_Strict):
     msp: Msp
     technician: Person
     baa_register: tuple[BaaEntry, ...] = ()
+    # 45 CFR 164.314(b) applies only to group health plans: off unless the client is one.
+    group_health_plan: bool = False
     assets: tuple[Asset, ...] = ()
     risk_overrides: tuple[RiskOverride, ...] = ()
     letter: Letter = Letter()

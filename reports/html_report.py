@@ -10,17 +10,22 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
 from reports import risk, view
 from reports.annotations import Catalogue, Decisions, decision_for
 from reports.assets import AssetBook
 from reports.client_file import ClientFile
+from reports.finding_cards import printed_evidence
+from reports.hipaa_view import applicable_framework, assessment_checklist, citation_notes
 from reports.interview_view import Interview, matrix_answer
+from reports.pictures.context import picture_context
 from reports.projects import decision_deadline, project_decision, ranked_items, remediation_projects
 from scanner.config.framework import Framework, load_framework
 from scanner.models import ScanRun, Status
@@ -31,7 +36,8 @@ _INVISIBLE = re.compile("[\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
 
 
 def _visible(value: Any) -> Any:
-    if isinstance(value, str):
+    # Markup is built by the report itself (the pictures: every text in it already escaped)
+    if isinstance(value, str) and not isinstance(value, Markup):
         return _INVISIBLE.sub(lambda m: f"\\u{ord(m.group()):04x}", value)
     return value
 
@@ -52,6 +58,14 @@ def _when(value: datetime | None, fmt: str = "%Y-%m-%d %H:%M UTC") -> str:
     return value.strftime(fmt) if value else "—"
 
 
+def _failed_titles(results: Sequence[Any]) -> list[tuple[str, int]]:
+    """A matrix row's problems: each title once, with how many places it was found."""
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.title] = counts.get(r.title, 0) + 1
+    return list(counts.items())
+
+
 _ENV = Environment(
     loader=PackageLoader("reports", "templates"),
     autoescape=select_autoescape(default=True, default_for_string=True),
@@ -68,9 +82,12 @@ _ENV.filters["when"] = _when
 def report_context(run: ScanRun, client: ClientFile | None = None, framework: Framework | None = None,
                    logo: str | None = None, decisions: Decisions | None = None,
                    checks: Catalogue | None = None, anchor: str | None = None,
-                   interview: Interview | None = None, attached_scan: bool = False) -> dict[str, Any]:
-    """Everything the template shows; also used by tests to check the numbers behind the words."""
-    framework = framework or load_framework()
+                   interview: Interview | None = None, attached_scan: bool = False,
+                   trend: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
+    """Everything the template shows; also used by tests to check the numbers behind the words.
+    ``trend``: the client's open gaps per run (``scanner.history.drift.trend`` rows), for the trend picture."""
+    group_health_plan = bool(client and client.group_health_plan)
+    framework = applicable_framework(framework or load_framework(), group_health_plan)
     projects = remediation_projects(run, framework, client=client, checks=checks, interview=interview)
     book = AssetBook(run, client)
     hosts = {h.address: h for h in run.hosts}
@@ -127,20 +144,31 @@ def report_context(run: ScanRun, client: ClientFile | None = None, framework: Fr
         "has_decisions": bool(decisions),
         "anchor": anchor,  # the history chain heads the report was made from (gapscan verify --anchor)
         "attached_scan": attached_scan,  # the PDF carries scan.json as an embedded file (PDF/A-3)
+        "answered_citations": [row.citation for row in matrix if matrix_answer(row.citation, interview)],
+        # Today's mapping, not the one recorded in the run (a saved run is re-judged, like the matrix).
+        "citation_notes": lambda result: citation_notes(result.model_copy(update={
+            "hipaa": framework.citations_for(result.check_id) or result.hipaa}), framework),
+        "checklist": assessment_checklist(matrix, framework),
+        "group_health_plan": group_health_plan,
+        "failed_titles": _failed_titles,
+        "printed_evidence": printed_evidence,
+        **picture_context(run, matrix, trend),
     }
 
 
 def html_text(run: ScanRun, client: ClientFile | None = None, logo: str | None = None,
               decisions: Decisions | None = None, checks: Catalogue | None = None, anchor: str | None = None,
-              interview: Interview | None = None, *, attached_scan: bool = False) -> str:
+              interview: Interview | None = None, *, attached_scan: bool = False,
+              trend: Sequence[Mapping[str, Any]] = ()) -> str:
     return _ENV.get_template("report.html.j2").render(**report_context(run, client, logo=logo, decisions=decisions,
                                                                         checks=checks, anchor=anchor,
                                                                         interview=interview,
-                                                                        attached_scan=attached_scan))
+                                                                        attached_scan=attached_scan, trend=trend))
 
 
 def render_html(run: ScanRun, path: Path, *, client: ClientFile | None = None, logo: str | None = None,
                decisions: Decisions | None = None, checks: Catalogue | None = None,
-               anchor: str | None = None, interview: Interview | None = None) -> Path:
-    path.write_text(html_text(run, client, logo, decisions, checks, anchor, interview), encoding="utf-8")
+               anchor: str | None = None, interview: Interview | None = None,
+               trend: Sequence[Mapping[str, Any]] = ()) -> Path:
+    path.write_text(html_text(run, client, logo, decisions, checks, anchor, interview, trend=trend), encoding="utf-8")
     return path

@@ -7,6 +7,8 @@ string that somehow became a URL could not make the PDF step touch the network o
 
 from __future__ import annotations
 
+import io
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -64,33 +66,34 @@ def pdf_available() -> bool:
 
 def render_pdf(run: ScanRun, path: Path, *, client: ClientFile | None = None, logo: str | None = None,
                decisions: Decisions | None = None, checks: Catalogue | None = None,
-               anchor: str | None = None, interview: Interview | None = None) -> Path:
+               anchor: str | None = None, interview: Interview | None = None,
+               trend: Sequence[Mapping[str, Any]] = ()) -> Path:
+    """``trend``: the client's open gaps per run (rows of ``scanner.history.drift.trend``), drawn when two or more."""
     try:
         from weasyprint import HTML
     except (ImportError, OSError) as exc:
         raise PdfUnavailable(f"PDF output needs WeasyPrint: {INSTALL_HINT}") from exc
-    html = html_text(run, client, logo, decisions, checks, anchor, interview, attached_scan=True)
-    HTML(string=html, url_fetcher=data_only_fetcher(), base_url=None).write_pdf(
-        path, pdf_variant=PDF_VARIANT, attachments=[scan_attachment(run)])
+    html = html_text(run, client, logo, decisions, checks, anchor, interview, trend=trend, attached_scan=True)
+    fetcher = data_only_fetcher()
+    HTML(string=html, url_fetcher=fetcher, base_url=None).write_pdf(
+        path, pdf_variant=PDF_VARIANT, attachments=[scan_attachment(run, fetcher)])
     return path
 
 
-# PDF/A-3 (ISO 19005-3) is the archival PDF that may carry embedded files of any kind: the report
-# carries its own evidence, scan.json, byte for byte the file whose SHA-256 is on the cover.
-# Level B ("basic") is what WeasyPrint produces: reproducible appearance, fonts embedded.
+# PDF/A-3 (ISO 19005-3), level B: an archivable PDF that may carry embedded files; the report
+# carries its own evidence, scan.json, byte for byte as the scanner wrote it (its SHA-256 is on the cover).
 PDF_VARIANT = "pdf/a-3b"
-SCAN_ATTACHMENT_NAME = "scan.json"
+ATTACHMENT_NAME = "scan.json"
 
 
 def scan_json_bytes(run: ScanRun) -> bytes:
-    """scan.json as the scanner writes it (the bytes the cover's digest is computed over)."""
+    """scan.json exactly as ``scanner.engine.output.write_scan_json`` writes it (``view.scan_digest`` hashes it)."""
     return (run.model_dump_json(indent=2) + "\n").encode("utf-8")
 
 
-def scan_attachment(run: ScanRun) -> Any:
+def scan_attachment(run: ScanRun, fetcher: Any) -> Any:
     from weasyprint import Attachment
 
-    # relationship "Source": scan.json is what the report was rendered from (PDF/A-3, 6.8 AFRelationship).
-    return Attachment(string=scan_json_bytes(run), name=SCAN_ATTACHMENT_NAME,
-                      description=f"gapscan run {run.run_id}: the machine-readable record this report describes",
+    return Attachment(file_obj=io.BytesIO(scan_json_bytes(run)), name=ATTACHMENT_NAME, url_fetcher=fetcher,
+                      description="The machine-readable record of this scan (gapscan scan.json)",
                       relationship="Source")

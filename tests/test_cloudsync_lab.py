@@ -104,8 +104,12 @@ def test_each_sender_fails_once_with_evidence(runs: dict[str, Any], check_id: st
     for r in (r for r in _network(results) if r["status"] == "fail"):
         data = r["evidence"][0]["data"]
         assert data["announcements"] >= 1 and data["window_s"] == WINDOW
-        assert "Business Associate" in r["detail"]
-        assert r["hipaa"] and {"164.308(b)(1)", "164.314(a)(1)"} <= set(r["hipaa"])
+        if check_id == "cloudsync.syncthing":  # peer-to-peer: uncontrolled copies, no BAA to sign
+            assert "peer device" in r["detail"] and "Business Associate" not in r["detail"]
+            assert set(r["hipaa"]) == {"164.310(d)(1)", "164.312(a)(1)"}
+        else:
+            assert "Business Associate" in r["detail"]
+            assert r["hipaa"] and {"164.308(b)(1)", "164.314(a)(1)"} <= set(r["hipaa"])
         if check_id == "cloudsync.dropbox_lansync":
             assert data["namespace_count"] == 3 and re.fullmatch(r"[0-9a-f]{8}", data["namespaces_hash"])
             assert data["port"] == 17500  # the TCP port the client announces

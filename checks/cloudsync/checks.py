@@ -29,7 +29,15 @@ FOLLOW_UP = ("Remove the client from every machine that handles PHI, or document
              "Agreement with {vendor} covering this account and record it in the risk analysis.")
 
 
+# Syncthing has no vendor (peer-to-peer): its risk is copies of ePHI on devices nobody controls
+# (45 CFR 164.310(d)(1), 164.312(a)(1)), and no BAA can fix that.
+PEER_FOLLOW_UP = ("Remove Syncthing from every machine that handles PHI, or list every peer device it syncs "
+                  "with, keep each one under the practice's control (inventoried, encrypted, access-controlled) "
+                  "and record it in the risk analysis.")
+
+
 class _LanSyncCheck(Check):
+    follow_up = FOLLOW_UP
     kind: ClassVar[str]
     label: ClassVar[str]
     vendor: ClassVar[str]
@@ -62,7 +70,7 @@ class _LanSyncCheck(Check):
                 third_parties=[self.third_party],
                 detail=(f"{sender.sender} announces {self.label} ({self.describe(sender.summary)}; "
                         f"{sender.count} announcement(s) in {lan.window_s:.0f} s). "
-                        + FOLLOW_UP.format(vendor=self.vendor)),
+                        + self.follow_up.format(vendor=self.vendor)),
             )
         if not heard and lan.window_s < ANNOUNCE_INTERVAL:
             yield self.skip(target, SkipReason.DISABLED_BY_PROFILE,
@@ -100,12 +108,13 @@ class _LanSyncCheck(Check):
         yield self.finding(target, passed=False, evidence=[listener.evidence()], severity=severity,
                            third_parties=[self.third_party],
                            detail=(f"{target.host}:{listener.port} {listener.note}; {passive}. "
-                                   + FOLLOW_UP.format(vendor=self.vendor)))
+                                   + self.follow_up.format(vendor=self.vendor)))
 
 
 class SyncthingAnnounces(_LanSyncCheck):
     kind = "syncthing"
     label = "Syncthing local discovery"
+    follow_up = PEER_FOLLOW_UP
     vendor = "the sync peers' operators (Syncthing has no vendor: peer-to-peer)"
     third_party = ThirdParty(vendor="Syncthing", service="Peer-to-peer file sync", kind=ThirdPartyKind.PEER_TO_PEER)
     meta = CheckMeta(

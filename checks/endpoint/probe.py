@@ -102,7 +102,10 @@ class EndpointCollector(Probe[EndpointFacts]):
             return _replace(base, no_credentials="no --credentials file was given for this scan")
         cred = store.for_host(target.host)
         if cred is None:
-            return _replace(base, no_credentials=f"no credential set in {store.source} covers {target.host}")
+            # The file's name only: its directory is the technician's machine (often a temporary
+            # one), which has no place in scan.json or the client's report.
+            name = _file_name(store.source)
+            return _replace(base, no_credentials=f"no credential set in {name} covers {target.host}")
         # A command's own timeout: generous (lsblk on a sleepy disk, ps on a loaded laptop).
         limits = SessionLimits(connect=ctx.timeouts.connect, command=max(ctx.timeouts.read, COMMAND_TIMEOUT))
         if cred.kind == "windows":
@@ -130,3 +133,8 @@ def _replace(facts: EndpointFacts, **changes: Any) -> EndpointFacts:
     from dataclasses import replace
 
     return replace(facts, **changes)
+
+
+def _file_name(source: str) -> str:
+    """``/tmp/gapscan-x/credentials.yaml`` -> ``credentials.yaml`` (either slash: Windows paths too)."""
+    return source.replace("\\", "/").rsplit("/", 1)[-1] or "the credentials file"

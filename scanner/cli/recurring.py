@@ -95,7 +95,8 @@ def rescan(
         anchor = _report_anchor(client, db, stored.anchor()) if stored is not None else None
         written = _render(run, chosen_formats, target_dir, decisions=_report_decisions(run, client, db),
                           checks=registry.catalogue(), anchor=anchor,
-                          interview=_report_interview(client, db, strict=False))
+                          interview=_report_interview(client, db, strict=False),
+                          trend_rows=trend([*history_runs, run]))
         err.print(f"wrote {target_dir / 'scan.json'}" + "".join(f", {p}" for p in written), highlight=False)
         if not_stored is not None:
             raise not_stored

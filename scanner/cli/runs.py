@@ -70,10 +70,12 @@ def _load_client_file(path: Path | None) -> tuple[Any, str | None]:
 
 def _render(run: ScanRun, formats: list[str], out_dir: Path, client: Any = None,
             logo: str | None = None, decisions: Any = None, checks: Any = None,
-            anchor: str | None = None, interview: Any = None) -> list[Path]:
+            anchor: str | None = None, interview: Any = None,
+            trend_rows: list[dict[str, Any]] | None = None) -> list[Path]:
     """``checks``: the registry's catalogue (what each check says about itself) for the report;
     ``anchor``: the history heads the report is made from (printed on its cover); ``interview``:
-    the client's standing interview answers (``_report_interview``)."""
+    the client's standing interview answers (``_report_interview``); ``trend_rows``: the client's
+    open gaps per run (``scanner.history.drift.trend``) for the report's trend picture."""
     from reports import FILE_NAMES, RENDERERS
     from scanner.engine.output import publish
 
@@ -81,10 +83,11 @@ def _render(run: ScanRun, formats: list[str], out_dir: Path, client: Any = None,
     for fmt in formats:
         if fmt == "json":
             continue  # scan.json is always written by the sink
-        renderer = RENDERERS[fmt]
-        written.append(publish(lambda path, r=renderer: r(run, path, client=client, logo=logo,  # type: ignore[misc]
-                                                          decisions=decisions, checks=checks, anchor=anchor,
-                                                          interview=interview),
+        renderer: Any = RENDERERS[fmt]
+        extra = {"trend": trend_rows} if trend_rows and fmt in ("html", "pdf") else {}
+        written.append(publish(lambda path, r=renderer, x=extra: r(run, path, client=client, logo=logo,  # type: ignore[misc]
+                                                                   decisions=decisions, checks=checks,
+                                                                   anchor=anchor, interview=interview, **x),
                                out_dir / FILE_NAMES[fmt]))
     return written
 
@@ -124,6 +127,23 @@ def _report_decisions(run: ScanRun, client: str, db: str | None, *, strict: bool
                                   decided_on=d.decided_at[:10], note=d.note,
                                   until=d.until.isoformat() if d.until else None, expired=d.expired(today))
             for subject, d in recorded.items() if subject in subjects}
+
+
+def _report_trend(run: ScanRun, client: str, db: str | None) -> list[dict[str, Any]]:
+    """Open gaps per stored run of the client, this one included (plain rows for the trend picture);
+    none when the store is unusable (a note on stderr) or knows no earlier run."""
+    from scanner.history.drift import trend
+    from scanner.history.store import Store, StoreError
+
+    try:
+        with Store.open(db) as store:
+            if client not in store.clients():
+                return []
+            history = [r for r in store.client_runs(client) if r.run_id != run.run_id]
+    except StoreError as exc:
+        err.print(f"note: no trend in the report: {escape(str(exc))}", highlight=False)
+        return []
+    return trend([*history, run]) if history else []
 
 
 def _report_interview(client: str, db: str | None, *, strict: bool = True) -> tuple[Any, ...]:

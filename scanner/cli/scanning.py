@@ -33,6 +33,7 @@ from scanner.cli.runs import (
     _report_anchor,
     _report_decisions,
     _report_interview,
+    _report_trend,
     _signer,
     _split_formats,
     _store_or_keep,
@@ -182,8 +183,9 @@ def scan(
         decisions = _report_decisions(run, client, db) if client else None
         interview = _report_interview(client, db, strict=False) if client else None
         anchor = _report_anchor(client, db, stored.anchor()) if stored is not None else None
+        trend_rows = _report_trend(run, client, db) if client and stored is not None else None
         written = _render(run, chosen_formats, target_dir, client_info, logo, decisions, registry.catalogue(), anchor,
-                          interview)
+                          interview, trend_rows)
         if verbose:
             _print_results(run)
         if not quiet:

@@ -43,7 +43,7 @@ def test_each_sender_fails_with_evidence_and_what_must_follow() -> None:
     assert st.discriminator == "198.18.0.50" and "YKY2LYL" in st.detail
     assert db.discriminator == "198.18.0.51" and "3 shared namespace(s)" in db.detail and "0badc0de" in db.detail
     assert "BAA" in db.detail or "Business Associate" in db.detail
-    assert "Remove the client" in st.detail
+    assert "Remove Syncthing" in st.detail and "peer device" in st.detail  # peer-to-peer: no BAA
     assert db.evidence[0].data["namespace_count"] == 3 and db.evidence[0].data["sender"] == "198.18.0.51"
 
 
@@ -170,7 +170,7 @@ def test_syncthing_port_not_heard_is_reported_on_the_port() -> None:
                 LanSyncFacts(window_s=0, requested_s=65, denied="no raw socket")):
         (r,) = _eval(SyncthingAnnounces(), lan, ST_PORT, listener)
         assert isinstance(r, Finding) and not r.passed and r.target == ST_PORT and r.severity is None
-        assert "QSWDRPQ" in r.detail and "Remove the client" in r.detail
+        assert "QSWDRPQ" in r.detail and "Remove Syncthing" in r.detail
         assert ("not heard announcing in 65 s" if lan.window_s else "no passive listening in this run") in r.detail
         assert r.evidence[0].data["device_id_short"] == "QSWDRPQ" and r.evidence[0].data["alpn"] == "bep/1.0"
 
@@ -231,8 +231,10 @@ def test_planner_plans_the_network_target_and_each_sync_port() -> None:
 
 def test_checks_map_to_business_associate_citations() -> None:
     registry = load_registry(load_framework())
-    for check_id in ("cloudsync.syncthing", "cloudsync.dropbox_lansync", "cloudsync.resilio"):
+    for check_id in ("cloudsync.dropbox_lansync", "cloudsync.resilio"):
         assert {"164.308(b)(1)", "164.314(a)(1)"} <= set(registry.get(check_id).hipaa)
+    # Syncthing is peer-to-peer: no business associate, the copies themselves are the risk (issue 17)
+    assert set(registry.get("cloudsync.syncthing").hipaa) == {"164.310(d)(1)", "164.312(a)(1)"}
 
 
 RS = Heard("resilio", "198.18.0.52", 4, {"group": "239.192.0.0"})

@@ -46,8 +46,9 @@ def test_summary_counts_and_heat_map(html: str) -> None:
     run = lab_run()
     failed = sum(1 for r in run.results if r.status is Status.FAIL)
     assert f"<b>{failed} problem(s)</b>" in html
-    assert '<svg xmlns="http://www.w3.org/2000/svg" role="img" aria-label="Safeguard heat map"' in html
-    assert html.count("<rect ") == 69, "one heat-map cell per catalogue entry"
+    assert 'class="picture heat-map" aria-label="Safeguard heat map"' in html
+    # one heat-map cell per catalogue entry that applies (164.314(b): group health plans only)
+    assert html.count('<g class="safeguard">') == 64
     assert "The most important risks" in html
 
 

@@ -1,0 +1,137 @@
+"""The report's pictures and HIPAA presentation on the recorded demo scan (no browser: the SVG
+is parsed as XML; tests/test_report_pictures_browser.py draws it in Chromium)."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+from reports.finding_cards import finding_cards
+from reports.hipaa_view import RISK_ANALYSIS, applicable_framework, assessment_checklist, key_activity
+from reports.html_report import html_text, report_context
+from reports.pictures import map_devices, network_map
+from reports.pictures.inputs import RiskLevel
+from reports.view import NOT_ASSESSED, safeguard_matrix
+from scanner.config.framework import load_framework
+from scanner.config.interview_guide import load_guide
+from scanner.models import Host, Status
+from tests.fixtures.report_data import demo_run, lab_client
+
+NS = "{http://www.w3.org/2000/svg}"
+
+
+def _svg(markup: str) -> ET.Element:
+    return ET.fromstring(str(markup))
+
+
+def _domains(run) -> set[str]:  # type: ignore[no-untyped-def]
+    return {r.target.domain for r in run.results if r.target.domain and r.status in (Status.PASS, Status.FAIL)}
+
+
+def test_network_map_has_one_node_per_device_and_domain() -> None:
+    run = demo_run()
+    svg = _svg(report_context(run, lab_client())["pictures"]["network_map"])
+    nodes = [g for g in svg.iter(f"{NS}g") if "node" in g.get("class", "").split()]
+    assert len([g for g in nodes if "device" in g.get("class", "")]) == len(run.hosts) == 18
+    assert len([g for g in nodes if "domain" in g.get("class", "")]) == len(_domains(run)) == 8
+    services = [g for g in svg.iter(f"{NS}g") if g.get("class") == "service"]
+    assert services, "services that carry findings are drawn"
+
+
+def test_risk_matrix_places_every_failed_check_once_and_cards_share_its_numbers() -> None:
+    run = demo_run()
+    ctx = report_context(run, lab_client())
+    failed_checks = {r.check_id for r in run.results if r.status is Status.FAIL}
+    items = ctx["pictures"]["matrix_items"]
+    assert len(items) == len(failed_checks) == len(ctx["cards"])
+    assert [c.number for c in ctx["cards"]] == [i.number for i in items] == list(range(1, len(items) + 1))
+    discs = [g for g in _svg(ctx["pictures"]["risk_matrix"]).iter(f"{NS}g") if g.get("class") == "item"]
+    assert len(discs) == len(items)
+    # worst risk first: the cards are ranked by the (placeholder) rating
+    scores = [c.item.risk.score for c in ctx["cards"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_one_card_per_check_lists_every_place() -> None:
+    run = demo_run()
+    fw = load_framework()
+    dnssec = [c for c in finding_cards(run, fw) if c.check_id == "dns.dnssec_missing"]
+    assert len(dnssec) == 1 and len(dnssec[0].results) == 7
+
+
+def test_heat_map_prints_safeguard_names() -> None:
+    html = html_text(demo_run(), lab_client())
+    assert ">Risk management</text>" in html and ">Access control</text>" in html
+
+
+def test_hostile_hostname_is_escaped_in_the_map() -> None:
+    run = demo_run()
+    evil = Host(address="198.18.0.99", hostnames=("<script>x</script>\u202e",))
+    run = run.model_copy(update={"hosts": (*run.hosts, evil)})
+    markup = str(network_map(map_devices(run)))
+    assert "<script>" not in markup and "&lt;script&gt;" in markup and "\\u202e" in markup
+    _svg(markup)  # still well-formed XML
+
+
+def test_risk_level_scale() -> None:
+    assert RiskLevel(3, 3).level == "high" and RiskLevel(2, 2).level == "moderate" and RiskLevel(1, 2).level == "low"
+
+
+def test_no_scan_finding_is_a_gap_against_the_risk_analysis() -> None:
+    fw = load_framework()
+    assert not fw.requirement(RISK_ANALYSIS).checks  # type: ignore[union-attr]
+    rows = {r.citation: r for r in safeguard_matrix(demo_run(), fw)}
+    assert rows[RISK_ANALYSIS].status == NOT_ASSESSED
+    assert "Risk analysis: gap found" not in html_text(demo_run(), lab_client())
+
+
+def test_mapping_review_of_issue_17() -> None:
+    fw = load_framework()
+    assert set(fw.citations_for("endpoint.os_unsupported")) == {"164.308(a)(1)(ii)(B)", "164.308(a)(5)(ii)(B)"}
+    # Syncthing is peer-to-peer: uncontrolled copies, not a business associate
+    assert set(fw.citations_for("cloudsync.syncthing")) == {"164.310(d)(1)", "164.312(a)(1)"}
+
+
+def test_group_health_plan_paragraphs_only_when_the_client_is_one() -> None:
+    fw = load_framework()
+    assert not any(r.citation.startswith("164.314(b)") for r in applicable_framework(fw).requirements)
+    assert any(r.citation.startswith("164.314(b)") for r in applicable_framework(fw, True).requirements)
+    html = html_text(demo_run(), lab_client())
+    assert "Requirements for group health plans" not in html
+    plan = lab_client().model_copy(update={"group_health_plan": True})
+    assert "Requirements for group health plans" in html_text(demo_run(), plan)
+
+
+def test_not_assessed_becomes_one_checklist_item_per_standard() -> None:
+    fw = applicable_framework(load_framework())
+    rows = safeguard_matrix(demo_run(), fw)
+    na = [r for r in rows if r.status == NOT_ASSESSED]
+    items = assessment_checklist(rows, fw)
+    assert len(items) < len(na) / 2
+    assert sum(1 + len(i.specifications) for i in items) >= len(na)  # every row is in some item
+    assert all(i.documents and i.questions for i in items)
+    ra = next(i for i in items if i.citation == "164.308(a)(1)(i)")
+    assert any(c == RISK_ANALYSIS for c, _, _ in ra.specifications)
+
+
+def test_each_citation_shows_its_rationale_and_key_activity() -> None:
+    fw = load_framework()
+    card = next(c for c in finding_cards(demo_run(), fw) if c.check_id == "smb.open_share")
+    notes = {n.citation: n for n in card.citations}
+    link = next(c for c in fw.requirement("164.312(a)(1)").checks if c.check == "smb.open_share")  # type: ignore[union-attr]
+    assert notes["164.312(a)(1)"].rationale == link.rationale
+    assert notes["164.312(a)(1)"].activity is not None
+    assert key_activity("164.308(a)(1)(ii)(A)", load_guide()).id == "164.308(a)(1)-2"  # type: ignore[union-attr]
+    html = html_text(demo_run(), lab_client())
+    assert link.rationale.replace("'", "&#39;") in html and "key activity 164.312(a)-" in html
+
+
+def test_trend_is_drawn_with_history_only() -> None:
+    run = demo_run()
+    assert report_context(run, lab_client())["pictures"]["trend"] is None
+    rows = [{"run_id": "a", "started_at": "2026-11-01T00:00:00", "open_by_severity": {"high": 50, "low": 30}},
+            {"run_id": "b", "started_at": "2026-12-02T00:00:00", "open_by_severity": dict(run.summary.by_severity)}]
+    html = html_text(run, lab_client(), trend=rows)
+    svg = _svg(report_context(run, lab_client(), trend=rows)["pictures"]["trend"])
+    series = [g for g in svg.iter(f"{NS}g") if g.get("class") == "series"]
+    assert {g.get("data-severity") for g in series} == {"critical", "high", "medium", "low"}
+    assert "Open gaps over time" in html and "2026-11-01" in html
