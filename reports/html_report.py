@@ -26,9 +26,11 @@ from reports.finding_cards import printed_evidence
 from reports.hipaa_view import applicable_framework, assessment_checklist, citation_notes
 from reports.interview_view import Interview, matrix_answer
 from reports.pictures.context import picture_context
-from reports.projects import decision_deadline, project_decision, ranked_items, remediation_projects
+from reports.pictures.inputs import RiskFrom, RiskLevel, placeholder_risk
+from reports.projects import Project, decision_deadline, project_decision, ranked_items, remediation_projects
+from reports.risk import Rating
 from scanner.config.framework import Framework, load_framework
-from scanner.models import ScanRun, Status
+from scanner.models import CheckResult, ScanRun, Status
 
 # Zero-width and bidirectional-override characters make text read differently from what the
 # server sent (CVE-2021-42574, "Trojan Source"): shown as visible escapes, never rendered.
@@ -77,6 +79,28 @@ _ENV = Environment(
 _ENV.filters["pretty_json"] = _pretty_json
 _ENV.filters["compact_json"] = _compact_json
 _ENV.filters["when"] = _when
+
+
+def _three_point(level: int) -> int:
+    """NIST SP 800-30's five qualitative levels on the pictures' 3-point axes: very low and low ->
+    low, moderate -> moderate, high and very high -> high."""
+    return 1 if level <= 2 else 2 if level == 3 else 3
+
+
+def project_risk(projects: Sequence[Project]) -> RiskFrom:
+    """The pictures' rating of a set of results: the worst rating the risk analysis gave any of them
+    (reports.risk, section 6), so the map, the matrix and the cards agree."""
+    ratings: dict[str, Rating] = {r.fingerprint: place.rating for p in projects for i in p.items
+                                  for place in i.places for r in place.results}
+
+    def rate(results: Sequence[CheckResult]) -> RiskLevel:
+        rated = [ratings[r.fingerprint] for r in results if r.fingerprint in ratings]
+        if not rated:
+            return placeholder_risk(results)
+        worst = max(rated, key=lambda x: (x.level, x.score))
+        return RiskLevel(_three_point(worst.likelihood), _three_point(worst.impact),
+                         basis="the risk rating of section 6 (NIST SP 800-30), on three points")
+    return rate
 
 
 def report_context(run: ScanRun, client: ClientFile | None = None, framework: Framework | None = None,
@@ -152,7 +176,9 @@ def report_context(run: ScanRun, client: ClientFile | None = None, framework: Fr
         "group_health_plan": group_health_plan,
         "failed_titles": _failed_titles,
         "printed_evidence": printed_evidence,
-        **picture_context(run, matrix, trend),
+        **picture_context(run, matrix, trend, risk_from=project_risk(projects),
+                          groups=[(p.title, [r for i in p.items for r in i.results]) for p in projects
+                                  if any(i.results for i in p.items)]),
     }
 
 

@@ -20,13 +20,16 @@ from reports.pictures.risk_matrix import risk_matrix
 from reports.pictures.severity_grid import severity_grid
 from reports.pictures.trend import trend_picture
 from reports.view import PARTS, SafeguardRow
-from scanner.models import ScanRun
+from scanner.models import CheckResult, ScanRun
 
 
 def picture_context(run: ScanRun, rows: Sequence[SafeguardRow], trend: Sequence[Mapping[str, Any]] = (),
-                    risk_from: RiskFrom = placeholder_risk) -> dict[str, Any]:
+                    risk_from: RiskFrom = placeholder_risk,
+                    groups: Sequence[tuple[str, Sequence[CheckResult]]] | None = None) -> dict[str, Any]:
+    """``groups``: what the risk matrix places, (label, failed results) pairs: the remediation
+    projects in the report; one per failed check when not given."""
     devices = map_devices(run, risk_from)
-    items = matrix_items(check_groups(run), risk_from)
+    items = matrix_items(check_groups(run) if groups is None else groups, risk_from)
     return {
         "pictures": {
             "heat_map": safeguard_heat_map(rows, PARTS),

@@ -14,7 +14,7 @@ from reports.view import NOT_ASSESSED, safeguard_matrix
 from scanner.config.framework import load_framework
 from scanner.config.interview_guide import load_guide
 from scanner.models import Host, Status
-from tests.fixtures.report_data import demo_run, lab_client
+from tests.fixtures.report_data import demo_client, demo_run, lab_client
 
 NS = "{http://www.w3.org/2000/svg}"
 
@@ -37,18 +37,22 @@ def test_network_map_has_one_node_per_device_and_domain() -> None:
     assert services, "services that carry findings are drawn"
 
 
-def test_risk_matrix_places_every_failed_check_once_and_cards_share_its_numbers() -> None:
+def test_risk_matrix_places_every_project_once_with_the_risk_analysis_rating() -> None:
     run = demo_run()
-    ctx = report_context(run, lab_client())
-    failed_checks = {r.check_id for r in run.results if r.status is Status.FAIL}
+    ctx = report_context(run, demo_client())
+    projects = [p for p in ctx["projects"] if any(i.results for i in p.items)]
     items = ctx["pictures"]["matrix_items"]
-    assert len(items) == len(failed_checks) == len(ctx["cards"])
-    assert [c.number for c in ctx["cards"]] == [i.number for i in items] == list(range(1, len(items) + 1))
+    assert sorted(i.label for i in items) == sorted(p.title for p in projects)
+    assert [i.number for i in items] == list(range(1, len(items) + 1))
     discs = [g for g in _svg(ctx["pictures"]["risk_matrix"]).iter(f"{NS}g") if g.get("class") == "item"]
     assert len(discs) == len(items)
-    # worst risk first: the cards are ranked by the (placeholder) rating
-    scores = [c.item.risk.score for c in ctx["cards"]]
+    assert not ctx["pictures"]["placeholder"]
+    assert all("section 6" in i.risk.basis for i in items)
+    scores = [i.risk.score for i in items]
     assert scores == sorted(scores, reverse=True)
+    # the project the risk analysis rates worst sits in the matrix's top row
+    worst = max(projects, key=lambda p: (p.rating.level, p.rating.score))
+    assert next(i for i in items if i.label == worst.title).risk.score >= 6
 
 
 def test_one_card_per_check_lists_every_place() -> None:
