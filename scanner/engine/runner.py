@@ -29,6 +29,7 @@ from scanner.check import Probe, ProbeContext, ScopeView
 from scanner.config.profiles import LoadedProfile
 from scanner.credentials import CredentialStore
 from scanner.discovery.names import reverse_names
+from scanner.discovery.netbios import netbios_names
 from scanner.engine.output import ResultSink
 from scanner.engine.passive import PassiveListening, start_passive_listening
 from scanner.engine.planner import NETWORK_TARGET, Plan, PlannedCheck, plan_checks
@@ -450,10 +451,12 @@ def run_scan(request: ScanRequest, registry: Registry, sink: ResultSink, *,
                                     on_progress=DiscoveryProgress(progress))
                 # Names for the report (issue 17): PTR queries to the declared nameservers only.
                 hosts, named = reverse_names(tuple(found.hosts), request.nameservers)
+                # NetBIOS node status to each live (in-scope) address, bounded by its own budget.
+                hosts, nb_named = netbios_names(hosts)
                 discovery = DiscoveryRecord(
                     engine=found.engine, host_discovery=found.host_discovery,
                     duration_s=round(found.duration_s, 3), addresses_in_scope=scope_record.resolved_addresses,
-                    notes=tuple(found.notes) + ((named,) if named else ()),
+                    notes=tuple(found.notes) + tuple(n for n in (named, nb_named) if n),
                 )
             plan = plan_checks(registry, request.profile.check_ids, hosts, request.domains)
             finished = asyncio.run(execute_plan(plan, request.profile, state, sink.write, progress,
