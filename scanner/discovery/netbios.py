@@ -172,8 +172,8 @@ def netbios_names(hosts: Sequence[Host], *, total: float = TOTAL_SECONDS) -> tup
         if status is not None:
             update: dict[str, object] = {}
             if status.computer:
-                update["learned_names"] = host.learned_names + (
-                    LearnedName(name=status.computer, source=NameSource.NETBIOS),)
+                learned = LearnedName(name=status.computer, source=NameSource.NETBIOS)
+                update["learned_names"] = (*host.learned_names, learned)
             if status.workgroup:
                 update["workgroup"] = status.workgroup
             host = host.model_copy(update=update)

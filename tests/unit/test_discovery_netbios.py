@@ -19,7 +19,8 @@ Reply = Callable[[bytes], bytes | None]
 
 
 def entry(name: str, suffix: int, group: bool = False) -> bytes:
-    return name.encode("latin-1").ljust(15, b" ")[:15] + bytes([suffix]) + struct.pack("!H", 0x8400 if group else 0x0400)
+    flags = 0x8400 if group else 0x0400
+    return name.encode("latin-1").ljust(15, b" ")[:15] + bytes([suffix]) + struct.pack("!H", flags)
 
 
 def node_status_reply(query: bytes, entries: list[bytes], *, count: int | None = None, tid: int | None = None) -> bytes:
