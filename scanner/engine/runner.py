@@ -28,6 +28,7 @@ from scanner import __version__
 from scanner.check import Probe, ProbeContext, ScopeView
 from scanner.config.profiles import LoadedProfile
 from scanner.credentials import CredentialStore
+from scanner.discovery.mdns import MdnsListener, mdns_names
 from scanner.discovery.names import reverse_names
 from scanner.discovery.netbios import netbios_names
 from scanner.engine.output import ResultSink
@@ -445,6 +446,8 @@ def run_scan(request: ScanRequest, registry: Registry, sink: ResultSink, *,
             ctx = probe_context(request.profile, request.settings, request.nameservers, request.credentials, scope,
                                 run_id)
             listening = _listen_from_the_start(request, registry, ctx)
+            # mDNS announcements heard in the same window name hosts (RFC 6762; nothing is sent).
+            mdns = MdnsListener(ctx.listen_seconds).start() if request.targets else None
             if request.targets:
                 discover_fn = discover or _default_discover()
                 found = discover_fn(scope, prof.discovery, prof.concurrency,
@@ -462,6 +465,10 @@ def run_scan(request: ScanRequest, registry: Registry, sink: ResultSink, *,
             finished = asyncio.run(execute_plan(plan, request.profile, state, sink.write, progress,
                                                 request.settings, request.nameservers, request.credentials,
                                                 scope, run_id, run_deadline, ctx=ctx, prestarted=listening))
+            if request.targets:
+                hosts, heard = mdns_names(hosts, mdns)
+                if heard:
+                    discovery = discovery.model_copy(update={"notes": (*discovery.notes, heard)})
     except KeyboardInterrupt:
         sink.finish(build(complete=False))
         raise
