@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import dns.exception
 import dns.message
+import dns.rdataclass
 import dns.rdatatype
 import dns.reversename
 
@@ -67,11 +68,41 @@ def _clean(name: str) -> str | None:
     return sanitize(text, limit=MAX_NAME)
 
 
+def _skip_name(wire: bytes | bytearray, offset: int) -> int:
+    for _ in range(128):  # a name has at most 127 labels; a loop of pointers cannot hold us here
+        length = wire[offset]
+        if length & 0xC0 == 0xC0:
+            return offset + 2
+        if length == 0:
+            return offset + 1
+        offset += 1 + length
+    raise ValueError("name too long")
+
+
+def without_cache_flush(payload: bytes) -> bytes:
+    """The message with the top bit of every class cleared: mDNS reuses it as the cache-flush bit
+    of records and the unicast-response bit of questions (RFC 6762 sections 10.2, 5.4), which a
+    unicast DNS parser would read as an unknown class. IndexError/ValueError if malformed."""
+    wire = bytearray(payload)
+    counts = struct.unpack_from("!HHHH", wire, 4)
+    offset = 12
+    for _ in range(counts[0]):
+        offset = _skip_name(wire, offset)
+        wire[offset + 2] &= 0x7F
+        offset += 4
+    for _ in range(sum(counts[1:])):
+        offset = _skip_name(wire, offset)
+        wire[offset + 2] &= 0x7F
+        (rdlength,) = struct.unpack_from("!H", wire, offset + 8)
+        offset += 10 + rdlength
+    return bytes(wire)
+
+
 def names_in_response(source: str, payload: bytes) -> list[str]:
     """The names an mDNS response from ``source`` gives that address (RFC 6762 sections 6, 8.3)."""
     try:
-        message = dns.message.from_wire(payload, ignore_trailing=True)
-    except (dns.exception.DNSException, ValueError, UnicodeError):
+        message = dns.message.from_wire(without_cache_flush(payload), ignore_trailing=True)
+    except (dns.exception.DNSException, ValueError, UnicodeError, IndexError, struct.error):
         return []
     if not message.flags & 0x8000:  # QR: queries carry no answers worth believing
         return []
@@ -81,6 +112,8 @@ def names_in_response(source: str, payload: bytes) -> list[str]:
         return []
     found: list[str] = []
     for rrset in (*message.answer, *message.additional):
+        if rrset.rdclass != dns.rdataclass.IN:
+            continue
         for rdata in rrset:
             name: str | None = None
             if rdata.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
@@ -108,11 +141,14 @@ class MdnsListener:
     denied: str = ""
     datagrams: int = 0
     _thread: threading.Thread | None = None
+    _open: threading.Event = field(default_factory=threading.Event)
 
     def start(self) -> MdnsListener:
+        """Start the window; return once the capture socket is open (or a second has passed)."""
         if self.seconds > 0:
             self._thread = threading.Thread(target=self._capture, name="listen-mdns", daemon=True)
             self._thread.start()
+            self._open.wait(1.0)
         return self
 
     def _capture(self) -> None:
@@ -120,7 +156,9 @@ class MdnsListener:
             sock = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, socket.htons(ETH_P_ALL))
         except PermissionError as exc:
             self.denied = f"no raw socket: {exc.strerror}"
+            self._open.set()
             return
+        self._open.set()
         with sock:
             deadline = time.monotonic() + self.seconds
             while (remaining := deadline - time.monotonic()) > 0 and self.datagrams < MAX_DATAGRAMS:

@@ -31,6 +31,14 @@ def test_a_host_naming_itself_is_believed() -> None:
     assert mdns.names_in_response("198.18.0.60", wire) == ["xray.local"]
 
 
+def test_the_cache_flush_bit_is_understood() -> None:
+    wire = bytearray(announcement(("xray.local.", "A", "198.18.0.60")))
+    class_at = len(wire) - 4 - 2 - 4 - 2  # rdata, rdlength, ttl, then the class
+    assert wire[class_at:class_at + 2] == b"\x00\x01"
+    wire[class_at] |= 0x80  # RFC 6762 section 10.2
+    assert mdns.names_in_response("198.18.0.60", bytes(wire)) == ["xray.local"]
+
+
 def test_a_name_claimed_for_another_address_is_not_believed() -> None:
     wire = announcement(("printer.local.", "A", "198.18.0.61"))
     assert mdns.names_in_response("198.18.0.60", wire) == []

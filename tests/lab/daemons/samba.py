@@ -4,7 +4,7 @@ the hardened one requires signing, speaks SMB2_02+ only and has user shares only
 from __future__ import annotations
 
 from ..topology import LabHost
-from . import Context, DaemonSpec, write
+from . import Context, DaemonSpec, mdns_announcer, write
 
 # The one account the lab knows (an existing system account: the lab adds no Unix users).
 # Used only for the user-only share; never a credential a check would guess.
@@ -114,4 +114,5 @@ def build(host: LabHost, ctx: Context, listen: str) -> list[DaemonSpec]:
             console=d / "console-nmbd.log",
             logs=(d / "log.nmbd",),
         ),
+        *mdns_announcer.build(host, ctx, listen),  # the file server announces <name>.local (RFC 6762)
     ]
