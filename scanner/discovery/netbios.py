@@ -35,6 +35,7 @@ CLASS_IN = 0x0001
 GROUP_FLAG = 0x8000  # NAME_FLAGS G bit (RFC 1002 section 4.2.18)
 SUFFIX_WORKSTATION = 0x00
 SUFFIX_SERVER = 0x20
+LIVE_BY = frozenset({"arp", "tcp-ping", "icmp", "nmap"})  # Host.discovered_by: it answered discovery
 
 
 @dataclass(frozen=True)
@@ -163,9 +164,12 @@ def _query_all(addresses: Sequence[str], total: float) -> dict[str, NodeStatus]:
 
 def netbios_names(hosts: Sequence[Host], *, total: float = TOTAL_SECONDS) -> tuple[tuple[Host, ...], str | None]:
     """The hosts with their NetBIOS computer name and workgroup added, and a note for the run."""
-    if not hosts:
+    # Only addresses discovery saw answer (ARP, a TCP ping, ICMP, nmap): a listed-only address
+    # was never proven live, and a host from elsewhere (a fake discovery) is not ours to ask.
+    asked = [h.address for h in hosts if h.discovered_by in LIVE_BY]
+    if not asked or total <= 0:
         return tuple(hosts), None
-    found = _query_all([h.address for h in hosts], total)
+    found = _query_all(asked, total)
     out = []
     for host in hosts:
         status = found.get(host.address)
@@ -178,5 +182,5 @@ def netbios_names(hosts: Sequence[Host], *, total: float = TOTAL_SECONDS) -> tup
                 update["workgroup"] = status.workgroup
             host = host.model_copy(update=update)
         out.append(host)
-    note = f"NetBIOS node status (UDP {NBNS_PORT}): {len(found)} of {len(hosts)} live address(es) answered"
+    note = f"NetBIOS node status (UDP {NBNS_PORT}): {len(found)} of {len(asked)} live address(es) answered"
     return tuple(out), note

@@ -30,6 +30,7 @@ from scanner.config.profiles import LoadedProfile
 from scanner.credentials import CredentialStore
 from scanner.discovery.mdns import MdnsListener, mdns_names
 from scanner.discovery.names import reverse_names
+from scanner.discovery.netbios import TOTAL_SECONDS as NETBIOS_SECONDS
 from scanner.discovery.netbios import netbios_names
 from scanner.engine.output import ResultSink
 from scanner.engine.passive import PassiveListening, start_passive_listening
@@ -455,7 +456,7 @@ def run_scan(request: ScanRequest, registry: Registry, sink: ResultSink, *,
                 # Names for the report (issue 17): PTR queries to the declared nameservers only.
                 hosts, named = reverse_names(tuple(found.hosts), request.nameservers)
                 # NetBIOS node status to each live (in-scope) address, bounded by its own budget.
-                hosts, nb_named = netbios_names(hosts)
+                hosts, nb_named = netbios_names(hosts, total=min(NETBIOS_SECONDS, run_deadline - time.monotonic()))
                 discovery = DiscoveryRecord(
                     engine=found.engine, host_discovery=found.host_discovery,
                     duration_s=round(found.duration_s, 3), addresses_in_scope=scope_record.resolved_addresses,

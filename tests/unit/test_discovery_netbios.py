@@ -80,7 +80,7 @@ def test_the_request_is_an_rfc1002_nbstat_query_for_the_wildcard() -> None:
 
 def test_computer_name_and_workgroup_are_learned(responder: Callable[[Reply], list[bytes]]) -> None:
     seen = responder(good)
-    hosts = (Host(address="127.0.0.1"),)
+    hosts = (Host(address="127.0.0.1", discovered_by="arp"),)
     named, note = netbios.netbios_names(hosts, total=2.0)
     assert [(n.name, n.source) for n in named[0].learned_names] == [("FRONTDESK", NameSource.NETBIOS)]
     assert named[0].workgroup == "CLINIC"
@@ -92,7 +92,7 @@ def test_computer_name_and_workgroup_are_learned(responder: Callable[[Reply], li
 def test_a_silent_host_has_no_name_and_the_step_ends_by_its_deadline(
         responder: Callable[[Reply], list[bytes]]) -> None:
     responder(lambda q: None)
-    hosts = (Host(address="127.0.0.1"), Host(address="127.0.0.2"), Host(address="::1"))
+    hosts = (Host(address="127.0.0.1", discovered_by="arp"), Host(address="127.0.0.2", discovered_by="tcp-ping"), Host(address="::1", discovered_by="icmp"))
     started = time.monotonic()
     named, note = netbios.netbios_names(hosts, total=0.5)
     print(f"silent hosts: step took {time.monotonic() - started:.2f} s for a 0.5 s budget")
@@ -115,7 +115,7 @@ def test_a_silent_host_has_no_name_and_the_step_ends_by_its_deadline(
 ])
 def test_hostile_replies_give_no_name_and_no_error(responder: Callable[[Reply], list[bytes]], reply: Reply) -> None:
     responder(reply)
-    named, note = netbios.netbios_names((Host(address="127.0.0.1"),), total=0.5)
+    named, note = netbios.netbios_names((Host(address="127.0.0.1", discovered_by="arp"),), total=0.5)
     assert named[0].learned_names == () and named[0].workgroup is None
     assert note is not None and "0 of 1" in note
 
@@ -126,5 +126,9 @@ def test_a_long_or_odd_name_is_capped_and_printable() -> None:
     assert status is not None and status.computer == "A" * 15
 
 
-def test_no_hosts_sends_nothing() -> None:
+def test_no_hosts_or_listed_only_hosts_send_nothing(responder: Callable[[Reply], list[bytes]]) -> None:
+    seen = responder(good)
     assert netbios.netbios_names(()) == ((), None)
+    listed = (Host(address="127.0.0.1", discovered_by="listed"), Host(address="127.0.0.1"))
+    assert netbios.netbios_names(listed, total=0.5) == (listed, None)
+    assert seen == []
