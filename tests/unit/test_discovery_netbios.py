@@ -92,7 +92,8 @@ def test_computer_name_and_workgroup_are_learned(responder: Callable[[Reply], li
 def test_a_silent_host_has_no_name_and_the_step_ends_by_its_deadline(
         responder: Callable[[Reply], list[bytes]]) -> None:
     responder(lambda q: None)
-    hosts = (Host(address="127.0.0.1", discovered_by="arp"), Host(address="127.0.0.2", discovered_by="tcp-ping"), Host(address="::1", discovered_by="icmp"))
+    hosts = (Host(address="127.0.0.1", discovered_by="arp"), Host(address="127.0.0.2", discovered_by="tcp-ping"),
+             Host(address="::1", discovered_by="icmp"))
     started = time.monotonic()
     named, note = netbios.netbios_names(hosts, total=0.5)
     print(f"silent hosts: step took {time.monotonic() - started:.2f} s for a 0.5 s budget")
