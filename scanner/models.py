@@ -135,6 +135,8 @@ class Host(Frozen):
     learned_names: tuple[LearnedName, ...] = Field(default=(), exclude_if=lambda names: not names)
     mac: str | None = Field(default=None, exclude_if=lambda v: v is None)  # from the ARP reply
     mac_vendor: str | None = Field(default=None, exclude_if=lambda v: v is None)  # its OUI's owner
+    # The NetBIOS workgroup or domain its node-status reply named (scanner.discovery.netbios).
+    workgroup: str | None = Field(default=None, exclude_if=lambda v: v is None)
 
 
 class Target(Frozen):

@@ -29,7 +29,10 @@ from scanner.check import CheckSettings, Probe, ProbeContext, ScopeView
 from scanner.config.profiles import LoadedProfile
 from scanner.credentials import CredentialStore
 from scanner.discovery.found import FoundSoFar
+from scanner.discovery.mdns import MdnsListener, mdns_names
 from scanner.discovery.names import reverse_names
+from scanner.discovery.netbios import TOTAL_SECONDS as NETBIOS_SECONDS
+from scanner.discovery.netbios import netbios_names
 from scanner.engine.output import ResultSink
 from scanner.engine.passive import PassiveListening, start_passive_listening
 from scanner.engine.planner import NETWORK_TARGET, Plan, PlannedCheck, plan_checks
@@ -450,6 +453,8 @@ def run_scan(request: ScanRequest, registry: Registry, sink: ResultSink, *,
             ctx = probe_context(request.profile, request.settings, request.nameservers, request.credentials, scope,
                                 run_id)
             listening = _listen_from_the_start(request, registry, ctx)
+            # mDNS announcements heard in the same window name hosts (RFC 6762; nothing is sent).
+            mdns = MdnsListener(ctx.listen_seconds).start() if request.targets else None
             if request.targets:
                 discover_fn = discover or _default_discover()
                 so_far = FoundSoFar()
@@ -458,16 +463,22 @@ def run_scan(request: ScanRequest, registry: Registry, sink: ResultSink, *,
                 # Names for the report (issue 17): PTR queries to the declared nameservers only.
                 # An interrupt during them still saves what discovery found (so_far is kept until here).
                 hosts, named = reverse_names(tuple(found.hosts), request.nameservers)
+                # NetBIOS node status to each live (in-scope) address, bounded by its own budget.
+                hosts, nb_named = netbios_names(hosts, total=min(NETBIOS_SECONDS, run_deadline - time.monotonic()))
                 discovery = DiscoveryRecord(
                     engine=found.engine, host_discovery=found.host_discovery,
                     duration_s=round(found.duration_s, 3), addresses_in_scope=scope_record.resolved_addresses,
-                    notes=tuple(found.notes) + ((named,) if named else ()),
+                    notes=tuple(found.notes) + tuple(n for n in (named, nb_named) if n),
                 )
                 so_far = None
             plan = plan_checks(registry, request.profile.check_ids, hosts, request.domains)
             finished = asyncio.run(execute_plan(plan, request.profile, state, sink.write, progress,
                                                 request.settings, request.nameservers, request.credentials,
                                                 scope, run_id, run_deadline, ctx=ctx, prestarted=listening))
+            if request.targets:
+                hosts, heard = mdns_names(hosts, mdns)
+                if heard:
+                    discovery = discovery.model_copy(update={"notes": (*discovery.notes, heard)})
     except KeyboardInterrupt:
         if so_far is not None:  # interrupted during discovery: keep the hosts and services found
             hosts = so_far.hosts()

@@ -4,7 +4,7 @@ the hardened one requires signing, speaks SMB2_02+ only and has user shares only
 from __future__ import annotations
 
 from ..topology import LabHost
-from . import Context, DaemonSpec, write
+from . import Context, DaemonSpec, mdns_announcer, write
 
 # The one account the lab knows (an existing system account: the lab adds no Unix users).
 # Used only for the user-only share; never a credential a check would guess.
@@ -37,7 +37,7 @@ def build(host: LabHost, ctx: Context, listen: str) -> list[DaemonSpec]:
     workgroup = CLINIC
     netbios name = {netbios}
     server string = {host.role}
-    # No nmbd: NetBIOS name service is not what the checks look at.
+    # smbd without NetBIOS; nmbd runs from nmbd.conf (the same text with NetBIOS enabled).
     disable netbios = yes
     smb ports = 445 139
     interfaces = {listen}
@@ -89,6 +89,11 @@ def build(host: LabHost, ctx: Context, listen: str) -> list[DaemonSpec]:
     read only = no
 """
     cfg = write(d / "smb.conf", conf)
+    # nmbd (NetBIOS name service, UDP 137) from its own copy of the config: smbd keeps NetBIOS
+    # disabled (its ports and checks unchanged), nmbd answers node-status queries with the
+    # netbios name and workgroup (discovery's NetBIOS names, scanner.discovery.netbios).
+    nmbd_cfg = write(d / "nmbd.conf", conf.replace("disable netbios = yes", "disable netbios = no")
+                     .replace(f"log file = {d}/log.smbd", f"log file = {d}/log.nmbd"))
     return [
         DaemonSpec(
             host=host.name,
@@ -100,5 +105,14 @@ def build(host: LabHost, ctx: Context, listen: str) -> list[DaemonSpec]:
             setup=((("smbpasswd", "-c", str(cfg), "-s", "-a", SMB_USER), f"{SMB_PASSWORD}\n" * 2),
                    *((("pdbedit", "-s", str(cfg), "-P", name, "-C", value), "") for name, value in
                      (WEAK_POLICY if "endpoint.accounts_weak" in host.gaps else HARDENED_POLICY))),
-        )
+        ),
+        DaemonSpec(
+            host=host.name,
+            kinds=("nmbd",),  # no LabService: UDP 137 is not a port the lab's ground truth lists
+            namespace=host.namespace,
+            argv=("nmbd", "--foreground", "--no-process-group", "-s", str(nmbd_cfg)),
+            console=d / "console-nmbd.log",
+            logs=(d / "log.nmbd",),
+        ),
+        *mdns_announcer.build(host, ctx, listen),  # the file server announces <name>.local (RFC 6762)
     ]
