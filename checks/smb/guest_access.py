@@ -39,13 +39,9 @@ class SmbGuestAccess(SingleProbeCheck[SmbAnonymousFacts]):
     probe = SmbAnonymousAccess
 
     def judge(self, target: Target, anon: SmbAnonymousFacts) -> Iterator[Finding | Skip | Undetermined]:
-        unproven = [s.identity for s in anon.sessions if not s.logged_on and not s.logon_status]
-        if not anon.sessions or unproven:
-            # A PASS says the null session and guest logons were refused: that needs each attempt's
-            # outcome (a logon, or the server's status), not an empty record.
-            yield self.undetermined(target, ErrorReason.PROTOCOL,
-                                    f"{target.host_port()}: no outcome recorded for the "
-                                    f"{'anonymous logons' if not anon.sessions else ', '.join(unproven)}",
+        missing = anon.missing_outcomes()
+        if missing:
+            yield self.undetermined(target, ErrorReason.PROTOCOL, f"{target.host_port()}: {missing}",
                                     evidence=[anon.evidence()])
             return
         where = target.host_port()

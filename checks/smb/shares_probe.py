@@ -94,6 +94,14 @@ class SmbAnonymousFacts:
         readers = {who for s in self.shares for who in s.read_by}
         return tuple(s for s in self.sessions if s.logged_on and (s.enumerated or s.identity in readers))
 
+    def missing_outcomes(self) -> str:
+        """What a PASS would lack, or "": a PASS says the null session and guest logons were refused,
+        which needs each attempt's outcome (a logon, or the server's status), not an empty record."""
+        unproven = [s.identity for s in self.sessions if not s.logged_on and not s.logon_status]
+        if self.sessions and not unproven:
+            return ""
+        return "no outcome recorded for the " + ("anonymous logons" if not self.sessions else ", ".join(unproven))
+
     def evidence(self) -> Evidence:
         return Evidence(
             kind="smb-anonymous-access",
