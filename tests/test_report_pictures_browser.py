@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from reports.hipaa_view import applicable_framework
-from reports.html_report import render_html
+from reports.html_report import render_html, report_context
 from scanner.config.framework import load_framework
 from scanner.models import Status
 from tests.chromium import DevTools, require_chromium
@@ -60,9 +60,10 @@ def test_pictures_render_with_the_expected_nodes(browser: DevTools, tmp_path: Pa
                                      " discs: document.querySelectorAll('svg.risk-matrix g.item').length,"
                                      " rows: document.querySelectorAll('svg.severity-grid g.row').length,"
                                      " safeguards: document.querySelectorAll('svg.heat-map g.safeguard').length})")
-    failed_checks = {r.check_id for r in run.results if r.status is Status.FAIL}
+    # the risk matrix places the remediation projects that hold a failed finding
+    projects = [p for p in report_context(run, lab_client())["projects"] if any(i.results for i in p.items)]
     safeguards = len(applicable_framework(load_framework()).requirements)
-    assert counts == {"devices": len(run.hosts), "domains": len(domains), "discs": len(failed_checks),
+    assert counts == {"devices": len(run.hosts), "domains": len(domains), "discs": len(projects),
                       "rows": len(run.hosts) + len(domains), "safeguards": safeguards}, counts
 
     box = _eval(browser, session, "(() => { const r = document.querySelector('svg.network-map')."
