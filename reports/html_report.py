@@ -22,7 +22,6 @@ from reports import risk, view
 from reports.annotations import Catalogue, Decisions, decision_for
 from reports.assets import AssetBook
 from reports.client_file import ClientFile
-from reports.finding_cards import printed_evidence
 from reports.hipaa_view import applicable_framework, assessment_checklist, citation_notes
 from reports.interview_view import Interview, matrix_answer
 from reports.pictures.context import picture_context
@@ -175,7 +174,6 @@ def report_context(run: ScanRun, client: ClientFile | None = None, framework: Fr
         "checklist": assessment_checklist(matrix, framework),
         "group_health_plan": group_health_plan,
         "failed_titles": _failed_titles,
-        "printed_evidence": printed_evidence,
         **picture_context(run, matrix, trend, risk_from=project_risk(projects),
                           groups=[(p.title, [r for i in p.items for r in i.results]) for p in projects
                                   if any(i.results for i in p.items)]),
