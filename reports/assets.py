@@ -64,6 +64,7 @@ class AssetBook:
         self._client = client
         self._hosts: dict[str, Host] = {h.address: h for h in run.hosts}
         self._views: dict[str, AssetView] = {}
+        self._domains = sorted({r.target.domain.lower().rstrip(".") for r in run.results if r.target.domain})
 
     def host_names(self, address: str) -> tuple[str, ...]:
         """The names given in the scope, then those discovery learned (reverse DNS, ...)."""
@@ -100,6 +101,11 @@ class AssetBook:
     def devices(self) -> list[AssetView]:
         """Every device the scan saw, in address order."""
         return [self.for_address(a) for a in self._hosts]
+
+    def inventory_names(self) -> dict[str, tuple[str, str | None]]:
+        """(name, role) per address or domain of the run the inventory describes: for the pictures."""
+        views = [*self.devices(), *(self.for_domain(d) for d in self._domains)]
+        return {v.key: (v.asset.name, v.asset.role or None) for v in views if v.asset is not None}
 
     def unknown_devices(self) -> list[AssetView]:
         return [v for v in self.devices() if not v.known]

@@ -25,10 +25,12 @@ from scanner.models import CheckResult, ScanRun
 
 def picture_context(run: ScanRun, rows: Sequence[SafeguardRow], trend: Sequence[Mapping[str, Any]] = (),
                     risk_from: RiskFrom = placeholder_risk,
-                    groups: Sequence[tuple[str, Sequence[CheckResult]]] | None = None) -> dict[str, Any]:
+                    groups: Sequence[tuple[str, Sequence[CheckResult]]] | None = None,
+                    known: Mapping[str, tuple[str, str | None]] | None = None) -> dict[str, Any]:
     """``groups``: what the risk matrix places, (label, failed results) pairs: the remediation
-    projects in the report; one per failed check when not given."""
-    devices = map_devices(run, risk_from)
+    projects in the report; one per failed check when not given. ``known``: the asset inventory's
+    (name, role) per address or domain, shown instead of learned names and guessed roles."""
+    devices = map_devices(run, risk_from, known)
     items = matrix_items(check_groups(run) if groups is None else groups, risk_from)
     return {
         "pictures": {

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from scanner.models import CheckResult, Host, ScanRun, Severity, Status
@@ -140,8 +140,12 @@ def _services(results: list[CheckResult], risk_from: RiskFrom) -> tuple[MapServi
     return tuple(sorted(services, key=lambda s: (-s.risk.score, -s.findings, s.label)))
 
 
-def map_devices(run: ScanRun, risk_from: RiskFrom = placeholder_risk) -> list[MapDevice]:
-    """Every discovered host, and every domain with a result, with the services that carry findings."""
+def map_devices(run: ScanRun, risk_from: RiskFrom = placeholder_risk,
+                known: Mapping[str, tuple[str, str | None]] | None = None) -> list[MapDevice]:
+    """Every discovered host, and every domain with a result, with the services that carry findings.
+    ``known``: address or domain -> (name, role) from the practice's asset inventory, which replace
+    the learned host name and the role guessed from the services."""
+    known = known or {}
     failed = _failed(run)
     by_host: dict[str, list[CheckResult]] = defaultdict(list)
     by_domain: dict[str, list[CheckResult]] = defaultdict(list)
@@ -155,14 +159,16 @@ def map_devices(run: ScanRun, risk_from: RiskFrom = placeholder_risk) -> list[Ma
     devices = []
     for host in run.hosts:
         rs = by_host.get(host.address, [])
-        devices.append(MapDevice(host.address, host.hostnames[0] if host.hostnames else host.address,
-                                 device_role(host, host.address in endpoint_hosts), _subnet(host.address),
-                                 _services(rs, risk_from), len(rs), risk_from(rs) if rs else None))
+        name, role = known.get(host.address, (host.hostnames[0] if host.hostnames else host.address, None))
+        devices.append(MapDevice(host.address, name, role or device_role(host, host.address in endpoint_hosts),
+                                 _subnet(host.address), _services(rs, risk_from), len(rs),
+                                 risk_from(rs) if rs else None))
     domains = sorted({r.target.domain for r in run.results if r.target.domain and r.status in (Status.PASS,
                                                                                                  Status.FAIL)})
     for domain in domains:
         rs = by_domain.get(domain, [])
-        devices.append(MapDevice(domain, domain, "domain (DNS, mail)", DOMAINS, (), len(rs),
+        name, role = known.get(domain.lower().rstrip("."), (domain, None))
+        devices.append(MapDevice(domain, name, role or "domain (DNS, mail)", DOMAINS, (), len(rs),
                                  risk_from(rs) if rs else None))
     return devices
 

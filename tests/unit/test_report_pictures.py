@@ -37,6 +37,20 @@ def test_network_map_has_one_node_per_device_and_domain() -> None:
     assert services, "services that carry findings are drawn"
 
 
+def test_pictures_name_devices_from_the_asset_inventory() -> None:
+    run = demo_run()
+    pictures = report_context(run, demo_client())["pictures"]
+    svg = _svg(pictures["network_map"])
+    node = next(g for g in svg.iter(f"{NS}g") if "node" in g.get("class", "").split()
+                and any(t.text == "198.18.0.40" for t in g.iter(f"{NS}text")))
+    texts = [t.text for t in node.iter(f"{NS}text")]
+    assert texts[0] == "Front desk PC" and "workstation" in texts  # the inventory's name and role
+    grid = [t.text for t in _svg(pictures["severity_grid"]).iter(f"{NS}text")]
+    assert "Front desk PC (198.18.0.40)" in grid
+    bare = _svg(report_context(run)["pictures"]["network_map"])  # no client file: the address
+    assert not any(t.text == "Front desk PC" for t in bare.iter(f"{NS}text"))
+
+
 def test_risk_matrix_places_every_project_once_with_the_risk_analysis_rating() -> None:
     run = demo_run()
     ctx = report_context(run, demo_client())
