@@ -113,7 +113,6 @@ def report_context(run: ScanRun, client: ClientFile | None = None, framework: Fr
     framework = applicable_framework(framework or load_framework(), group_health_plan)
     projects = remediation_projects(run, framework, client=client, checks=checks, interview=interview)
     book = AssetBook(run, client)
-    hosts = {h.address: h for h in run.hosts}
     matrix = view.safeguard_matrix(run, framework)
     recs = view.recommendations(run)
     parties, register_unseen = view.third_parties(run, client.baa_register if client else ())
@@ -132,8 +131,6 @@ def report_context(run: ScanRun, client: ClientFile | None = None, framework: Fr
         "overrides": client.risk_overrides if client else (),
         "unknown_devices": book.unknown_devices(),
         "device_label": lambda address: book.for_address(address).label,
-        "device_services": lambda address: ", ".join(
-            f"{s.port}/{s.transport.value} {s.service or '?'}" for s in hosts[address].services) or "—",
         "matrix_answer": lambda citation: matrix_answer(citation, interview),
         "ordered_evidence": ordered,
         "run": run,
