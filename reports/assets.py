@@ -107,6 +107,23 @@ class AssetBook:
         views = [*self.devices(), *(self.for_domain(d) for d in self._domains)]
         return {v.key: (v.asset.name, v.asset.role or None) for v in views if v.asset is not None}
 
+    def device_rows(self) -> list[tuple[AssetView, Host]]:
+        """Every device the scan saw, with its host record (services), in address order."""
+        return [(self.for_address(a), h) for a, h in self._hosts.items()]
+
+    def other_assets(self) -> list[tuple[Asset, list[str]]]:
+        """Inventory lines that describe no scanned device, with the run's domains they describe
+        (a ``*-clinic.test`` line) or none (a device this scan did not see)."""
+        if self._client is None:
+            return []
+        used = {id(v.asset) for v, _ in self.device_rows() if v.asset is not None}
+        domains: dict[int, list[str]] = {}
+        for d in self._domains:
+            view = self.for_domain(d)
+            if view.asset is not None:
+                domains.setdefault(id(view.asset), []).append(d)
+        return [(a, domains.get(id(a), [])) for a in self._client.assets if id(a) not in used]
+
     def unknown_devices(self) -> list[AssetView]:
         return [v for v in self.devices() if not v.known]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -65,6 +65,12 @@ def _failed_titles(results: Sequence[Any]) -> list[tuple[str, int]]:
     for r in results:
         counts[r.title] = counts.get(r.title, 0) + 1
     return list(counts.items())
+
+
+def _project_numbers(projects: Sequence[Any]) -> Callable[[Sequence[Any]], list[int]]:
+    """The numbers (as printed in section 3) of the projects that hold any of some results."""
+    number = {r.fingerprint: n for n, p in enumerate(projects, 1) for i in p.items for r in i.results}
+    return lambda results: sorted({number[r.fingerprint] for r in results if r.fingerprint in number})
 
 
 _ENV = Environment(
@@ -130,7 +136,8 @@ def report_context(run: ScanRun, client: ClientFile | None = None, framework: Fr
         "risk_table": risk.RISK,
         "overrides": client.risk_overrides if client else (),
         "unknown_devices": book.unknown_devices(),
-        "device_label": lambda address: book.for_address(address).label,
+        "device_rows": book.device_rows(),
+        "other_assets": book.other_assets(),
         "matrix_answer": lambda citation: matrix_answer(citation, interview),
         "ordered_evidence": ordered,
         "run": run,
@@ -171,6 +178,7 @@ def report_context(run: ScanRun, client: ClientFile | None = None, framework: Fr
         "checklist": assessment_checklist(matrix, framework),
         "group_health_plan": group_health_plan,
         "failed_titles": _failed_titles,
+        "project_numbers": _project_numbers(projects),
         **picture_context(run, matrix, trend, risk_from=project_risk(projects),
                           groups=[(p.title, [r for i in p.items for r in i.results]) for p in projects
                                   if any(i.results for i in p.items)],

@@ -128,8 +128,6 @@ def test_the_clip_detector_sees_a_clipped_box() -> None:
 
 
 @needs
-@pytest.mark.xfail(strict=True, reason="50 pages on the demo scan (104 before issue 17): the 40 "
-                                       "finding items of the remediation projects still take 18 pages")
 def test_demo_pdf_is_at_most_30_pages(tmp_path: Path) -> None:
     """The demo practice (`make demo`: its client file with the asset inventory)."""
     demo_pdf = render_pdf(demo_run(), tmp_path / "report.pdf", client=demo_client())

@@ -151,6 +151,6 @@ def test_third_parties_come_from_the_results_never_from_their_words() -> None:
     section = text.split('<section id="third-parties">', 1)[1].split("</section>", 1)[0]
     rows = section.split("<tbody>", 1)[1].split("</tbody>", 1)[0].split("<tr>")[1:]
     assert [r.split("</b>", 1)[0].rsplit("<b>", 1)[1] for r in rows] == ["Dropbox", "Syncthing"]
-    assert "scanned network (passive listening)" in rows[1] and "It copies files straight to other devices: " \
-           "there is no vendor to sign a BAA" in rows[1]
-    assert "A consumer service that does not sign BAAs" in rows[0] and "no vendor to sign" not in rows[0]
+    assert "scanned network (passive listening)" in rows[1] and "no vendor to sign a BAA" in rows[1] \
+        and "Remove it from machines that handle ePHI" in rows[1]
+    assert "Move this data to a business service with a signed BAA" in rows[0] and "no vendor to sign" not in rows[0]
