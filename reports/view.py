@@ -11,6 +11,7 @@ set by the check that saw them.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -320,8 +321,35 @@ def grouped_skips(run: ScanRun) -> list[SkipGroup]:
         checks[key].add(r.check_id)
         if r.target.label() not in targets[key]:
             targets[key].append(r.target.label())
-    return [SkipGroup(reason, detail, tuple(sorted(checks[(reason, detail)])), tuple(targets[(reason, detail)]))
-            for (reason, detail) in checks]
+    groups = [SkipGroup(reason, detail, tuple(sorted(checks[(reason, detail)])), tuple(targets[(reason, detail)]))
+              for (reason, detail) in checks]
+    return _merge_per_service(groups)
+
+
+def _merge_per_service(groups: list[SkipGroup]) -> list[SkipGroup]:
+    """Rows of the same checks and reason, one service each, in different words ("this host:21
+    STARTTLS on ftp: TLS not available (AUTH TLS refused)", "... on pop3 ... (STLS not in CAPA)"):
+    one row whose detail names each service beside its own words."""
+    by_key: dict[tuple[str, ...], list[SkipGroup]] = defaultdict(list)
+    for g in groups:
+        one_service = len(g.targets) == 1
+        by_key[("one", g.reason, *g.check_ids) if one_service else ("many", g.reason, g.detail, *g.check_ids)].append(g)
+    merged = []
+    for same in by_key.values():
+        if len(same) < 2:
+            merged.extend(same)
+            continue
+        details = "; ".join(f"{g.targets[0]}: {_without_own_port(g.detail)}" for g in same)
+        merged.append(SkipGroup(same[0].reason, details, same[0].check_ids, tuple(g.targets[0] for g in same)))
+    return merged
+
+
+def _without_own_port(detail: str) -> str:
+    """"this host:21 STARTTLS on ftp: ..." -> "STARTTLS on ftp: ..." once the row names the service."""
+    return _OWN_PORT.sub("", detail, count=1)
+
+
+_OWN_PORT = re.compile(r"^this host:\d+ ")
 
 
 def credentialed_hosts(run: ScanRun) -> list[str]:

@@ -154,3 +154,23 @@ def test_third_parties_come_from_the_results_never_from_their_words() -> None:
     assert "scanned network (passive listening)" in rows[1] and "no vendor to sign a BAA" in rows[1] \
         and "Remove it from machines that handle ePHI" in rows[1]
     assert "Move this data to a business service with a signed BAA" in rows[0] and "no vendor to sign" not in rows[0]
+
+
+def test_skips_of_the_same_checks_one_service_each_are_one_row() -> None:
+    """Seven "TLS not available" skips in seven wordings were seven rows; one row now names each
+    service beside its own words, and skips in the same words stay grouped as before."""
+    from reports.view import grouped_skips
+    from tests.fixtures.report_data import demo_run
+
+    run = demo_run()
+    tls = [r for r in run.results if r.status is Status.SKIPPED and r.check_id.startswith("tls.")]
+    services = {r.target.label() for r in tls}
+    groups = grouped_skips(run)
+    rows = [g for g in groups if any(c.startswith("tls.") for c in g.check_ids)]
+    assert len(services) >= 2 and len(rows) < len(services)
+    for label in services:
+        row = next(g for g in rows if label in g.targets)
+        assert len(row.targets) == 1 or f"{label}: " in row.detail  # each service beside its own words
+    assert all("this host:" not in g.detail for g in rows if len(g.targets) > 1)
+    every = {(r.check_id, r.target.label()) for r in run.results if r.status is Status.SKIPPED}
+    assert every <= {(c, t) for g in groups for c in g.check_ids for t in g.targets}  # nothing is dropped
