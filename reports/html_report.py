@@ -180,8 +180,7 @@ def report_context(run: ScanRun, client: ClientFile | None = None, framework: Fr
         "failed_titles": _failed_titles,
         "project_numbers": _project_numbers(projects),
         **picture_context(run, matrix, trend, risk_from=project_risk(projects),
-                          groups=[(p.title, [r for i in p.items for r in i.results]) for p in projects
-                                  if any(i.results for i in p.items)],
+                          groups=[(p.title, [r for i in p.items for r in i.results]) for p in projects],
                           known=book.inventory_names()),
     }
 

@@ -28,10 +28,12 @@ def picture_context(run: ScanRun, rows: Sequence[SafeguardRow], trend: Sequence[
                     groups: Sequence[tuple[str, Sequence[CheckResult]]] | None = None,
                     known: Mapping[str, tuple[str, str | None]] | None = None) -> dict[str, Any]:
     """``groups``: what the risk matrix places, (label, failed results) pairs: the remediation
-    projects in the report; one per failed check when not given. ``known``: the asset inventory's
-    (name, role) per address or domain, shown instead of learned names and guessed roles."""
+    projects in the report, in its order; one per failed check, ranked here, when not given.
+    ``known``: the asset inventory's (name, role) per address or domain, shown instead of learned
+    names and guessed roles."""
     devices = map_devices(run, risk_from, known)
-    items = matrix_items(check_groups(run) if groups is None else groups, risk_from)
+    items = matrix_items(check_groups(run), risk_from) if groups is None else matrix_items(groups, risk_from,
+                                                                                          ranked=True)
     return {
         "pictures": {
             "heat_map": safeguard_heat_map(rows, PARTS),

@@ -188,8 +188,12 @@ class MatrixItem:
 
 
 def matrix_items(groups: Iterable[tuple[str, Sequence[CheckResult]]],
-                 risk_from: RiskFrom = placeholder_risk) -> list[MatrixItem]:
-    """``groups``: (label, failed results) pairs, e.g. one per check; numbered by risk, worst first."""
+                 risk_from: RiskFrom = placeholder_risk, ranked: bool = False) -> list[MatrixItem]:
+    """``groups``: (label, failed results) pairs, e.g. one per check; numbered by risk, worst first.
+    ``ranked``: the groups come ranked already (the report's remediation projects) and keep their
+    order and numbers, so disc 3 is project 3 of section 3; a group with no result has no disc."""
+    if ranked:
+        return [MatrixItem(n, label, len(rs), risk_from(rs)) for n, (label, rs) in enumerate(groups, 1) if rs]
     rated = [(label, rs, risk_from(rs)) for label, rs in groups if rs]
     rated.sort(key=lambda t: (-t[2].score, -t[2].impact, -len(t[1]), t[0]))
     return [MatrixItem(i, label, len(rs), risk) for i, (label, rs, risk) in enumerate(rated, 1)]

@@ -63,6 +63,8 @@ def test_risk_matrix_places_every_project_once_with_the_risk_analysis_rating() -
     items = ctx["pictures"]["matrix_items"]
     assert sorted(i.label for i in items) == sorted(p.title for p in projects)
     assert [i.number for i in items] == list(range(1, len(items) + 1))
+    number = {p.title: n for n, p in enumerate(ctx["projects"], 1)}
+    assert all(i.number == number[i.label] for i in items)  # disc 3 is project 3 of section 3
     discs = [g for g in _svg(ctx["pictures"]["risk_matrix"]).iter(f"{NS}g") if g.get("class") == "item"]
     assert len(discs) == len(items)
     assert not ctx["pictures"]["placeholder"]
