@@ -100,7 +100,7 @@ class AssetBook:
 
     def devices(self) -> list[AssetView]:
         """Every device the scan saw, in address order."""
-        return [self.for_address(a) for a in self._hosts]
+        return [v for v, _ in self.device_rows()]
 
     def inventory_names(self) -> dict[str, tuple[str, str | None]]:
         """(name, role) per address or domain of the run the inventory describes: for the pictures."""

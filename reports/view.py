@@ -330,10 +330,11 @@ def _merge_per_service(groups: list[SkipGroup]) -> list[SkipGroup]:
     """Rows of the same checks and reason, one service each, in different words ("this host:21
     STARTTLS on ftp: TLS not available (AUTH TLS refused)", "... on pop3 ... (STLS not in CAPA)"):
     one row whose detail names each service beside its own words."""
-    by_key: dict[tuple[str, ...], list[SkipGroup]] = defaultdict(list)
+    # One wording for several targets is already one row (its own key); single-service rows of the
+    # same checks and reason share a key. Keys keep the order of the groups.
+    by_key: dict[object, list[SkipGroup]] = defaultdict(list)
     for g in groups:
-        one_service = len(g.targets) == 1
-        by_key[("one", g.reason, *g.check_ids) if one_service else ("many", g.reason, g.detail, *g.check_ids)].append(g)
+        by_key[(g.reason, g.check_ids) if len(g.targets) == 1 else id(g)].append(g)
     merged = []
     for same in by_key.values():
         if len(same) < 2:
